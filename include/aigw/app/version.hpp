@@ -1,0 +1,4 @@
+#pragma once
+namespace aigw::app {
+inline constexpr const char* kVersion = AIGW_VERSION;
+}

@@ -1,0 +1,67 @@
+#pragma once
+// The gateway's configuration as plain structs: what the YAML says, validated, with
+// defaults filled in and ${VAR} expanded. Compiled forms (route table, upstream targets)
+// are built from this in their own modules.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "aigw/core/units.hpp"
+
+namespace aigw::config {
+
+using namespace std::chrono_literals;
+
+struct timeouts {
+  duration connect = 5s;         // TCP connect, DNS and TLS handshake to a backend
+  duration first_byte = 60s;     // from sending the request to the response head
+  duration idle = 300s;          // between two reads of a response body (stream chunks)
+  duration client_header = 30s;  // to receive a request head, and keep-alive idle time
+};
+
+struct limits {
+  std::uint64_t max_request_body = 32ull << 20;
+  std::uint32_t max_request_headers = 64u << 10;
+};
+
+struct backend {
+  std::string name;
+  std::string url;      // base URL, as a client would put in OPENAI_BASE_URL
+  std::string api_key;  // secret: empty for none; never logged or printed
+  std::string ca_file;  // empty: the system trust store
+  bool tls_insecure_skip_verify = false;
+  // Effective per-backend timeouts (the global ones with this backend's overrides applied).
+  duration connect_timeout{};
+  duration first_byte_timeout{};
+  duration idle_timeout{};
+};
+
+struct header_match {
+  std::string name;   // lower-case
+  std::string value;  // exact
+};
+
+struct route {
+  std::optional<std::string> model;   // glob on the request's model
+  std::vector<header_match> headers;  // all must match
+  std::string backend;
+  bool is_default() const { return !model && headers.empty(); }
+};
+
+struct gateway {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 1975;
+  unsigned workers = 0;  // 0: one per core
+  bool access_log = true;
+  struct limits limits;
+  struct timeouts timeouts;
+  std::vector<backend> backends;
+  // Ends with exactly one default route (added for a lone backend when none was written).
+  std::vector<route> routes;
+
+  const backend* find_backend(std::string_view name) const;
+};
+
+}  // namespace aigw::config

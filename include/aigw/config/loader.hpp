@@ -1,0 +1,31 @@
+#pragma once
+// YAML to config::gateway. Every error is fatal at start-up and names the YAML path and
+// what to do, e.g. `routes[2].backend: unknown backend "ollma" (known: ollama, openai)`.
+// Unknown keys are errors: a typo must not become a silent default.
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "aigw/config/config.hpp"
+
+namespace aigw::config {
+
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Looks up an environment variable; the default reads the process environment.
+using env_lookup = std::function<std::optional<std::string>(std::string_view)>;
+std::optional<std::string> process_env(std::string_view name);
+
+// Expands ${VAR} and ${VAR:-default}; "$$" is a literal "$". An unset ${VAR} without a
+// default is an error (an empty API key would only show up later as a confusing 401).
+std::string expand_env(std::string_view text, const env_lookup& env, std::string_view path);
+
+gateway load_from_string(std::string_view yaml, const env_lookup& env = process_env);
+gateway load_from_file(const std::string& file, const env_lookup& env = process_env);
+
+}  // namespace aigw::config

@@ -1,0 +1,55 @@
+#pragma once
+// Every error the gateway produces itself, as one enum. Each value renders three ways:
+// an HTTP status, a Proxy-Status error token (RFC 9209) and an OpenAI-shaped JSON body,
+// so clients' SDKs parse it and tests can assert on the enum.
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <boost/beast/http/status.hpp>
+
+namespace aigw {
+
+enum class errc {
+  ok = 0,
+  invalid_json,          // 400 body is not a JSON object
+  invalid_utf8,          // 400
+  duplicate_model,       // 400 "model" appears twice
+  missing_model,         // 400 endpoint needs a model
+  invalid_model,         // 400 "model" is not a string
+  bad_framing,           // 400 smuggling shapes; connection closed
+  bad_request,           // 400 other malformed HTTP
+  not_found,             // 404 unknown path
+  model_not_found,       // 404 /v1/models/{id} not served here
+  request_timeout,       // 408 client too slow to send its request
+  body_too_large,        // 413
+  headers_too_large,     // 431
+  upstream_unreachable,  // 502 connect/TLS/DNS failure
+  upstream_broken,       // 502 upstream sent a malformed response or closed early
+  upstream_timeout,      // 504 no response head within first_byte
+};
+
+const std::error_category& gateway_category() noexcept;
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), gateway_category()};
+}
+
+// The HTTP status for an error.
+boost::beast::http::status http_status(errc e) noexcept;
+// OpenAI's "type" field: invalid_request_error for client faults, api_error otherwise.
+std::string_view openai_type(errc e) noexcept;
+// OpenAI's "code" field, a stable machine-readable name.
+std::string_view openai_code(errc e) noexcept;
+// The RFC 9209 Proxy-Status error token.
+std::string_view proxy_status_token(errc e) noexcept;
+// Whether the client connection must be closed after the reply (framing is unknown).
+bool closes_connection(errc e) noexcept;
+
+// {"error":{"message":...,"type":...,"param":null,"code":...}}; `detail` is appended to the
+// standard message when not empty. The detail must never contain a secret.
+std::string render_error_json(errc e, std::string_view detail = {});
+
+}  // namespace aigw
+
+template <>
+struct std::is_error_code_enum<aigw::errc> : std::true_type {};

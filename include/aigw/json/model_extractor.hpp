@@ -1,0 +1,36 @@
+#pragma once
+// Reads the fields the gateway routes on from a JSON request body, in place, with simdjson
+// On-Demand, and checks on the way that the whole body is valid JSON (a single pass, no DOM,
+// no allocation once the worker's parser has grown to the largest body seen).
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "aigw/core/errc.hpp"
+
+namespace aigw::json {
+
+// Spare bytes the parser may read past the end of the body. Reserve body.size() + this in
+// the body's buffer before reading it, so parsing never copies the body.
+inline constexpr std::size_t parse_padding = 64;
+
+struct request_fields {
+  std::string model;  // unescaped; empty when absent
+  bool has_model = false;
+  bool stream = false;
+};
+
+// Validates `body` as one JSON object and extracts "model" and "stream". Errors:
+// invalid_utf8, invalid_json (malformed, trailing data, not an object), duplicate_model,
+// invalid_model ("model" not a string). Reserves the padding itself when the caller did not
+// (costing a copy of the body).
+errc extract_request_fields(std::string& body, request_fields& out);
+
+}  // namespace aigw::json
+
+namespace aigw::json {
+// Whether this CPU runs the SIMD kernel the body scanner was built for (AVX2 on x86-64 by
+// default). The binary checks it at start-up instead of dying on an illegal instruction.
+bool simd_supported() noexcept;
+const char* simd_kernel_name() noexcept;
+}  // namespace aigw::json

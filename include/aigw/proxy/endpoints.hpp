@@ -1,0 +1,23 @@
+#pragma once
+// The OpenAI API paths the gateway serves, and how each is handled.
+#include <string_view>
+
+namespace aigw::proxy {
+
+enum class endpoint_kind {
+  unknown,         // 404
+  list_models,     // GET /v1/models, answered from the config
+  retrieve_model,  // GET /v1/models/{id}, answered from the config
+  routed,          // forwarded to a backend
+};
+
+struct endpoint {
+  endpoint_kind kind = endpoint_kind::unknown;
+  bool needs_model = false;  // a request without a model is a 400
+  std::string_view rest;     // the path after "/v1", e.g. "/chat/completions"
+};
+
+// `path` is the request target without its query string.
+endpoint classify(std::string_view path) noexcept;
+
+}  // namespace aigw::proxy

@@ -1,0 +1,41 @@
+#pragma once
+// One request/response exchange with a backend: take or open a connection, send the request,
+// wait for the response head, relay the body to the client as it arrives. Meanwhile the
+// client socket is watched, so a client that goes away closes the upstream at once (the
+// provider stops generating, and billing).
+#include <chrono>
+#include <cstdint>
+
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "aigw/core/asio.hpp"
+#include "aigw/core/errc.hpp"
+#include "aigw/upstream/connection_pool.hpp"
+#include "aigw/upstream/target.hpp"
+
+namespace aigw::proxy {
+
+struct exchange_request {
+  http::request<http::string_body>& message;  // ready to send upstream
+  const upstream::target& target;
+  std::size_t backend_index;
+  bool client_keep_alive;  // the client asked to keep its connection
+  bool client_http11;      // the client can take a chunked response
+};
+
+struct exchange_result {
+  errc error = errc::ok;           // set when no response head was sent: answer it locally
+  bool head_sent = false;          // after this, a failure can only close the connection
+  bool complete = false;           // the whole response reached the client
+  bool client_gone = false;        // the client closed its connection first
+  bool client_keep_alive = false;  // the relayed response left the client connection reusable
+  unsigned status = 0;             // upstream status relayed to the client
+  std::uint64_t body_bytes = 0;
+  std::chrono::steady_clock::time_point first_byte{};  // when the response head arrived
+};
+
+awaitable<exchange_result> forward(beast::tcp_stream& client, exchange_request request,
+                                   upstream::connection_pool& pool);
+
+}  // namespace aigw::proxy

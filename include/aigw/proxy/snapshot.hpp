@@ -1,0 +1,29 @@
+#pragma once
+// Everything a request needs from the configuration, compiled once and never changed: a
+// request holds a shared_ptr to one snapshot for its whole life, so a future reload only
+// swaps the pointer.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aigw/config/config.hpp"
+#include "aigw/routing/route_table.hpp"
+#include "aigw/upstream/target.hpp"
+
+namespace aigw::proxy {
+
+struct snapshot {
+  config::gateway config;
+  routing::route_table routes;
+  std::vector<upstream::target> targets;  // index = backend index
+  std::string models_json;                // GET /v1/models body
+
+  // Throws config::config_error (e.g. an unreadable ca_file).
+  static std::shared_ptr<const snapshot> compile(config::gateway config);
+
+  // The GET /v1/models/{id} body, or nullopt when no route names that model.
+  std::optional<std::string> model_json(std::string_view id) const;
+};
+
+}  // namespace aigw::proxy

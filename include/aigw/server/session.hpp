@@ -1,0 +1,16 @@
+#pragma once
+// One client connection: reads requests one after another (keep-alive), answers what the
+// gateway answers itself, forwards the rest. Every bad input gets an OpenAI-shaped error; a
+// request whose framing cannot be trusted also closes the connection.
+#include <memory>
+
+#include "aigw/core/asio.hpp"
+#include "aigw/proxy/snapshot.hpp"
+#include "aigw/upstream/connection_pool.hpp"
+
+namespace aigw::server {
+
+awaitable<void> run_session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
+                            upstream::connection_pool& pool);
+
+}  // namespace aigw::server

@@ -1,0 +1,39 @@
+#pragma once
+// A worker: one thread, one io_context, its own SO_REUSEPORT acceptor and its own upstream
+// connection pool. Workers share nothing mutable, so the hot path takes no locks (the
+// nginx/Envoy worker model); the kernel spreads connections across their acceptors.
+#include <memory>
+#include <thread>
+
+#include "aigw/core/asio.hpp"
+#include "aigw/proxy/snapshot.hpp"
+#include "aigw/upstream/connection_pool.hpp"
+
+namespace aigw::server {
+
+class worker {
+ public:
+  // Binds and listens at once, so errors surface at start-up and port 0 resolves to a real
+  // port that the other workers then bind too.
+  worker(std::shared_ptr<const proxy::snapshot> config, const tcp::endpoint& listen_on);
+  ~worker();
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  void start();
+  // Stops accepting and ends every session; safe to call from any thread.
+  void stop();
+  void join();
+
+ private:
+  awaitable<void> accept_loop();
+
+  net::io_context io_{1};
+  tcp::acceptor acceptor_;
+  std::shared_ptr<const proxy::snapshot> config_;
+  upstream::connection_pool pool_;
+  std::thread thread_;
+};
+
+}  // namespace aigw::server

@@ -1,0 +1,29 @@
+#pragma once
+// Idle keep-alive connections of one worker, per backend. Single-threaded by design: each
+// worker owns its pool, so there are no locks on the hot path.
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "aigw/upstream/connection.hpp"
+
+namespace aigw::upstream {
+
+class connection_pool {
+ public:
+  explicit connection_pool(std::size_t backend_count, std::size_t max_idle_per_backend = 128,
+                           std::chrono::seconds max_idle_time = std::chrono::seconds(60));
+
+  // The most recently used idle connection that is still open, or null.
+  std::unique_ptr<connection> take(std::size_t backend);
+  // Keeps a connection that finished a complete exchange cleanly.
+  void put(std::size_t backend, std::unique_ptr<connection> c);
+  std::size_t idle_count(std::size_t backend) const { return idle_[backend].size(); }
+
+ private:
+  std::vector<std::vector<std::unique_ptr<connection>>> idle_;
+  std::size_t max_idle_per_backend_;
+  std::chrono::seconds max_idle_time_;
+};
+
+}  // namespace aigw::upstream

@@ -1,0 +1,31 @@
+#pragma once
+// A backend compiled for the data plane: where to connect, what to send as Host and base
+// path, the credentials to put on each request, and the TLS context (shared by all workers;
+// an SSL_CTX is safe to use from several threads once configured).
+#include <memory>
+#include <string>
+
+#include <boost/asio/ssl/context.hpp>
+
+#include "aigw/config/config.hpp"
+
+namespace aigw::upstream {
+
+struct target {
+  std::string name;
+  bool tls = false;
+  std::string host;           // for DNS, SNI and certificate verification (no brackets)
+  std::string port;           // service, e.g. "443"
+  std::string host_header;    // Host sent upstream: host, plus :port when not the scheme's default
+  std::string base_path;      // e.g. "/v1"; never ends with '/'
+  std::string authorization;  // secret: "Bearer <api_key>" or empty
+  duration connect_timeout{};
+  duration first_byte_timeout{};
+  duration idle_timeout{};
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
+
+  // Throws config::config_error when the TLS context cannot be set up (e.g. a bad ca_file).
+  static target compile(const config::backend& backend, const std::string& path);
+};
+
+}  // namespace aigw::upstream

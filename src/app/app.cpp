@@ -1,0 +1,135 @@
+#include "aigw/app/app.hpp"
+
+#include <sys/resource.h>
+
+#include <csignal>
+
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/program_options.hpp>
+
+#include "aigw/app/version.hpp"
+#include "aigw/config/loader.hpp"
+#include "aigw/core/log.hpp"
+#include "aigw/json/model_extractor.hpp"
+#include "aigw/proxy/snapshot.hpp"
+#include "aigw/server/worker.hpp"
+
+namespace aigw::app {
+namespace {
+
+namespace po = boost::program_options;
+
+// Each client stream holds two descriptors (client and upstream): take all the kernel allows.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+void print_startup(const proxy::snapshot& s, const tcp::endpoint& endpoint, unsigned workers) {
+  const auto& cfg = s.config;
+  auto address = endpoint.address().is_v6() ? fmt::format("[{}]", endpoint.address().to_string())
+                                            : endpoint.address().to_string();
+  log::info("aigw-proxy {} listening on {}:{} ({} worker{})", kVersion, address, endpoint.port(),
+            workers, workers == 1 ? "" : "s");
+  for (const auto& b : cfg.backends)
+    log::info("backend {} -> {}{}", b.name, b.url, b.api_key.empty() ? "" : " (api key set)");
+  log::info("default route -> backend {}", cfg.routes.back().backend);
+}
+
+int run(std::shared_ptr<const proxy::snapshot> snapshot) {
+  const auto& cfg = snapshot->config;
+  raise_open_file_limit();
+  unsigned workers = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+  error_code ec;
+  auto address = net::ip::make_address(cfg.listen_host, ec);
+  if (ec) {
+    log::error("listen: \"{}\" is not an IP address", cfg.listen_host);
+    return 1;
+  }
+  tcp::endpoint endpoint(address, cfg.listen_port);
+  std::vector<std::unique_ptr<server::worker>> pool;
+  try {
+    for (unsigned i = 0; i < workers; ++i) {
+      pool.push_back(std::make_unique<server::worker>(snapshot, endpoint));
+      endpoint = pool.back()->local_endpoint();  // port 0 becomes the real port
+    }
+  } catch (const boost::system::system_error& e) {
+    log::error("listen: cannot listen on {}:{}: {}", cfg.listen_host, cfg.listen_port,
+               e.code().message());
+    return 1;
+  }
+  for (auto& w : pool) w->start();
+  print_startup(*snapshot, endpoint, workers);
+
+  net::io_context main_io;
+  net::signal_set signals(main_io, SIGINT, SIGTERM);
+  signals.async_wait([&](error_code, int signal) {
+    log::info("signal {}: shutting down", signal);
+    for (auto& w : pool) w->stop();
+  });
+  main_io.run();
+  for (auto& w : pool) w->join();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  po::options_description options("Usage: aigw-proxy --config FILE [--check]\nOptions");
+  options.add_options()("help,h", "print this help and exit")("version",
+                                                              "print the version and exit")(
+      "config,c", po::value<std::string>()->value_name("FILE"), "the gateway's YAML config")(
+      "check", "validate the config, print what it would serve, and exit 0 (valid) or 1");
+  po::variables_map args;
+  try {
+    po::store(po::parse_command_line(argc, argv, options), args);
+    po::notify(args);
+  } catch (const po::error& e) {
+    std::cerr << "aigw-proxy: " << e.what() << "\n" << options << "\n";
+    return 2;
+  }
+  if (args.count("help")) {
+    std::cout << options << "\n";
+    return 0;
+  }
+  if (args.count("version")) {
+    std::cout << "aigw-proxy " << kVersion << "\n";
+    return 0;
+  }
+  if (!args.count("config")) {
+    std::cerr << "aigw-proxy: --config FILE is required\n" << options << "\n";
+    return 2;
+  }
+  if (!json::simd_supported()) {
+    std::cerr << "aigw-proxy: this binary's JSON scanner was built for " << json::simd_kernel_name()
+              << ", which this CPU lacks; rebuild with `meson configure -Djson_simd=generic`\n";
+    return 1;
+  }
+  auto file = args["config"].as<std::string>();
+  std::shared_ptr<const proxy::snapshot> snapshot;
+  try {
+    snapshot = proxy::snapshot::compile(config::load_from_file(file));
+  } catch (const config::config_error& e) {
+    std::cerr << "aigw-proxy: invalid config: " << e.what() << "\n";
+    return 1;
+  }
+  if (args.count("check")) {
+    std::cout << fmt::format("{}: ok ({} backends, {} routes, default backend {})\n", file,
+                             snapshot->config.backends.size(), snapshot->config.routes.size(),
+                             snapshot->config.routes.back().backend);
+    return 0;
+  }
+  return run(std::move(snapshot));
+}
+
+}  // namespace aigw::app

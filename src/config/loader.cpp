@@ -1,0 +1,370 @@
+#include "aigw/config/loader.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <boost/url/parse.hpp>
+
+namespace aigw::config {
+
+std::optional<std::string> process_env(std::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());
+  if (!value) return std::nullopt;
+  return std::string(value);
+}
+
+std::string expand_env(std::string_view text, const env_lookup& env, std::string_view path) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '$' || i + 1 == text.size()) {
+      out += text[i];
+      continue;
+    }
+    if (text[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    if (text[i + 1] != '{') {
+      out += '$';
+      continue;
+    }
+    auto close = text.find('}', i + 2);
+    if (close == std::string_view::npos)
+      throw config_error(fmt::format("{}: unterminated \"${{\" in value", path));
+    auto inner = text.substr(i + 2, close - i - 2);
+    std::optional<std::string_view> fallback;
+    if (auto sep = inner.find(":-"); sep != std::string_view::npos) {
+      fallback = inner.substr(sep + 2);
+      inner = inner.substr(0, sep);
+    }
+    bool valid_name = !inner.empty() && std::all_of(inner.begin(), inner.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+    if (!valid_name)
+      throw config_error(fmt::format("{}: \"${{{}}}\" is not a valid variable reference", path,
+                                     text.substr(i + 2, close - i - 2)));
+    auto value = env(inner);
+    if (value && !(fallback && value->empty()))
+      out += *value;
+    else if (fallback)
+      out += *fallback;
+    else
+      throw config_error(
+          fmt::format("{}: environment variable {} is not set (set it, or write ${{{}:-default}})",
+                      path, inner, inner));
+    i = close;
+  }
+  return out;
+}
+
+namespace {
+
+// Reads one YAML mapping, remembering its path for error messages.
+class reader {
+ public:
+  reader(const YAML::Node& node, std::string path, const env_lookup& env)
+      : node_(node), path_(std::move(path)), env_(env) {}
+
+  const std::string& path() const { return path_; }
+  std::string child_path(std::string_view key) const {
+    return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
+  }
+
+  void require_map() const {
+    if (!node_.IsMap())
+      throw config_error(fmt::format("{}: expected a mapping (key: value)", display(path_)));
+  }
+
+  void allow_only(std::initializer_list<std::string_view> keys) const {
+    require_map();
+    for (const auto& entry : node_) {
+      auto key = entry.first.as<std::string>();
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        std::string known;
+        for (auto k : keys) known += fmt::format("{}{}", known.empty() ? "" : ", ", k);
+        throw config_error(
+            fmt::format("{}: unknown key (allowed here: {})", child_path(key), known));
+      }
+    }
+  }
+
+  bool has(std::string_view key) const { return bool(node_[std::string(key)]); }
+  YAML::Node raw(std::string_view key) const { return node_[std::string(key)]; }
+  reader child(std::string_view key) const {
+    return reader(node_[std::string(key)], child_path(key), env_);
+  }
+
+  std::optional<std::string> string(std::string_view key) const {
+    auto n = raw(key);
+    if (!n) return std::nullopt;
+    if (!n.IsScalar())
+      throw config_error(fmt::format("{}: expected a single value", child_path(key)));
+    return expand_env(n.Scalar(), env_, child_path(key));
+  }
+
+  std::string required_string(std::string_view key) const {
+    auto s = string(key);
+    if (!s || s->empty()) throw config_error(fmt::format("{}: required", child_path(key)));
+    return *s;
+  }
+
+  std::optional<duration> get_duration(std::string_view key) const {
+    auto s = string(key);
+    if (!s) return std::nullopt;
+    auto d = parse_duration(*s);
+    if (!d)
+      throw config_error(fmt::format(
+          "{}: \"{}\" is not a duration (write e.g. 250ms, 5s, 3m or 1h)", child_path(key), *s));
+    return d;
+  }
+
+  std::optional<std::uint64_t> get_size(std::string_view key) const {
+    auto s = string(key);
+    if (!s) return std::nullopt;
+    auto v = parse_size(*s);
+    if (!v)
+      throw config_error(fmt::format("{}: \"{}\" is not a size (write e.g. 512B, 64KiB or 32MiB)",
+                                     child_path(key), *s));
+    return v;
+  }
+
+  std::optional<bool> get_bool(std::string_view key) const {
+    auto s = string(key);
+    if (!s) return std::nullopt;
+    if (*s == "true") return true;
+    if (*s == "false") return false;
+    throw config_error(fmt::format("{}: expected true or false, got \"{}\"", child_path(key), *s));
+  }
+
+  const YAML::Node& node() const { return node_; }
+  const env_lookup& env() const { return env_; }
+
+  static std::string display(const std::string& path) { return path.empty() ? "(top)" : path; }
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+  const env_lookup& env_;
+};
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+void parse_listen(const std::string& text, const std::string& path, gateway& out) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos)
+    throw config_error(fmt::format("{}: \"{}\" needs a port, e.g. 127.0.0.1:1975", path, text));
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  unsigned port = 0;
+  auto port_text = std::string_view(text).substr(colon + 1);
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port > 65535)
+    throw config_error(fmt::format("{}: \"{}\" is not a valid port", path, port_text));
+  out.listen_host = host;
+  out.listen_port = static_cast<std::uint16_t>(port);
+}
+
+void validate_url(const std::string& url, const std::string& path) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed)
+    throw config_error(fmt::format(
+        "{}: \"{}\" is not an absolute URL (write e.g. http://127.0.0.1:11434/v1)", path, url));
+  auto scheme = parsed->scheme();
+  if (scheme != "http" && scheme != "https")
+    throw config_error(fmt::format("{}: scheme must be http or https", path));
+  if (parsed->host().empty()) throw config_error(fmt::format("{}: the URL has no host", path));
+  if (parsed->has_userinfo())
+    throw config_error(fmt::format("{}: put credentials in api_key, not in the URL", path));
+  if (parsed->has_query() || parsed->has_fragment())
+    throw config_error(fmt::format("{}: the URL must not have a query or fragment", path));
+}
+
+void read_timeouts(const reader& r, timeouts& out) {
+  r.allow_only({"connect", "first_byte", "idle", "client_header"});
+  if (auto d = r.get_duration("connect")) out.connect = *d;
+  if (auto d = r.get_duration("first_byte")) out.first_byte = *d;
+  if (auto d = r.get_duration("idle")) out.idle = *d;
+  if (auto d = r.get_duration("client_header")) out.client_header = *d;
+}
+
+backend read_backend(const reader& r, const timeouts& defaults) {
+  r.allow_only({"name", "url", "api_key", "ca_file", "tls_insecure_skip_verify", "timeouts"});
+  backend b;
+  b.name = r.required_string("name");
+  bool valid_name = std::all_of(b.name.begin(), b.name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+           c == ':' || c == '/';
+  });
+  if (!valid_name)
+    throw config_error(fmt::format("{}: \"{}\" may only use letters, digits and - _ . : /",
+                                   r.child_path("name"), b.name));
+  b.url = r.required_string("url");
+  validate_url(b.url, r.child_path("url"));
+  b.api_key = r.string("api_key").value_or("");
+  b.ca_file = r.string("ca_file").value_or("");
+  b.tls_insecure_skip_verify = r.get_bool("tls_insecure_skip_verify").value_or(false);
+  timeouts t = defaults;
+  if (r.has("timeouts")) {
+    auto tr = r.child("timeouts");
+    tr.allow_only({"connect", "first_byte", "idle"});
+    read_timeouts(tr, t);
+  }
+  b.connect_timeout = t.connect;
+  b.first_byte_timeout = t.first_byte;
+  b.idle_timeout = t.idle;
+  return b;
+}
+
+std::string known_backends(const gateway& g) {
+  std::string names;
+  for (const auto& b : g.backends) names += fmt::format("{}{}", names.empty() ? "" : ", ", b.name);
+  return names;
+}
+
+route read_route(const reader& r, const gateway& g) {
+  r.allow_only({"match", "backend"});
+  route out;
+  out.backend = r.required_string("backend");
+  if (!g.find_backend(out.backend))
+    throw config_error(fmt::format("{}: unknown backend \"{}\" (known: {})",
+                                   r.child_path("backend"), out.backend, known_backends(g)));
+  if (!r.has("match")) return out;
+  auto m = r.child("match");
+  m.allow_only({"model", "headers"});
+  out.model = m.string("model");
+  if (out.model && out.model->empty())
+    throw config_error(fmt::format("{}: must not be empty", m.child_path("model")));
+  if (m.has("headers")) {
+    auto h = m.child("headers");
+    h.require_map();
+    for (const auto& entry : h.node()) {
+      auto name = entry.first.as<std::string>();
+      auto value = h.string(name);
+      if (!value) continue;
+      out.headers.push_back({lower(name), *value});
+    }
+  }
+  if (out.is_default())
+    throw config_error(
+        fmt::format("{}: is empty; remove `match` to make this the default route", m.path()));
+  return out;
+}
+
+void read_routes(const reader& top, gateway& g) {
+  if (top.has("routes")) {
+    auto routes = top.raw("routes");
+    if (!routes.IsSequence()) throw config_error("routes: expected a list of routes");
+    for (size_t i = 0; i < routes.size(); ++i) {
+      reader r(routes[i], fmt::format("routes[{}]", i), top.env());
+      g.routes.push_back(read_route(r, g));
+    }
+  }
+  for (size_t i = 0; i + 1 < g.routes.size(); ++i) {
+    if (g.routes[i].is_default())
+      throw config_error(fmt::format(
+          "routes[{}]: a route without `match` is the default and must be the last route "
+          "(routes after it could never match)",
+          i));
+  }
+  if (!g.routes.empty() && g.routes.back().is_default()) return;
+  if (g.backends.size() == 1) {
+    route implicit_default;
+    implicit_default.backend = g.backends.front().name;
+    g.routes.push_back(std::move(implicit_default));
+    return;
+  }
+  throw config_error(
+      fmt::format("routes: no default route. Add a last route without `match`, e.g.\n"
+                  "  routes:\n    ...\n    - backend: {}\n"
+                  "so that requests no other route matches have somewhere to go",
+                  g.backends.front().name));
+}
+
+}  // namespace
+
+const backend* gateway::find_backend(std::string_view name) const {
+  for (const auto& b : backends)
+    if (b.name == name) return &b;
+  return nullptr;
+}
+
+gateway load_from_string(std::string_view yaml, const env_lookup& env) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    throw config_error(
+        fmt::format("line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  reader top(root, "", env);
+  top.allow_only({"listen", "workers", "access_log", "limits", "timeouts", "backends", "routes"});
+
+  gateway g;
+  if (auto listen = top.string("listen")) parse_listen(*listen, "listen", g);
+  if (auto workers = top.string("workers"); workers && *workers != "auto") {
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(workers->data(), workers->data() + workers->size(), n);
+    if (ec != std::errc{} || end != workers->data() + workers->size() || n == 0 || n > 1024)
+      throw config_error(fmt::format(
+          "workers: \"{}\" is not a worker count (write auto, or a number from 1 to 1024)",
+          *workers));
+    g.workers = n;
+  }
+  g.access_log = top.get_bool("access_log").value_or(true);
+  if (top.has("limits")) {
+    auto l = top.child("limits");
+    l.allow_only({"max_request_body", "max_request_headers"});
+    if (auto v = l.get_size("max_request_body")) g.limits.max_request_body = *v;
+    if (auto v = l.get_size("max_request_headers")) {
+      if (*v < 1024 || *v > (16u << 20))
+        throw config_error("limits.max_request_headers: must be between 1KiB and 16MiB");
+      g.limits.max_request_headers = static_cast<std::uint32_t>(*v);
+    }
+  }
+  if (top.has("timeouts")) read_timeouts(top.child("timeouts"), g.timeouts);
+
+  auto backends = top.raw("backends");
+  if (!backends || !backends.IsSequence() || backends.size() == 0)
+    throw config_error(
+        "backends: at least one backend is required, e.g.\n"
+        "  backends:\n    - name: ollama\n      url: http://127.0.0.1:11434/v1");
+  for (size_t i = 0; i < backends.size(); ++i) {
+    reader r(backends[i], fmt::format("backends[{}]", i), env);
+    auto b = read_backend(r, g.timeouts);
+    if (g.find_backend(b.name))
+      throw config_error(
+          fmt::format("{}: duplicate backend name \"{}\"", r.child_path("name"), b.name));
+    g.backends.push_back(std::move(b));
+  }
+  read_routes(top, g);
+  return g;
+}
+
+gateway load_from_file(const std::string& file, const env_lookup& env) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw config_error(fmt::format("{}: cannot open the config file", file));
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return load_from_string(text.str(), env);
+  } catch (const config_error& e) {
+    throw config_error(fmt::format("{}: {}", file, e.what()));
+  }
+}
+
+}  // namespace aigw::config

@@ -1,0 +1,106 @@
+#include "aigw/core/errc.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace aigw {
+namespace {
+
+using status = boost::beast::http::status;
+
+struct error_info {
+  status code;
+  std::string_view openai_code;
+  std::string_view proxy_status;
+  std::string_view message;
+};
+
+// One row per errc value, in enum order.
+constexpr error_info kErrors[] = {
+    {status::ok, "", "", "ok"},
+    {status::bad_request, "invalid_json", "http_request_error",
+     "We could not parse the JSON body of your request"},
+    {status::bad_request, "invalid_utf8", "http_request_error",
+     "The request body is not valid UTF-8"},
+    {status::bad_request, "duplicate_model", "http_request_error",
+     "The request body has more than one \"model\" field"},
+    {status::bad_request, "model_required", "http_request_error",
+     "You must provide a model parameter"},
+    {status::bad_request, "invalid_model", "http_request_error",
+     "The \"model\" field must be a string"},
+    {status::bad_request, "bad_framing", "http_request_error",
+     "The request's framing is ambiguous or malformed"},
+    {status::bad_request, "bad_request", "http_request_error", "Malformed HTTP request"},
+    {status::not_found, "not_found", "http_request_error", "Unknown request URL"},
+    {status::not_found, "model_not_found", "http_request_error",
+     "The model does not exist on this gateway"},
+    {status::request_timeout, "request_timeout", "http_request_error",
+     "The request was not received in time"},
+    {status::payload_too_large, "request_too_large", "http_request_error",
+     "The request body is larger than this gateway accepts"},
+    {status::request_header_fields_too_large, "headers_too_large", "http_request_error",
+     "The request headers are larger than this gateway accepts"},
+    {status::bad_gateway, "upstream_unreachable", "connection_refused",
+     "The gateway could not connect to the backend"},
+    {status::bad_gateway, "upstream_error", "http_protocol_error",
+     "The backend sent a malformed or incomplete response"},
+    {status::gateway_timeout, "upstream_timeout", "http_response_timeout",
+     "The backend did not start answering in time"},
+};
+static_assert(std::size(kErrors) == static_cast<size_t>(errc::upstream_timeout) + 1);
+
+const error_info& info(errc e) noexcept {
+  auto i = static_cast<size_t>(e);
+  return kErrors[i < std::size(kErrors) ? i : 0];
+}
+
+class category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "aigw"; }
+  std::string message(int ev) const override {
+    return std::string(info(static_cast<errc>(ev)).message);
+  }
+};
+
+}  // namespace
+
+const std::error_category& gateway_category() noexcept {
+  static const category instance;
+  return instance;
+}
+
+boost::beast::http::status http_status(errc e) noexcept {
+  return info(e).code;
+}
+
+std::string_view openai_type(errc e) noexcept {
+  return static_cast<unsigned>(info(e).code) < 500 ? "invalid_request_error" : "api_error";
+}
+
+std::string_view openai_code(errc e) noexcept {
+  return info(e).openai_code;
+}
+std::string_view proxy_status_token(errc e) noexcept {
+  return info(e).proxy_status;
+}
+
+bool closes_connection(errc e) noexcept {
+  return e == errc::bad_framing || e == errc::bad_request || e == errc::body_too_large ||
+         e == errc::headers_too_large || e == errc::request_timeout;
+}
+
+std::string render_error_json(errc e, std::string_view detail) {
+  std::string message(info(e).message);
+  if (!detail.empty()) {
+    message += ": ";
+    message += detail;
+  }
+  boost::json::value body = {{"error",
+                              {{"message", message},
+                               {"type", openai_type(e)},
+                               {"param", nullptr},
+                               {"code", openai_code(e)}}}};
+  return boost::json::serialize(body);
+}
+
+}  // namespace aigw

@@ -1,0 +1,98 @@
+#include "aigw/json/model_extractor.hpp"
+
+#include <simdjson.h>
+
+namespace aigw::json {
+namespace {
+
+namespace od = simdjson::ondemand;
+static_assert(parse_padding == simdjson::SIMDJSON_PADDING);
+
+errc to_errc(simdjson::error_code e) {
+  return e == simdjson::UTF8_ERROR ? errc::invalid_utf8 : errc::invalid_json;
+}
+
+// Walks a value to its end so that every byte of the document is checked; On-Demand only
+// validates what is visited. Recursion depth is bounded by the parser's max depth.
+simdjson::error_code validate(od::value value) {
+  od::json_type type;
+  if (auto e = value.type().get(type)) return e;
+  switch (type) {
+    case od::json_type::array: {
+      od::array array;
+      if (auto e = value.get_array().get(array)) return e;
+      for (auto element : array) {
+        od::value v;
+        if (auto e = element.get(v)) return e;
+        if (auto e = validate(v)) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::object: {
+      od::object object;
+      if (auto e = value.get_object().get(object)) return e;
+      for (auto field : object) {
+        std::string_view key;
+        if (auto e = field.unescaped_key().get(key)) return e;
+        if (auto e = validate(field.value())) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number:
+      return value.get_number().error();
+    case od::json_type::string:
+      return value.get_string().error();
+    case od::json_type::boolean:
+      return value.get_bool().error();
+    case od::json_type::null: {
+      bool is_null = false;
+      if (auto e = value.is_null().get(is_null)) return e;
+      return is_null ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+}  // namespace
+
+errc extract_request_fields(std::string& body, request_fields& out) {
+  // One parser per worker thread: it keeps its buffers between requests.
+  thread_local od::parser parser;
+  body.reserve(body.size() + parse_padding);
+  od::document doc;
+  if (auto e =
+          parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()))
+              .get(doc))
+    return to_errc(e);
+  od::object object;
+  if (auto e = doc.get_object().get(object)) return to_errc(e);
+  bool invalid_model = false;
+  for (auto field : object) {
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) return to_errc(e);
+    od::value value;
+    if (auto e = field.value().get(value)) return to_errc(e);
+    if (key == "model") {
+      if (out.has_model) return errc::duplicate_model;
+      out.has_model = true;
+      std::string_view model;
+      if (value.get_string().get(model) == simdjson::SUCCESS) {
+        out.model.assign(model);
+        continue;
+      }
+      invalid_model = true;  // still validate the rest: malformed JSON takes precedence
+    } else if (key == "stream") {
+      bool stream = false;
+      if (value.get_bool().get(stream) == simdjson::SUCCESS) {
+        out.stream = stream;
+        continue;
+      }
+    }
+    if (auto e = validate(value)) return to_errc(e);
+  }
+  // Anything after the object (a second value, stray bytes) makes the body invalid.
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return errc::invalid_json;
+  return invalid_model ? errc::invalid_model : errc::ok;
+}
+
+}  // namespace aigw::json

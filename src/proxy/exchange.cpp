@@ -1,0 +1,188 @@
+#include "aigw/proxy/exchange.hpp"
+
+#include <sys/socket.h>
+
+#include <array>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "aigw/proxy/header_policy.hpp"
+
+namespace aigw::proxy {
+namespace {
+
+using namespace net::experimental::awaitable_operators;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Bytes relayed per read. One SSE event is far smaller; larger bodies take a few more reads.
+constexpr std::size_t kRelayBufferSize = 8192;
+
+awaitable<bool> cancelled() {
+  auto state = co_await net::this_coro::cancellation_state;
+  co_return state.cancelled() != net::cancellation_type::none;
+}
+
+class exchange {
+ public:
+  exchange(beast::tcp_stream& client, exchange_request request, upstream::connection_pool& pool,
+           exchange_result& result)
+      : client_(client), request_(request), pool_(pool), result_(result) {}
+
+  awaitable<void> run() {
+    co_await net::this_coro::throw_if_cancelled(false);
+    // A pooled connection may have been closed by the backend while idle; a failure before
+    // any response byte on such a connection is retried once on a fresh one.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto connection = pool_.take(request_.backend_index);
+      if (!connection) {
+        connection = std::make_unique<upstream::connection>(co_await net::this_coro::executor,
+                                                            request_.target);
+        auto ec = co_await connection->connect(request_.target);
+        if (ec) {
+          result_.error = errc::upstream_unreachable;
+          co_return;
+        }
+      }
+      auto outcome = co_await connection->visit(
+          [&](auto& stream) { return exchange_over(stream, *connection); });
+      if (outcome == attempt_outcome::retry && attempt == 0 && !co_await cancelled()) continue;
+      if (outcome == attempt_outcome::reusable)
+        pool_.put(request_.backend_index, std::move(connection));
+      co_return;
+    }
+  }
+
+ private:
+  enum class attempt_outcome { done, reusable, retry };
+
+  template <class Stream>
+  awaitable<attempt_outcome> exchange_over(Stream& upstream, upstream::connection& connection) {
+    auto& target = request_.target;
+    auto& tcp = connection.tcp();
+    bool reused = connection.reused;
+
+    tcp.expires_after(target.first_byte_timeout);
+    auto [wec, written] = co_await http::async_write(upstream, request_.message, use_tuple);
+    if (wec) co_return fail_before_head(wec, reused);
+
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);  // responses are relayed, never held
+    if (request_.message.method() == http::verb::head) parser.skip(true);
+    auto [hec, head_bytes] =
+        co_await http::async_read_header(upstream, connection.buffer(), parser, use_tuple);
+    if (hec) co_return fail_before_head(hec, reused && head_bytes == 0);
+    result_.first_byte = std::chrono::steady_clock::now();
+
+    bool relayed = co_await relay(upstream, connection, parser);
+    if (relayed && parser.keep_alive() && connection.buffer().size() == 0)
+      co_return attempt_outcome::reusable;
+    co_return attempt_outcome::done;
+  }
+
+  attempt_outcome fail_before_head(error_code ec, bool may_retry) {
+    if (ec == beast::error::timeout) {
+      result_.error = errc::upstream_timeout;
+      return attempt_outcome::done;
+    }
+    result_.error = errc::upstream_broken;
+    return may_retry ? attempt_outcome::retry : attempt_outcome::done;
+  }
+
+  // Sends the response head, then each piece of body as soon as it arrives. Returns whether
+  // the whole response reached the client.
+  template <class Stream>
+  awaitable<bool> relay(Stream& upstream, upstream::connection& connection,
+                        http::response_parser<http::buffer_body>& parser) {
+    auto& upstream_head = parser.get();
+    http::response<http::buffer_body> response;
+    response.result(upstream_head.result_int());
+    response.reason(upstream_head.reason());
+    copy_response_headers(upstream_head.base(), response.base());
+    bool has_body = !parser.is_done();
+    bool keep_alive = request_.client_keep_alive;
+    if (!parser.chunked() && upstream_head.has_content_length()) {
+      response.set(http::field::content_length, upstream_head[http::field::content_length]);
+    } else if (has_body) {
+      if (request_.client_http11)
+        response.chunked(true);
+      else
+        keep_alive = false;  // HTTP/1.0: the body ends where the connection does
+    }
+    response.keep_alive(keep_alive);
+    result_.status = upstream_head.result_int();
+
+    http::response_serializer<http::buffer_body> serializer{response};
+    auto idle = request_.target.idle_timeout;
+    client_.expires_after(idle);
+    response.body().data = nullptr;
+    response.body().more = has_body;
+    auto [hec, hn] = co_await http::async_write_header(client_, serializer, use_tuple);
+    if (hec) co_return false;
+    result_.head_sent = true;
+
+    std::array<char, kRelayBufferSize> buffer;
+    for (;;) {
+      std::size_t got = 0;
+      if (!parser.is_done()) {
+        parser.get().body().data = buffer.data();
+        parser.get().body().size = buffer.size();
+        connection.tcp().expires_after(idle);
+        auto [rec, rn] =
+            co_await http::async_read_some(upstream, connection.buffer(), parser, use_tuple);
+        if (rec && rec != http::error::need_buffer) co_return false;
+        got = buffer.size() - parser.get().body().size;
+        if (got == 0 && !parser.is_done()) continue;
+      }
+      response.body().data = got ? buffer.data() : nullptr;
+      response.body().size = got;
+      response.body().more = !parser.is_done();
+      client_.expires_after(idle);
+      auto [cec, cn] = co_await http::async_write(client_, serializer, use_tuple);
+      if (cec && cec != http::error::need_buffer) co_return false;
+      result_.body_bytes += got;
+      if (parser.is_done() && serializer.is_done()) break;
+    }
+    client_.expires_never();
+    result_.complete = true;
+    result_.client_keep_alive = keep_alive;
+    co_return true;
+  }
+
+  beast::tcp_stream& client_;
+  exchange_request request_;
+  upstream::connection_pool& pool_;
+  exchange_result& result_;
+};
+
+// Completes when the client closes or resets its connection. Bytes from the client (a
+// pipelined request) are left alone, and the watch ends only when cancelled.
+awaitable<void> client_gone(tcp::socket& socket) {
+  co_await net::this_coro::throw_if_cancelled(false);
+  auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
+  if (ec == net::error::operation_aborted) co_return;
+  char byte;
+  if (!ec && ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+    net::steady_timer forever(socket.get_executor(), net::steady_timer::time_point::max());
+    co_await forever.async_wait(use_tuple);
+  }
+}
+
+}  // namespace
+
+awaitable<exchange_result> forward(beast::tcp_stream& client, exchange_request request,
+                                   upstream::connection_pool& pool) {
+  exchange_result result;
+  exchange ex(client, request, pool, result);
+  auto winner = co_await (ex.run() || client_gone(client.socket()));
+  if (winner.index() == 1) result.client_gone = true;
+  co_return result;
+}
+
+}  // namespace aigw::proxy

@@ -1,0 +1,50 @@
+#include "aigw/routing/route_table.hpp"
+
+#include <algorithm>
+
+#include "aigw/routing/glob.hpp"
+
+namespace aigw::routing {
+
+route_table::route_table(const config::gateway& config) {
+  auto backend_index = [&](const std::string& name) {
+    auto it = std::find_if(config.backends.begin(), config.backends.end(),
+                           [&](const config::backend& b) { return b.name == name; });
+    return static_cast<std::uint32_t>(it - config.backends.begin());
+  };
+  for (const auto& r : config.routes) {
+    compiled_route c;
+    if (r.model) {
+      c.model = *r.model;
+      c.model_is_glob = is_glob(c.model);
+    }
+    c.headers = r.headers;
+    c.backend_index = backend_index(r.backend);
+    if (!c.model.empty() && !c.model_is_glob &&
+        std::none_of(exact_models_.begin(), exact_models_.end(),
+                     [&](const served_model& m) { return m.id == c.model; }))
+      exact_models_.push_back({c.model, c.backend_index});
+    routes_.push_back(std::move(c));
+  }
+}
+
+route_result route_table::match(const request_view& request) const noexcept {
+  for (std::uint32_t i = 0; i < routes_.size(); ++i) {
+    const auto& r = routes_[i];
+    if (!r.model.empty()) {
+      bool ok = r.model_is_glob ? glob_match(r.model, request.model) : r.model == request.model;
+      if (!ok) continue;
+    }
+    bool headers_ok = std::all_of(r.headers.begin(), r.headers.end(), [&](const auto& h) {
+      auto it = request.headers.find(h.name);
+      return it != request.headers.end() && it->value() == h.value;
+    });
+    if (!headers_ok) continue;
+    return {i, r.backend_index};
+  }
+  // Unreachable with a validated config (the last route matches everything); stay total.
+  auto last = static_cast<std::uint32_t>(routes_.size() - 1);
+  return {last, routes_.back().backend_index};
+}
+
+}  // namespace aigw::routing

@@ -1,0 +1,295 @@
+#include "aigw/server/session.hpp"
+
+#include <chrono>
+
+#include <fmt/format.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "aigw/core/log.hpp"
+#include "aigw/json/model_extractor.hpp"
+#include "aigw/proxy/endpoints.hpp"
+#include "aigw/proxy/exchange.hpp"
+#include "aigw/proxy/header_policy.hpp"
+
+namespace aigw::server {
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+using clock = std::chrono::steady_clock;
+using request_parser = http::request_parser<http::string_body>;
+
+// The header a client may use to name the model when the body has none (Envoy AI Gateway's).
+constexpr std::string_view kModelHeader = "x-ai-eg-model";
+
+// What the access log says about one request.
+struct request_log {
+  clock::time_point start = clock::now();
+  std::string_view method;
+  std::string_view path;
+  std::string model;
+  int route = -1;
+  std::string_view backend = "-";
+  unsigned status = 0;
+  std::uint64_t bytes = 0;
+  clock::time_point first_byte{};
+};
+
+double ms_since(clock::time_point start, clock::time_point end) {
+  return std::chrono::duration<double, std::milli>(end - start).count();
+}
+
+void write_access_log(const request_log& r) {
+  auto end = clock::now();
+  auto ttfb = r.first_byte == clock::time_point{} ? 0.0 : ms_since(r.start, r.first_byte);
+  fmt::memory_buffer line;
+  fmt::format_to(std::back_inserter(line),
+                 "access method={} path={} model={} route={} backend={} status={} bytes={} "
+                 "ttfb_ms={:.2f} duration_ms={:.2f}",
+                 r.method, r.path, r.model.empty() ? std::string_view("-") : r.model, r.route,
+                 r.backend, r.status, r.bytes, ttfb, ms_since(r.start, end));
+  log::write_line({line.data(), line.size()});
+}
+
+// Bodies are taken as JSON unless they are declared as something else that an OpenAI
+// endpoint accepts (multipart uploads, raw audio or images). `curl -d` labels JSON as
+// application/x-www-form-urlencoded, so that label cannot mean "not JSON".
+bool is_json_body(const http::fields& headers) {
+  auto it = headers.find(http::field::content_type);
+  if (it == headers.end()) return true;
+  auto type = it->value();
+  for (beast::string_view other : {"multipart/", "application/octet-stream", "audio/", "image/"})
+    if (type.size() >= other.size() && beast::iequals(type.substr(0, other.size()), other))
+      return false;
+  return true;
+}
+
+errc header_read_error(error_code ec) {
+  if (ec == http::error::header_limit) return errc::headers_too_large;
+  if (ec == beast::error::timeout) return errc::request_timeout;
+  if (ec == http::error::bad_content_length || ec == http::error::multiple_content_length ||
+      ec == http::error::bad_transfer_encoding || ec == http::error::bad_chunk ||
+      ec == http::error::bad_chunk_extension)
+    return errc::bad_framing;
+  if (ec == http::error::body_limit) return errc::body_too_large;
+  return errc::bad_request;
+}
+
+bool is_disconnect(error_code ec) {
+  return ec == http::error::end_of_stream || ec == http::error::partial_message ||
+         ec == net::error::eof || ec == net::error::connection_reset ||
+         ec == net::error::broken_pipe || ec == net::error::operation_aborted;
+}
+
+class session {
+ public:
+  session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
+          upstream::connection_pool& pool)
+      : client_(std::move(socket)), config_(std::move(config)), pool_(pool) {}
+
+  awaitable<void> run() {
+    error_code ignored;
+    client_.socket().set_option(tcp::no_delay(true), ignored);
+    while (co_await serve_one()) {
+    }
+    client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    client_.close();
+  }
+
+ private:
+  // Serves one request; returns whether the connection stays open for another.
+  awaitable<bool> serve_one() {
+    const auto& cfg = config_->config;
+    request_parser parser;
+    parser.header_limit(cfg.limits.max_request_headers);
+    parser.body_limit(cfg.limits.max_request_body);
+
+    client_.expires_after(cfg.timeouts.client_header);
+    auto [ec, n] = co_await http::async_read_header(client_, buffer_, parser, use_tuple);
+    if (ec) {
+      // A keep-alive connection closed or idle between requests ends quietly.
+      bool nothing_received = buffer_.size() == 0 && !parser.got_some();
+      if (is_disconnect(ec) || (ec == beast::error::timeout && nothing_received)) co_return false;
+      co_await reply_error(header_read_error(ec), 11, false);
+      co_return false;
+    }
+
+    request_log log;
+    auto& request = parser.get();
+    log.method = request.method_string();
+    auto target = request.target();
+    auto query_at = target.find('?');
+    log.path = target.substr(0, query_at);
+    unsigned version = request.version();
+
+    if (auto it = request.find(http::field::transfer_encoding);
+        it != request.end() && !proxy::is_acceptable_transfer_encoding(it->value()))
+      co_return co_await finish_with_error(log, errc::bad_framing, version, false);
+    if (auto length = parser.content_length(); length && *length > cfg.limits.max_request_body)
+      co_return co_await finish_with_error(log, errc::body_too_large, version, false);
+
+    if (request[http::field::expect] == "100-continue") {
+      http::response<http::empty_body> go_on{http::status::continue_, 11};
+      auto [cec, cn] = co_await http::async_write(client_, go_on, use_tuple);
+      if (cec) co_return false;
+    }
+
+    if (auto length = parser.content_length(); length)
+      request.body().reserve(*length + json::parse_padding);
+    client_.expires_after(cfg.timeouts.idle);
+    auto [bec, bn] = co_await http::async_read(client_, buffer_, parser, use_tuple);
+    if (bec) {
+      if (is_disconnect(bec)) co_return false;
+      co_return co_await finish_with_error(log, header_read_error(bec), version, false);
+    }
+    client_.expires_never();
+    bool keep_alive = request.keep_alive();
+
+    auto endpoint = proxy::classify(log.path);
+    switch (endpoint.kind) {
+      case proxy::endpoint_kind::unknown:
+        co_return co_await finish_with_error(log, errc::not_found, version, keep_alive,
+                                             fmt::format("{} {}", log.method, log.path));
+      case proxy::endpoint_kind::list_models:
+        co_return co_await finish_local(log, http::status::ok, config_->models_json, version,
+                                        keep_alive);
+      case proxy::endpoint_kind::retrieve_model: {
+        auto id = endpoint.rest.substr(std::string_view("/models/").size());
+        if (auto body = config_->model_json(id))
+          co_return co_await finish_local(log, http::status::ok, *body, version, keep_alive);
+        co_return co_await finish_with_error(log, errc::model_not_found, version, keep_alive,
+                                             fmt::format("\"{}\"", id));
+      }
+      case proxy::endpoint_kind::routed:
+        break;
+    }
+
+    json::request_fields fields;
+    if (!request.body().empty() && is_json_body(request)) {
+      if (auto e = json::extract_request_fields(request.body(), fields); e != errc::ok)
+        co_return co_await finish_with_error(log, e, version, keep_alive);
+    } else if (endpoint.needs_model && is_json_body(request)) {
+      co_return co_await finish_with_error(log, errc::invalid_json, version, keep_alive,
+                                           "the body is empty");
+    }
+    log.model = fields.has_model ? std::move(fields.model) : std::string(request[kModelHeader]);
+    if (endpoint.needs_model && log.model.empty())
+      co_return co_await finish_with_error(log, errc::missing_model, version, keep_alive);
+
+    auto route = config_->routes.match({log.model, request.base()});
+    const auto& upstream_target = config_->targets[route.backend_index];
+    log.route = static_cast<int>(route.route_index);
+    log.backend = upstream_target.name;
+
+    http::request<http::string_body> upstream_request;
+    upstream_request.method_string(request.method_string());
+    upstream_request.version(11);
+    auto query =
+        query_at == beast::string_view::npos ? beast::string_view{} : target.substr(query_at);
+    upstream_request.target(fmt::format("{}{}{}", upstream_target.base_path,
+                                        std::string_view(endpoint.rest), std::string_view(query)));
+    proxy::copy_request_headers(request.base(), upstream_request.base());
+    upstream_request.set(http::field::host, upstream_target.host_header);
+    if (!upstream_target.authorization.empty())
+      upstream_request.set(http::field::authorization, upstream_target.authorization);
+    upstream_request.body() = std::move(request.body());
+    upstream_request.prepare_payload();
+
+    auto result = co_await proxy::forward(
+        client_,
+        {upstream_request, upstream_target, route.backend_index, keep_alive, version == 11}, pool_);
+    log.first_byte = result.first_byte;
+    if (!result.head_sent) {
+      if (result.client_gone) {
+        log.status = 499;  // nginx's "client closed request": no response was sent
+        finish_log(log);
+        co_return false;
+      }
+      co_return co_await finish_with_error(log, result.error, version, keep_alive,
+                                           fmt::format("backend \"{}\"", upstream_target.name));
+    }
+    log.status = result.status;
+    log.bytes = result.body_bytes;
+    finish_log(log);
+    // After the head was sent, an incomplete body can only be signalled by closing.
+    co_return result.complete&& result.client_keep_alive;
+  }
+
+  awaitable<bool> finish_local(request_log& log, http::status status, std::string body,
+                               unsigned version, bool keep_alive) {
+    http::response<http::string_body> response{status, version};
+    response.set(http::field::content_type, "application/json");
+    response.body() = std::move(body);
+    response.keep_alive(keep_alive);
+    response.prepare_payload();
+    log.status = response.result_int();
+    log.bytes = response.body().size();
+    client_.expires_after(config_->config.timeouts.idle);
+    auto [ec, n] = co_await http::async_write(client_, response, use_tuple);
+    client_.expires_never();
+    finish_log(log);
+    co_return !ec && keep_alive;
+  }
+
+  awaitable<bool> finish_with_error(request_log& log, errc e, unsigned version, bool keep_alive,
+                                    std::string_view detail = {}) {
+    keep_alive = keep_alive && !closes_connection(e);
+    co_await reply_error(e, version, keep_alive, detail);
+    log.status = static_cast<unsigned>(http_status(e));
+    finish_log(log);
+    co_return keep_alive;
+  }
+
+  awaitable<void> reply_error(errc e, unsigned version, bool keep_alive,
+                              std::string_view detail = {}) {
+    http::response<http::string_body> response{http_status(e), version};
+    response.set(http::field::content_type, "application/json");
+    response.set("proxy-status", fmt::format("aigw-proxy; error={}", proxy_status_token(e)));
+    response.body() = render_error_json(e, detail);
+    response.keep_alive(keep_alive);
+    response.prepare_payload();
+    client_.expires_after(config_->config.timeouts.client_header);
+    co_await http::async_write(client_, response, use_tuple);
+    if (!keep_alive) co_await linger();
+  }
+
+  // Before closing on an error, let the client finish sending (up to a bound) so that the
+  // close does not turn into a reset that destroys the error response on its way.
+  awaitable<void> linger() {
+    error_code ignored;
+    client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    client_.expires_after(std::chrono::seconds(2));
+    std::array<char, 4096> sink;
+    std::size_t drained = 0;
+    while (drained < (1u << 20)) {
+      auto [ec, n] = co_await client_.async_read_some(net::buffer(sink), use_tuple);
+      if (ec) break;
+      drained += n;
+    }
+  }
+
+  void finish_log(const request_log& log) {
+    if (config_->config.access_log) write_access_log(log);
+  }
+
+  beast::tcp_stream client_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<const proxy::snapshot> config_;
+  upstream::connection_pool& pool_;
+};
+
+}  // namespace
+
+awaitable<void> run_session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
+                            upstream::connection_pool& pool) {
+  session s(std::move(socket), std::move(config), pool);
+  co_await s.run();
+}
+
+}  // namespace aigw::server

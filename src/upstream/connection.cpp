@@ -1,0 +1,62 @@
+#include "aigw/upstream/connection.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace aigw::upstream {
+
+namespace {
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+bool is_ip_literal(const std::string& host) {
+  error_code ec;
+  net::ip::make_address(host, ec);
+  return !ec;
+}
+}  // namespace
+
+connection::connection(const net::any_io_executor& executor, const target& t) {
+  if (t.tls)
+    tls_.emplace(executor, *t.tls_context);
+  else
+    plain_.emplace(executor);
+}
+
+beast::tcp_stream& connection::tcp() noexcept {
+  return tls_ ? beast::get_lowest_layer(*tls_) : *plain_;
+}
+
+awaitable<error_code> connection::connect(const target& t) {
+  auto& stream = tcp();
+  tcp::resolver resolver(co_await net::this_coro::executor);
+  stream.expires_after(t.connect_timeout);
+  auto [rec, endpoints] = co_await resolver.async_resolve(t.host, t.port, use_tuple);
+  if (rec) co_return rec;
+  auto [cec, endpoint] = co_await stream.async_connect(endpoints, use_tuple);
+  if (cec) co_return cec;
+  stream.socket().set_option(tcp::no_delay(true));
+  if (tls_) {
+    auto* ssl = tls_->native_handle();
+    // SNI is for names only (RFC 6066); certificate checks cover names and IP addresses.
+    if (!is_ip_literal(t.host)) SSL_set_tlsext_host_name(ssl, t.host.c_str());
+    tls_->set_verify_callback(net::ssl::host_name_verification(t.host));
+    auto [hec] = co_await tls_->async_handshake(net::ssl::stream_base::client, use_tuple);
+    if (hec) co_return hec;
+  }
+  stream.expires_never();
+  co_return error_code{};
+}
+
+bool connection::idle_and_open() noexcept {
+  if (buffer_.size() != 0) return false;
+  char byte;
+  auto n = ::recv(tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  // -1 with EAGAIN: nothing to read, still open. 0: peer closed. >0: unexpected bytes.
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace aigw::upstream

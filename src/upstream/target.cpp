@@ -1,0 +1,55 @@
+#include "aigw/upstream/target.hpp"
+
+#include <fmt/format.h>
+#include <boost/url/parse.hpp>
+
+#include "aigw/config/loader.hpp"
+
+namespace aigw::upstream {
+
+target target::compile(const config::backend& backend, const std::string& path) {
+  target t;
+  t.name = backend.name;
+  auto url = boost::urls::parse_absolute_uri(backend.url).value();  // validated by the loader
+  t.tls = url.scheme() == "https";
+  t.host = url.host_address();
+  t.port = url.has_port() ? std::string(url.port()) : (t.tls ? "443" : "80");
+  bool default_port = t.port == (t.tls ? "443" : "80");
+  std::string host_for_header =
+      url.host_type() == boost::urls::host_type::ipv6 ? fmt::format("[{}]", t.host) : t.host;
+  t.host_header = default_port ? host_for_header : fmt::format("{}:{}", host_for_header, t.port);
+  t.base_path = std::string(url.encoded_path());
+  while (!t.base_path.empty() && t.base_path.back() == '/') t.base_path.pop_back();
+  if (!backend.api_key.empty()) t.authorization = "Bearer " + backend.api_key;
+  t.connect_timeout = backend.connect_timeout;
+  t.first_byte_timeout = backend.first_byte_timeout;
+  t.idle_timeout = backend.idle_timeout;
+
+  if (t.tls) {
+    namespace ssl = boost::asio::ssl;
+    t.tls_context = std::make_shared<ssl::context>(ssl::context::tls_client);
+    auto& ctx = *t.tls_context;
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    boost::system::error_code ec;
+    if (backend.tls_insecure_skip_verify) {
+      ctx.set_verify_mode(ssl::verify_none);
+    } else {
+      ctx.set_verify_mode(ssl::verify_peer);
+      if (!backend.ca_file.empty()) {
+        ctx.load_verify_file(backend.ca_file, ec);
+        if (ec)
+          throw config::config_error(fmt::format("{}.ca_file: cannot load \"{}\": {}", path,
+                                                 backend.ca_file, ec.message()));
+      } else {
+        ctx.set_default_verify_paths(ec);
+        if (ec)
+          throw config::config_error(
+              fmt::format("{}: cannot load the system trust store: {}", path, ec.message()));
+      }
+    }
+  }
+  return t;
+}
+
+}  // namespace aigw::upstream
