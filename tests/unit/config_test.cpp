@@ -1,1 +1,196 @@
 #include <doctest/doctest.h>
+
+#include <filesystem>
+#include <map>
+
+#include "aigw/config/loader.hpp"
+#include "aigw/proxy/snapshot.hpp"
+
+using namespace std::chrono_literals;
+using aigw::config::config_error;
+using aigw::config::load_from_string;
+
+namespace {
+
+const std::map<std::string, std::string> kEnv = {{"OPENAI_API_KEY", "sk-test"}, {"EMPTY", ""}};
+
+std::optional<std::string> fake_env(std::string_view name) {
+  auto it = kEnv.find(std::string(name));
+  if (it == kEnv.end()) return std::nullopt;
+  return it->second;
+}
+
+aigw::config::gateway load(std::string_view yaml) {
+  return load_from_string(yaml, fake_env);
+}
+
+// The error message of loading `yaml`, or "" when it loads.
+std::string error_of(std::string_view yaml) {
+  try {
+    load(yaml);
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+constexpr std::string_view kOne =
+    "backends: [{ name: ollama, url: 'http://127.0.0.1:11434/v1' }]\n";
+
+}  // namespace
+
+TEST_CASE("the issue's full example loads with its defaults and overrides") {
+  auto g = load(R"(
+listen: 127.0.0.1:1975
+workers: auto
+limits: { max_request_body: 32MiB, max_request_headers: 64KiB }
+timeouts: { connect: 5s, first_byte: 60s, idle: 300s, client_header: 30s }
+backends:
+  - name: ollama
+    url: http://127.0.0.1:11434/v1
+  - name: openai
+    url: https://api.openai.com/v1
+    api_key: ${OPENAI_API_KEY}
+    timeouts: { first_byte: 120s }
+routes:
+  - match: { headers: { aigw-backend-selector: openai } }
+    backend: openai
+  - match: { model: "gpt-*" }
+    backend: openai
+  - backend: ollama
+)");
+  CHECK(g.listen_host == "127.0.0.1");
+  CHECK(g.listen_port == 1975);
+  CHECK(g.workers == 0);
+  CHECK(g.limits.max_request_body == 32u << 20);
+  CHECK(g.limits.max_request_headers == 64u << 10);
+  REQUIRE(g.backends.size() == 2);
+  CHECK(g.backends[1].api_key == "sk-test");
+  CHECK(g.backends[1].first_byte_timeout == 120s);
+  CHECK(g.backends[1].connect_timeout == 5s);
+  CHECK(g.backends[0].first_byte_timeout == 60s);
+  REQUIRE(g.routes.size() == 3);
+  CHECK(g.routes[0].headers[0].name == "aigw-backend-selector");
+  CHECK(g.routes[1].model == "gpt-*");
+  CHECK(g.routes[2].is_default());
+}
+
+TEST_CASE("defaults without optional sections") {
+  auto g = load(kOne);
+  CHECK(g.listen_host == "127.0.0.1");
+  CHECK(g.listen_port == 1975);
+  CHECK(g.timeouts.first_byte == 60s);
+  CHECK(g.limits.max_request_body == 32u << 20);
+  CHECK(g.access_log);
+}
+
+TEST_CASE("environment expansion") {
+  using aigw::config::expand_env;
+  CHECK(expand_env("${OPENAI_API_KEY}", fake_env, "p") == "sk-test");
+  CHECK(expand_env("Bearer ${OPENAI_API_KEY}!", fake_env, "p") == "Bearer sk-test!");
+  CHECK(expand_env("${MISSING:-fallback}", fake_env, "p") == "fallback");
+  CHECK(expand_env("${EMPTY:-fallback}", fake_env, "p") == "fallback");
+  CHECK(expand_env("${OPENAI_API_KEY:-x}", fake_env, "p") == "sk-test");
+  CHECK(expand_env("$$5 and $x", fake_env, "p") == "$5 and $x");
+  CHECK_THROWS_WITH_AS(expand_env("${MISSING}", fake_env, "backends[0].api_key"),
+                       doctest::Contains("backends[0].api_key: environment variable MISSING"),
+                       config_error);
+  CHECK_THROWS_AS(expand_env("${OPEN", fake_env, "p"), config_error);
+  CHECK_THROWS_AS(expand_env("${A B}", fake_env, "p"), config_error);
+}
+
+TEST_CASE("every error names the YAML path") {
+  CHECK(error_of("backendz: []\n").find("backendz: unknown key") == 0);
+  CHECK(error_of("backends: []\n").find("backends: at least one backend") == 0);
+  CHECK(error_of("backends: [{ name: a }]\n").find("backends[0].url: required") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'ftp://x' }]\n").find("backends[0].url:") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'not a url' }]\n").find("backends[0].url:") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'http://u:p@x/v1' }]\n")
+            .find("backends[0].url: put credentials in api_key") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'http://x', colour: red }]\n")
+            .find("backends[0].colour: unknown key") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'http://x' }, { name: a, url: 'http://y' }]\n")
+            .find("backends[1].name: duplicate backend name") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'http://x', api_key: '${NOPE}' }]\n")
+            .find("backends[0].api_key: environment variable NOPE is not set") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'http://x', timeouts: { first_byte: 5 parsecs } }]\n")
+            .find("backends[0].timeouts.first_byte: \"5 parsecs\" is not a duration") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'http://x', timeouts: { client_header: 1s } }]\n")
+            .find("backends[0].timeouts.client_header: unknown key") == 0);
+  CHECK(error_of(std::string(kOne) + "listen: localhost\n").find("listen:") == 0);
+  CHECK(error_of(std::string(kOne) + "listen: 1.2.3.4:99999\n").find("listen:") == 0);
+  CHECK(error_of(std::string(kOne) + "workers: many\n").find("workers:") == 0);
+  CHECK(error_of(std::string(kOne) + "limits: { max_request_body: 1 lot }\n")
+            .find("limits.max_request_body:") == 0);
+  CHECK(error_of(std::string(kOne) + "access_log: maybe\n").find("access_log:") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'http://x' }]\nroutes: [{ backend: ollma }]\n")
+            .find("routes[0].backend: unknown backend \"ollma\" (known: a)") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'http://x' }]\nroutes: [{ match: {}, backend: a }]\n")
+            .find("routes[0].match: is empty") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'http://x' }]\n"
+                 "routes: [{ match: { modle: x }, backend: a }]\n")
+            .find("routes[0].match.modle: unknown key") == 0);
+  CHECK(error_of("backends: [{ name: a, url: 'http://x' }]\nroutes: {}\n").find("routes:") == 0);
+  CHECK(error_of("backends: [\n").find("line ") == 0);
+}
+
+TEST_CASE("the default route: required with several backends, and last") {
+  constexpr std::string_view two =
+      "backends: [{ name: a, url: 'http://x' }, { name: b, url: 'http://y' }]\n";
+  auto no_default = error_of(std::string(two) + "routes: [{ match: { model: m }, backend: a }]\n");
+  CHECK(no_default.find("routes: no default route") == 0);
+  CHECK(no_default.find("- backend: a") != std::string::npos);  // says how to add one
+  CHECK(error_of(two).find("routes: no default route") == 0);
+  CHECK(
+      error_of(std::string(two) + "routes: [{ backend: a }, { match: { model: m }, backend: b }]\n")
+          .find("routes[0]: a route without `match` is the default and must be the last") == 0);
+  // A lone backend becomes the default; with routes that all have matches too.
+  auto g = load(
+      "backends: [{ name: a, url: 'http://x' }]\nroutes: [{ match: { model: m }, backend: a }]\n");
+  REQUIRE(g.routes.size() == 2);
+  CHECK(g.routes[1].is_default());
+}
+
+TEST_CASE("a bad ca_file fails when the config is compiled") {
+  auto g = load("backends: [{ name: a, url: 'https://x', ca_file: /nonexistent/ca.pem }]\n");
+  CHECK_THROWS_WITH_AS(aigw::proxy::snapshot::compile(g),
+                       doctest::Contains("backends[0].ca_file: cannot load"), config_error);
+}
+
+TEST_CASE("upstream targets: host header, base path, credentials") {
+  auto g = load(R"(
+backends:
+  - { name: a, url: "http://127.0.0.1:11434/v1/" }
+  - { name: b, url: "https://api.example.com/openai/v1", api_key: "${OPENAI_API_KEY}" }
+  - { name: c, url: "http://[::1]:8080" }
+routes: [{ backend: a }]
+)");
+  auto s = aigw::proxy::snapshot::compile(g);
+  CHECK(s->targets[0].host_header == "127.0.0.1:11434");
+  CHECK(s->targets[0].base_path == "/v1");
+  CHECK(s->targets[0].authorization.empty());
+  CHECK_FALSE(s->targets[0].tls);
+  CHECK(s->targets[1].host_header == "api.example.com");
+  CHECK(s->targets[1].port == "443");
+  CHECK(s->targets[1].base_path == "/openai/v1");
+  CHECK(s->targets[1].authorization == "Bearer sk-test");
+  CHECK(s->targets[1].tls);
+  CHECK(s->targets[2].host == "::1");
+  CHECK(s->targets[2].host_header == "[::1]:8080");
+  CHECK(s->targets[2].base_path.empty());
+}
+
+TEST_CASE("every example config in configs/ loads") {
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(AIGW_CONFIGS_DIR)) {
+    if (entry.path().extension() != ".yaml") continue;
+    CAPTURE(entry.path().string());
+    // Example configs may reference secrets; give every variable a value.
+    auto g = aigw::config::load_from_file(entry.path().string(), [](std::string_view) {
+      return std::optional<std::string>("sk-example");
+    });
+    CHECK_NOTHROW(aigw::proxy::snapshot::compile(g));
+    ++loaded;
+  }
+  CHECK(loaded > 0);
+}

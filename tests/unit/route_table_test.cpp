@@ -1,1 +1,93 @@
 #include <doctest/doctest.h>
+
+#include "aigw/config/loader.hpp"
+#include "aigw/routing/glob.hpp"
+#include "aigw/routing/route_table.hpp"
+
+namespace http = boost::beast::http;
+using aigw::routing::glob_match;
+using aigw::routing::route_table;
+
+namespace {
+aigw::config::gateway load(std::string_view yaml) {
+  return aigw::config::load_from_string(yaml, [](std::string_view) { return std::nullopt; });
+}
+
+constexpr std::string_view kTable = R"(
+backends:
+  - { name: ollama, url: "http://127.0.0.1:11434/v1" }
+  - { name: openai, url: "https://api.openai.com/v1" }
+  - { name: vllm, url: "http://10.0.0.2:8000/v1" }
+routes:
+  - match: { headers: { aigw-backend-selector: openai } }
+    backend: openai
+  - match: { model: "gpt-*" }
+    backend: openai
+  - match: { model: "llama3", headers: { x-team: research } }
+    backend: vllm
+  - match: { model: "qwen?" }
+    backend: vllm
+  - match: { model: "llama3" }
+    backend: ollama
+  - backend: ollama
+)";
+}  // namespace
+
+TEST_CASE("globs") {
+  CHECK(glob_match("*", ""));
+  CHECK(glob_match("*", "anything"));
+  CHECK(glob_match("gpt-*", "gpt-4o"));
+  CHECK_FALSE(glob_match("gpt-*", "chatgpt-4o"));
+  CHECK(glob_match("*-mini", "gpt-4o-mini"));
+  CHECK(glob_match("a*b*c", "a-b-b-c"));
+  CHECK_FALSE(glob_match("a*b*c", "a-b-b-"));
+  CHECK(glob_match("qwen?", "qwen3"));
+  CHECK_FALSE(glob_match("qwen?", "qwen"));
+  CHECK_FALSE(glob_match("qwen?", "qwen32"));
+  CHECK(glob_match("exact", "exact"));
+  CHECK_FALSE(glob_match("exact", "exact2"));
+  CHECK(aigw::routing::is_glob("gpt-*"));
+  CHECK_FALSE(aigw::routing::is_glob("llama3"));
+}
+
+TEST_CASE("routes: first match wins, headers and globs, then the default") {
+  auto config = load(kTable);
+  route_table table(config);
+  http::fields none;
+  http::fields selector;
+  selector.set("AIGW-Backend-Selector", "openai");  // header names are case-insensitive
+  http::fields research;
+  research.set("x-team", "research");
+  http::fields wrong_value;
+  wrong_value.set("aigw-backend-selector", "OpenAI");  // values are exact
+
+  CHECK(table.match({"llama3", selector}).route_index == 0);
+  CHECK(table.match({"gpt-4o", none}).route_index == 1);
+  CHECK(table.match({"gpt-4o", none}).backend_index == 1);
+  CHECK(table.match({"llama3", research}).route_index == 2);
+  CHECK(table.match({"llama3", research}).backend_index == 2);
+  CHECK(table.match({"qwen3", none}).route_index == 3);
+  CHECK(table.match({"llama3", none}).route_index == 4);
+  CHECK(table.match({"mistral", none}).route_index == 5);
+  CHECK(table.match({"", none}).route_index == 5);
+  CHECK(table.match({"mistral", wrong_value}).route_index == 5);
+  CHECK(table.match({"mistral", none}).backend_index == 0);
+}
+
+TEST_CASE("a lone backend is the implicit default") {
+  auto config = load("backends: [{ name: ollama, url: 'http://127.0.0.1:11434/v1' }]");
+  route_table table(config);
+  http::fields none;
+  CHECK(table.match({"anything", none}).backend_index == 0);
+  CHECK(config.routes.size() == 1);
+  CHECK(config.routes[0].is_default());
+}
+
+TEST_CASE("served models are the exact names, never globs, without duplicates") {
+  auto config = load(kTable);
+  route_table table(config);
+  const auto& models = table.exact_models();
+  REQUIRE(models.size() == 1);
+  CHECK(models[0].id == "llama3");
+  CHECK(models[0].backend_index == 2);
+}
