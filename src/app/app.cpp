@@ -67,11 +67,13 @@ int run(std::shared_ptr<const proxy::snapshot> snapshot) {
                e.code().message());
     return 1;
   }
+  // Signals are caught before anyone is told the port, so a SIGTERM right after start-up
+  // still shuts down cleanly.
+  net::io_context main_io;
+  net::signal_set signals(main_io, SIGINT, SIGTERM);
   for (auto& w : pool) w->start();
   print_startup(*snapshot, endpoint, workers);
 
-  net::io_context main_io;
-  net::signal_set signals(main_io, SIGINT, SIGTERM);
   signals.async_wait([&](error_code, int signal) {
     log::info("signal {}: shutting down", signal);
     for (auto& w : pool) w->stop();

@@ -5,39 +5,57 @@
 namespace aigw::proxy {
 namespace {
 
+enum class shape { exact, with_subpaths, subpaths_only };
+
 struct routed_path {
   std::string_view path;
-  bool prefix;  // also serves sub-paths, e.g. /responses/{id}/cancel
+  shape serves;
   bool needs_model;
 };
 
 constexpr std::array kRouted = {
-    routed_path{"/chat/completions", false, true},
-    routed_path{"/completions", false, true},
-    routed_path{"/embeddings", false, true},
-    routed_path{"/responses", true, false},
-    routed_path{"/moderations", false, false},
-    routed_path{"/images", true, false},
-    routed_path{"/audio", true, false},
+    routed_path{"/chat/completions", shape::with_subpaths, true},  // sub-paths: stored ones
+    routed_path{"/completions", shape::exact, true},
+    routed_path{"/embeddings", shape::exact, true},
+    routed_path{"/responses", shape::with_subpaths, false},
+    routed_path{"/moderations", shape::exact, false},
+    routed_path{"/images", shape::subpaths_only, false},
+    routed_path{"/audio", shape::subpaths_only, false},
 };
 
 bool matches(const routed_path& r, std::string_view rest) {
-  if (rest == r.path) return true;
-  return r.prefix && rest.size() > r.path.size() + 1 && rest.starts_with(r.path) &&
+  if (rest == r.path) return r.serves != shape::subpaths_only;
+  return r.serves != shape::exact && rest.size() > r.path.size() + 1 && rest.starts_with(r.path) &&
          rest[r.path.size()] == '/';
+}
+
+// "." and ".." segments (also percent-encoded) could walk a backend's path out of its base
+// path, e.g. /v1/images/../../admin; no OpenAI path has them.
+bool has_dot_segment(std::string_view path) {
+  for (size_t start = 0; start < path.size();) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    auto segment = path.substr(start, end - start);
+    if (segment == "." || segment == "..") return true;
+    start = end + 1;
+  }
+  for (size_t i = path.find('%'); i != std::string_view::npos; i = path.find('%', i + 1))
+    if (i + 2 < path.size() && path[i + 1] == '2' && (path[i + 2] == 'e' || path[i + 2] == 'E'))
+      return true;
+  return false;
 }
 
 }  // namespace
 
 endpoint classify(std::string_view path) noexcept {
   constexpr std::string_view version = "/v1";
-  if (!path.starts_with(version)) return {};
+  if (!path.starts_with(version) || has_dot_segment(path)) return {};
   auto rest = path.substr(version.size());
   if (rest == "/models") return {endpoint_kind::list_models, false, rest};
   if (rest.starts_with("/models/") && rest.size() > 8)
     return {endpoint_kind::retrieve_model, false, rest};
   for (const auto& r : kRouted)
-    if (matches(r, rest)) return {endpoint_kind::routed, r.needs_model, rest};
+    if (matches(r, rest)) return {endpoint_kind::routed, r.needs_model && rest == r.path, rest};
   return {};
 }
 

@@ -13,6 +13,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "aigw/core/cancellation.hpp"
 #include "aigw/proxy/header_policy.hpp"
 
 namespace aigw::proxy {
@@ -23,11 +24,6 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 // Bytes relayed per read. One SSE event is far smaller; larger bodies take a few more reads.
 constexpr std::size_t kRelayBufferSize = 8192;
-
-awaitable<bool> cancelled() {
-  auto state = co_await net::this_coro::cancellation_state;
-  co_return state.cancelled() != net::cancellation_type::none;
-}
 
 class exchange {
  public:
@@ -45,7 +41,7 @@ class exchange {
         connection = std::make_unique<upstream::connection>(co_await net::this_coro::executor,
                                                             request_.target);
         auto ec = co_await connection->connect(request_.target);
-        if (ec) {
+        if (ec || co_await cancelled()) {
           result_.error = errc::upstream_unreachable;
           co_return;
         }
@@ -68,6 +64,7 @@ class exchange {
     auto& tcp = connection.tcp();
     bool reused = connection.reused;
 
+    if (co_await cancelled()) co_return attempt_outcome::done;
     tcp.expires_after(target.first_byte_timeout);
     auto [wec, written] = co_await http::async_write(upstream, request_.message, use_tuple);
     if (wec) co_return fail_before_head(wec, reused);
@@ -75,6 +72,7 @@ class exchange {
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);  // responses are relayed, never held
     if (request_.message.method() == http::verb::head) parser.skip(true);
+    if (co_await cancelled()) co_return attempt_outcome::done;
     auto [hec, head_bytes] =
         co_await http::async_read_header(upstream, connection.buffer(), parser, use_tuple);
     if (hec) co_return fail_before_head(hec, reused && head_bytes == 0);
@@ -123,6 +121,7 @@ class exchange {
     client_.expires_after(idle);
     response.body().data = nullptr;
     response.body().more = has_body;
+    if (co_await cancelled()) co_return false;
     auto [hec, hn] = co_await http::async_write_header(client_, serializer, use_tuple);
     if (hec) co_return false;
     result_.head_sent = true;
@@ -134,6 +133,7 @@ class exchange {
         parser.get().body().data = buffer.data();
         parser.get().body().size = buffer.size();
         connection.tcp().expires_after(idle);
+        if (co_await cancelled()) co_return false;
         auto [rec, rn] =
             co_await http::async_read_some(upstream, connection.buffer(), parser, use_tuple);
         if (rec && rec != http::error::need_buffer) co_return false;
@@ -144,6 +144,7 @@ class exchange {
       response.body().size = got;
       response.body().more = !parser.is_done();
       client_.expires_after(idle);
+      if (co_await cancelled()) co_return false;
       auto [cec, cn] = co_await http::async_write(client_, serializer, use_tuple);
       if (cec && cec != http::error::need_buffer) co_return false;
       result_.body_bytes += got;

@@ -170,16 +170,17 @@ class session {
         break;
     }
 
+    bool needs_model = endpoint.needs_model && request.method() == http::verb::post;
     json::request_fields fields;
     if (!request.body().empty() && is_json_body(request)) {
       if (auto e = json::extract_request_fields(request.body(), fields); e != errc::ok)
         co_return co_await finish_with_error(log, e, version, keep_alive);
-    } else if (endpoint.needs_model && is_json_body(request)) {
+    } else if (needs_model && is_json_body(request)) {
       co_return co_await finish_with_error(log, errc::invalid_json, version, keep_alive,
                                            "the body is empty");
     }
     log.model = fields.has_model ? std::move(fields.model) : std::string(request[kModelHeader]);
-    if (endpoint.needs_model && log.model.empty())
+    if (needs_model && log.model.empty())
       co_return co_await finish_with_error(log, errc::missing_model, version, keep_alive);
 
     auto route = config_->routes.match({log.model, request.base()});

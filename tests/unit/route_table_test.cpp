@@ -91,3 +91,33 @@ TEST_CASE("served models are the exact names, never globs, without duplicates") 
   CHECK(models[0].id == "llama3");
   CHECK(models[0].backend_index == 2);
 }
+
+#include "aigw/proxy/endpoints.hpp"
+
+TEST_CASE("endpoints: routed paths, local model listing, everything else unknown") {
+  using aigw::proxy::classify;
+  using aigw::proxy::endpoint_kind;
+  CHECK(classify("/v1/chat/completions").kind == endpoint_kind::routed);
+  CHECK(classify("/v1/chat/completions").needs_model);
+  CHECK(classify("/v1/chat/completions").rest == "/chat/completions");
+  CHECK(classify("/v1/chat/completions/chatcmpl-1").kind == endpoint_kind::routed);
+  CHECK_FALSE(classify("/v1/chat/completions/chatcmpl-1").needs_model);
+  CHECK(classify("/v1/embeddings").needs_model);
+  CHECK(classify("/v1/responses").kind == endpoint_kind::routed);
+  CHECK_FALSE(classify("/v1/responses").needs_model);
+  CHECK(classify("/v1/responses/resp_1/cancel").kind == endpoint_kind::routed);
+  CHECK(classify("/v1/images/generations").kind == endpoint_kind::routed);
+  CHECK(classify("/v1/audio/transcriptions").kind == endpoint_kind::routed);
+  CHECK(classify("/v1/moderations").kind == endpoint_kind::routed);
+  CHECK(classify("/v1/models").kind == endpoint_kind::list_models);
+  CHECK(classify("/v1/models/meta/llama-3").kind == endpoint_kind::retrieve_model);
+  CHECK(classify("/v1/images").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/moderationsx").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/files").kind == endpoint_kind::unknown);
+  CHECK(classify("/v2/chat/completions").kind == endpoint_kind::unknown);
+  CHECK(classify("/").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/images/../../admin").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/images/./x").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/audio/%2e%2e/x").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/audio/%2E%2E/x").kind == endpoint_kind::unknown);
+}

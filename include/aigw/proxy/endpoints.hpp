@@ -13,7 +13,7 @@ enum class endpoint_kind {
 
 struct endpoint {
   endpoint_kind kind = endpoint_kind::unknown;
-  bool needs_model = false;  // a request without a model is a 400
+  bool needs_model = false;  // a POST without a model is a 400 (sub-paths never need one)
   std::string_view rest;     // the path after "/v1", e.g. "/chat/completions"
 };
 
