@@ -24,23 +24,36 @@ route_table::route_table(const config::gateway& config) {
         std::none_of(exact_models_.begin(), exact_models_.end(),
                      [&](const served_model& m) { return m.id == c.model; }))
       exact_models_.push_back({c.model, c.backend_index});
+    auto index = static_cast<std::uint32_t>(routes_.size());
+    if (!c.model.empty() && !c.model_is_glob)
+      by_exact_model_[c.model].push_back(index);
+    else
+      other_routes_.push_back(index);
     routes_.push_back(std::move(c));
   }
 }
 
+bool route_table::matches(const compiled_route& r, const request_view& request) const noexcept {
+  if (!r.model.empty()) {
+    bool ok = r.model_is_glob ? glob_match(r.model, request.model) : r.model == request.model;
+    if (!ok) return false;
+  }
+  return std::all_of(r.headers.begin(), r.headers.end(), [&](const auto& h) {
+    auto it = request.headers.find(h.name);
+    return it != request.headers.end() && it->value() == h.value;
+  });
+}
+
 route_result route_table::match(const request_view& request) const noexcept {
-  for (std::uint32_t i = 0; i < routes_.size(); ++i) {
-    const auto& r = routes_[i];
-    if (!r.model.empty()) {
-      bool ok = r.model_is_glob ? glob_match(r.model, request.model) : r.model == request.model;
-      if (!ok) continue;
-    }
-    bool headers_ok = std::all_of(r.headers.begin(), r.headers.end(), [&](const auto& h) {
-      auto it = request.headers.find(h.name);
-      return it != request.headers.end() && it->value() == h.value;
-    });
-    if (!headers_ok) continue;
-    return {i, r.backend_index};
+  static const std::vector<std::uint32_t> kNone;
+  auto exact = by_exact_model_.find(request.model);
+  const auto& exact_routes = exact == by_exact_model_.end() ? kNone : exact->second;
+  auto e = exact_routes.begin();
+  auto o = other_routes_.begin();
+  while (e != exact_routes.end() || o != other_routes_.end()) {
+    bool take_exact = o == other_routes_.end() || (e != exact_routes.end() && *e < *o);
+    std::uint32_t index = take_exact ? *e++ : *o++;
+    if (matches(routes_[index], request)) return {index, routes_[index].backend_index};
   }
   // Unreachable with a validated config (the last route matches everything); stay total.
   auto last = static_cast<std::uint32_t>(routes_.size() - 1);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/beast/http/fields.hpp>
@@ -43,7 +44,24 @@ class route_table {
     std::vector<config::header_match> headers;
     std::uint32_t backend_index = 0;
   };
+  bool matches(const compiled_route& r, const request_view& request) const noexcept;
+
+  // Transparent hashing, so a request's string_view model needs no std::string to look up.
+  struct string_hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+
   std::vector<compiled_route> routes_;
+  // Route indices, ascending, of routes on one exact model name...
+  std::unordered_map<std::string, std::vector<std::uint32_t>, string_hash, std::equal_to<>>
+      by_exact_model_;
+  // ...and of all other routes (globs, header-only, the default). A request's candidates are
+  // its model's exact routes merged with these, in route order: first match still wins, and
+  // 10,000 exact-model routes cost one hash lookup instead of 10,000 comparisons.
+  std::vector<std::uint32_t> other_routes_;
   std::vector<served_model> exact_models_;
 };
 
