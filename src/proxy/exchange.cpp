@@ -1,7 +1,5 @@
 #include "aigw/proxy/exchange.hpp"
 
-#include <sys/socket.h>
-
 #include <array>
 
 #include <boost/asio/as_tuple.hpp>
@@ -118,18 +116,12 @@ class exchange {
 
     http::response_serializer<http::buffer_body> serializer{response};
     auto idle = request_.target.idle_timeout;
-    client_.expires_after(idle);
-    response.body().data = nullptr;
-    response.body().more = has_body;
-    if (co_await cancelled()) co_return false;
-    auto [hec, hn] = co_await http::async_write_header(client_, serializer, use_tuple);
-    if (hec) co_return false;
-    result_.head_sent = true;
-
     std::array<char, kRelayBufferSize> buffer;
     for (;;) {
+      // The head leaves together with the first piece of body when that piece has already
+      // arrived with it (one write for a whole small response), otherwise alone and at once.
       std::size_t got = 0;
-      if (!parser.is_done()) {
+      if (!parser.is_done() && (result_.head_sent || connection.buffer().size() > 0)) {
         parser.get().body().data = buffer.data();
         parser.get().body().size = buffer.size();
         connection.tcp().expires_after(idle);
@@ -138,13 +130,14 @@ class exchange {
             co_await http::async_read_some(upstream, connection.buffer(), parser, use_tuple);
         if (rec && rec != http::error::need_buffer) co_return false;
         got = buffer.size() - parser.get().body().size;
-        if (got == 0 && !parser.is_done()) continue;
+        if (got == 0 && !parser.is_done() && result_.head_sent) continue;
       }
       response.body().data = got ? buffer.data() : nullptr;
       response.body().size = got;
       response.body().more = !parser.is_done();
       client_.expires_after(idle);
       if (co_await cancelled()) co_return false;
+      result_.head_sent = true;
       auto [cec, cn] = co_await http::async_write(client_, serializer, use_tuple);
       if (cec && cec != http::error::need_buffer) co_return false;
       result_.body_bytes += got;
@@ -162,26 +155,27 @@ class exchange {
   exchange_result& result_;
 };
 
-// Completes when the client closes or resets its connection. Bytes from the client (a
-// pipelined request) are left alone, and the watch ends only when cancelled.
-awaitable<void> client_gone(tcp::socket& socket) {
+// Completes when the client closes or resets its connection. It reads rather than waits for
+// readiness: a read right after the request was read to its end costs no syscall (Asio skips
+// the speculative attempt on an exhausted socket), where a readiness wait re-arms epoll each
+// time. Bytes that do arrive (a pipelined request) go to the session's buffer, and the watch
+// then ends only when cancelled.
+awaitable<void> client_gone(tcp::socket& socket, beast::flat_buffer& client_buffer) {
   co_await net::this_coro::throw_if_cancelled(false);
-  auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
-  if (ec == net::error::operation_aborted) co_return;
-  char byte;
-  if (!ec && ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
-    net::steady_timer forever(socket.get_executor(), net::steady_timer::time_point::max());
-    co_await forever.async_wait(use_tuple);
-  }
+  auto [ec, n] = co_await socket.async_read_some(client_buffer.prepare(4096), use_tuple);
+  client_buffer.commit(n);
+  if (ec) co_return;  // gone (or cancelled: then the exchange has finished first)
+  net::steady_timer forever(socket.get_executor(), net::steady_timer::time_point::max());
+  co_await forever.async_wait(use_tuple);
 }
 
 }  // namespace
 
-awaitable<exchange_result> forward(beast::tcp_stream& client, exchange_request request,
-                                   upstream::connection_pool& pool) {
+awaitable<exchange_result> forward(beast::tcp_stream& client, beast::flat_buffer& client_buffer,
+                                   exchange_request request, upstream::connection_pool& pool) {
   exchange_result result;
   exchange ex(client, request, pool, result);
-  auto winner = co_await (ex.run() || client_gone(client.socket()));
+  auto winner = co_await (ex.run() || client_gone(client.socket(), client_buffer));
   if (winner.index() == 1) result.client_gone = true;
   co_return result;
 }

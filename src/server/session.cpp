@@ -203,7 +203,7 @@ class session {
     upstream_request.prepare_payload();
 
     auto result = co_await proxy::forward(
-        client_,
+        client_, buffer_,
         {upstream_request, upstream_target, route.backend_index, keep_alive, version == 11}, pool_);
     log.first_byte = result.first_byte;
     if (!result.head_sent) {

@@ -57,12 +57,4 @@ awaitable<error_code> connection::connect(const target& t) {
   co_return error_code{};
 }
 
-bool connection::idle_and_open() noexcept {
-  if (buffer_.size() != 0) return false;
-  char byte;
-  auto n = ::recv(tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  // -1 with EAGAIN: nothing to read, still open. 0: peer closed. >0: unexpected bytes.
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
 }  // namespace aigw::upstream

@@ -14,7 +14,9 @@ std::unique_ptr<connection> connection_pool::take(std::size_t backend) {
   while (!idle.empty()) {
     auto c = std::move(idle.back());
     idle.pop_back();
-    if (now - c->idle_since < max_idle_time_ && c->idle_and_open()) {
+    // No liveness probe here (it would cost a syscall per request): a connection the backend
+    // closed while idle fails before any response byte, and the exchange retries it once.
+    if (now - c->idle_since < max_idle_time_) {
       c->reused = true;
       return c;
     }

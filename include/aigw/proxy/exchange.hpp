@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -35,7 +36,9 @@ struct exchange_result {
   std::chrono::steady_clock::time_point first_byte{};  // when the response head arrived
 };
 
-awaitable<exchange_result> forward(beast::tcp_stream& client, exchange_request request,
-                                   upstream::connection_pool& pool);
+// `client_buffer` is the session's read buffer: bytes the client sends meanwhile (a pipelined
+// request) are kept there.
+awaitable<exchange_result> forward(beast::tcp_stream& client, beast::flat_buffer& client_buffer,
+                                   exchange_request request, upstream::connection_pool& pool);
 
 }  // namespace aigw::proxy

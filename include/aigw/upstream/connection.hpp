@@ -33,8 +33,6 @@ class connection {
 
   // Resolves, connects and (for TLS) handshakes, all within the target's connect timeout.
   awaitable<error_code> connect(const target& t);
-  // Whether a pooled connection still looks usable: no pending data and no EOF.
-  bool idle_and_open() noexcept;
 
   bool reused = false;  // came out of the pool (a failure before any response byte may retry)
   std::chrono::steady_clock::time_point idle_since{};

@@ -14,7 +14,7 @@ class connection_pool {
   explicit connection_pool(std::size_t backend_count, std::size_t max_idle_per_backend = 128,
                            std::chrono::seconds max_idle_time = std::chrono::seconds(60));
 
-  // The most recently used idle connection that is still open, or null.
+  // The most recently used idle connection not older than the idle limit, or null.
   std::unique_ptr<connection> take(std::size_t backend);
   // Keeps a connection that finished a complete exchange cleanly.
   void put(std::size_t backend, std::unique_ptr<connection> c);
