@@ -2,14 +2,16 @@
 
 #include <array>
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/container/static_vector.hpp>
 
 #include "aigw/core/cancellation.hpp"
 #include "aigw/proxy/header_policy.hpp"
@@ -64,12 +66,14 @@ class exchange {
 
     if (co_await cancelled()) co_return attempt_outcome::done;
     tcp.expires_after(target.first_byte_timeout);
-    auto [wec, written] = co_await http::async_write(upstream, request_.message, use_tuple);
+    std::array<net::const_buffer, 2> message{net::buffer(request_.head),
+                                             net::buffer(request_.body)};
+    auto [wec, written] = co_await net::async_write(upstream, message, use_tuple);
     if (wec) co_return fail_before_head(wec, reused);
 
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);  // responses are relayed, never held
-    if (request_.message.method() == http::verb::head) parser.skip(true);
+    if (request_.head_request) parser.skip(true);
     if (co_await cancelled()) co_return attempt_outcome::done;
     auto [hec, head_bytes] =
         co_await http::async_read_header(upstream, connection.buffer(), parser, use_tuple);
@@ -97,26 +101,26 @@ class exchange {
   awaitable<bool> relay(Stream& upstream, upstream::connection& connection,
                         http::response_parser<http::buffer_body>& parser) {
     auto& upstream_head = parser.get();
-    http::response<http::buffer_body> response;
-    response.result(upstream_head.result_int());
-    response.reason(upstream_head.reason());
-    copy_response_headers(upstream_head.base(), response.base());
     bool has_body = !parser.is_done();
     bool keep_alive = request_.client_keep_alive;
+    auto framing = body_framing::none;
     if (!parser.chunked() && upstream_head.has_content_length()) {
-      response.set(http::field::content_length, upstream_head[http::field::content_length]);
+      framing = body_framing::content_length;
+    } else if (has_body && request_.client_http11) {
+      framing = body_framing::chunked;
     } else if (has_body) {
-      if (request_.client_http11)
-        response.chunked(true);
-      else
-        keep_alive = false;  // HTTP/1.0: the body ends where the connection does
+      framing = body_framing::until_close;  // HTTP/1.0 client: the body ends with the connection
+      keep_alive = false;
     }
-    response.keep_alive(keep_alive);
+    bool chunked = framing == body_framing::chunked;
     result_.status = upstream_head.result_int();
+    write_client_response_head(result_.status, upstream_head.reason(), upstream_head.base(),
+                               framing, keep_alive, request_.client_version,
+                               request_.response_head);
 
-    http::response_serializer<http::buffer_body> serializer{response};
     auto idle = request_.target.idle_timeout;
     std::array<char, kRelayBufferSize> buffer;
+    char chunk_size[20];
     for (;;) {
       // The head leaves together with the first piece of body when that piece has already
       // arrived with it (one write for a whole small response), otherwise alone and at once.
@@ -132,16 +136,25 @@ class exchange {
         got = buffer.size() - parser.get().body().size;
         if (got == 0 && !parser.is_done() && result_.head_sent) continue;
       }
-      response.body().data = got ? buffer.data() : nullptr;
-      response.body().size = got;
-      response.body().more = !parser.is_done();
+      // One gather write: [head] [chunk size] [data] [chunk end] [last chunk].
+      boost::container::static_vector<net::const_buffer, 5> out;
+      if (!result_.head_sent) out.push_back(net::buffer(request_.response_head));
+      if (got > 0) {
+        if (chunked) {
+          auto end = fmt::format_to(chunk_size, "{:x}\r\n", got);
+          out.push_back(net::buffer(chunk_size, static_cast<size_t>(end - chunk_size)));
+        }
+        out.push_back(net::buffer(buffer.data(), got));
+        if (chunked) out.push_back(net::buffer("\r\n", 2));
+      }
+      if (parser.is_done() && chunked) out.push_back(net::buffer("0\r\n\r\n", 5));
       client_.expires_after(idle);
       if (co_await cancelled()) co_return false;
       result_.head_sent = true;
-      auto [cec, cn] = co_await http::async_write(client_, serializer, use_tuple);
-      if (cec && cec != http::error::need_buffer) co_return false;
+      auto [cec, cn] = co_await net::async_write(client_, out, use_tuple);
+      if (cec) co_return false;
       result_.body_bytes += got;
-      if (parser.is_done() && serializer.is_done()) break;
+      if (parser.is_done()) break;
     }
     client_.expires_never();
     result_.complete = true;

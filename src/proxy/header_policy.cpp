@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <array>
 
+#include <fmt/format.h>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <boost/beast/http/status.hpp>
 
 namespace aigw::proxy {
 namespace {
@@ -40,9 +42,15 @@ bool named_by_connection(const boost::beast::http::fields& from, string_view nam
   return false;
 }
 
+void append_field(std::string& out, string_view name, string_view value) {
+  out.append(name.data(), name.size());
+  out.append(": ", 2);
+  out.append(value.data(), value.size());
+  out.append("\r\n", 2);
+}
+
 template <class Extra>
-void copy_filtered(const boost::beast::http::fields& from, boost::beast::http::fields& to,
-                   Extra&& extra_skip) {
+void append_filtered(const boost::beast::http::fields& from, std::string& out, Extra&& extra_skip) {
   bool has_connection = from.find(field::connection) != from.end();
   for (const auto& f : from) {
     auto name = f.name();
@@ -51,14 +59,14 @@ void copy_filtered(const boost::beast::http::fields& from, boost::beast::http::f
       continue;
     if (extra_skip(f)) continue;
     if (has_connection && named_by_connection(from, f.name_string())) continue;
-    to.insert(f.name_string(), f.value());
+    append_field(out, f.name_string(), f.value());
   }
 }
 
 }  // namespace
 
-void copy_request_headers(const boost::beast::http::fields& from, boost::beast::http::fields& to) {
-  copy_filtered(from, to, [](const auto& f) {
+void append_request_headers(const boost::beast::http::fields& from, std::string& out) {
+  append_filtered(from, out, [](const auto& f) {
     auto name = f.name();
     if (name != field::unknown &&
         std::find(kRequestOnly.begin(), kRequestOnly.end(), name) != kRequestOnly.end())
@@ -68,8 +76,52 @@ void copy_request_headers(const boost::beast::http::fields& from, boost::beast::
   });
 }
 
-void copy_response_headers(const boost::beast::http::fields& from, boost::beast::http::fields& to) {
-  copy_filtered(from, to, [](const auto&) { return false; });
+void append_response_headers(const boost::beast::http::fields& from, std::string& out) {
+  append_filtered(from, out, [](const auto&) { return false; });
+}
+
+void write_upstream_request_head(const upstream_request_line& line,
+                                 const boost::beast::http::fields& client_headers,
+                                 const upstream::target& target, std::size_t body_size,
+                                 std::string& out) {
+  out.clear();
+  out.append(line.method).append(" ").append(target.base_path).append(line.rest);
+  out.append(line.query).append(" HTTP/1.1\r\n");
+  append_request_headers(client_headers, out);
+  append_field(out, "Host", target.host_header);
+  if (!target.authorization.empty()) append_field(out, "Authorization", target.authorization);
+  bool method_has_body = line.method == "POST" || line.method == "PUT" || line.method == "PATCH";
+  if (body_size > 0 || method_has_body) {
+    char digits[24];
+    auto end = fmt::format_to(digits, "{}", body_size);
+    append_field(out, "Content-Length", string_view(digits, static_cast<size_t>(end - digits)));
+  }
+  out.append("\r\n", 2);
+}
+
+void write_client_response_head(unsigned status, std::string_view reason,
+                                const boost::beast::http::fields& upstream_headers,
+                                body_framing framing, bool keep_alive, unsigned client_version,
+                                std::string& out) {
+  out.clear();
+  if (reason.empty()) {
+    auto standard =
+        boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status));
+    reason = std::string_view(standard.data(), standard.size());
+  }
+  fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\n", status, reason);
+  append_response_headers(upstream_headers, out);
+  if (framing == body_framing::content_length) {
+    auto length = upstream_headers[field::content_length];
+    append_field(out, "Content-Length", length);
+  } else if (framing == body_framing::chunked) {
+    append_field(out, "Transfer-Encoding", "chunked");
+  }
+  if (!keep_alive)
+    append_field(out, "Connection", "close");
+  else if (client_version < 11)
+    append_field(out, "Connection", "keep-alive");
+  out.append("\r\n", 2);
 }
 
 bool is_acceptable_transfer_encoding(string_view value) noexcept {

@@ -188,23 +188,26 @@ class session {
     log.route = static_cast<int>(route.route_index);
     log.backend = upstream_target.name;
 
-    http::request<http::string_body> upstream_request;
-    upstream_request.method_string(request.method_string());
-    upstream_request.version(11);
     auto query =
         query_at == beast::string_view::npos ? beast::string_view{} : target.substr(query_at);
-    upstream_request.target(fmt::format("{}{}{}", upstream_target.base_path,
-                                        std::string_view(endpoint.rest), std::string_view(query)));
-    proxy::copy_request_headers(request.base(), upstream_request.base());
-    upstream_request.set(http::field::host, upstream_target.host_header);
-    if (!upstream_target.authorization.empty())
-      upstream_request.set(http::field::authorization, upstream_target.authorization);
-    upstream_request.body() = std::move(request.body());
-    upstream_request.prepare_payload();
+    auto method = request.method_string();
+    proxy::write_upstream_request_head({{method.data(), method.size()},
+                                        {endpoint.rest.data(), endpoint.rest.size()},
+                                        {query.data(), query.size()}},
+                                       request.base(), upstream_target, request.body().size(),
+                                       upstream_head_);
 
-    auto result = co_await proxy::forward(
-        client_, buffer_,
-        {upstream_request, upstream_target, route.backend_index, keep_alive, version == 11}, pool_);
+    auto result = co_await proxy::forward(client_, buffer_,
+                                          {.head = upstream_head_,
+                                           .body = request.body(),
+                                           .head_request = request.method() == http::verb::head,
+                                           .target = upstream_target,
+                                           .backend_index = route.backend_index,
+                                           .client_keep_alive = keep_alive,
+                                           .client_version = version,
+                                           .client_http11 = version == 11,
+                                           .response_head = response_head_},
+                                          pool_);
     log.first_byte = result.first_byte;
     if (!result.head_sent) {
       if (result.client_gone) {
@@ -281,6 +284,10 @@ class session {
 
   beast::tcp_stream client_;
   beast::flat_buffer buffer_;
+  // Message heads the gateway writes, reused from request to request (no allocation once
+  // they have grown to the largest head seen).
+  std::string upstream_head_;
+  std::string response_head_;
   std::shared_ptr<const proxy::snapshot> config_;
   upstream::connection_pool& pool_;
 };

@@ -1,10 +1,13 @@
 #include <doctest/doctest.h>
 
+#include "aigw/config/loader.hpp"
 #include "aigw/proxy/header_policy.hpp"
+#include "aigw/proxy/snapshot.hpp"
 
 namespace http = boost::beast::http;
-using aigw::proxy::copy_request_headers;
-using aigw::proxy::copy_response_headers;
+using aigw::proxy::append_request_headers;
+using aigw::proxy::append_response_headers;
+using aigw::proxy::body_framing;
 
 TEST_CASE("request headers: hop-by-hop, framing, host and credentials stay behind") {
   http::fields in;
@@ -26,17 +29,12 @@ TEST_CASE("request headers: hop-by-hop, framing, host and credentials stay behin
   in.set("aigw-backend-selector", "ollama");
   in.set("OpenAI-Organization", "org-1");
 
-  http::fields out;
-  copy_request_headers(in, out);
-  CHECK(out[http::field::content_type] == "application/json");
-  CHECK(out["aigw-backend-selector"] == "ollama");
-  CHECK(out["openai-organization"] == "org-1");
-  size_t count = 0;
-  for (auto& f : out) {
-    (void)f;
-    ++count;
-  }
-  CHECK(count == 3);
+  std::string out;
+  append_request_headers(in, out);
+  CHECK(out ==
+        "Content-Type: application/json\r\n"
+        "aigw-backend-selector: ollama\r\n"
+        "OpenAI-Organization: org-1\r\n");
 }
 
 TEST_CASE("response headers: hop-by-hop and framing stay behind, the rest crosses") {
@@ -46,13 +44,56 @@ TEST_CASE("response headers: hop-by-hop and framing stay behind, the rest crosse
   in.set(http::field::content_type, "text/event-stream");
   in.set("x-ratelimit-remaining-requests", "99");
   in.set(http::field::keep_alive, "timeout=5");
-  http::fields out;
-  copy_response_headers(in, out);
-  CHECK(out[http::field::content_type] == "text/event-stream");
-  CHECK(out["x-ratelimit-remaining-requests"] == "99");
-  CHECK(out.find(http::field::connection) == out.end());
-  CHECK(out.find(http::field::transfer_encoding) == out.end());
-  CHECK(out.find(http::field::keep_alive) == out.end());
+  std::string out;
+  append_response_headers(in, out);
+  CHECK(out ==
+        "Content-Type: text/event-stream\r\n"
+        "x-ratelimit-remaining-requests: 99\r\n");
+}
+
+TEST_CASE("the upstream request head: base path, query, Host, credentials, length") {
+  auto config = aigw::config::load_from_string(
+      "backends: [{ name: a, url: 'https://api.example.com:8443/openai/v1', api_key: sk-backend "
+      "}]\n",
+      [](std::string_view) { return std::nullopt; });
+  auto snapshot = aigw::proxy::snapshot::compile(config);
+  http::fields client;
+  client.set(http::field::host, "localhost:1975");
+  client.set(http::field::authorization, "Bearer sk-client");
+  client.set(http::field::content_type, "application/json");
+  std::string head;
+  aigw::proxy::write_upstream_request_head({"POST", "/chat/completions", "?api-version=1"}, client,
+                                           snapshot->targets[0], 42, head);
+  CHECK(head ==
+        "POST /openai/v1/chat/completions?api-version=1 HTTP/1.1\r\n"
+        "Content-Type: application/json\r\n"
+        "Host: api.example.com:8443\r\n"
+        "Authorization: Bearer sk-backend\r\n"
+        "Content-Length: 42\r\n"
+        "\r\n");
+  aigw::proxy::write_upstream_request_head({"GET", "/responses/r1", ""}, client,
+                                           snapshot->targets[0], 0, head);
+  CHECK(head.find("GET /openai/v1/responses/r1 HTTP/1.1\r\n") == 0);
+  CHECK(head.find("Content-Length") == std::string::npos);
+}
+
+TEST_CASE("the client response head: framing and connection") {
+  http::fields upstream;
+  upstream.set(http::field::content_type, "application/json");
+  upstream.set(http::field::content_length, "17");
+  upstream.set(http::field::connection, "close");
+  std::string head;
+  aigw::proxy::write_client_response_head(200, "OK", upstream, body_framing::content_length, true,
+                                          11, head);
+  CHECK(head == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n");
+  aigw::proxy::write_client_response_head(429, "", upstream, body_framing::chunked, false, 11,
+                                          head);
+  CHECK(head ==
+        "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+  aigw::proxy::write_client_response_head(200, "OK", upstream, body_framing::content_length, true,
+                                          10, head);
+  CHECK(head.find("Connection: keep-alive\r\n") != std::string::npos);
 }
 
 TEST_CASE("only a plain chunked transfer coding is accepted on requests") {

@@ -8,7 +8,7 @@
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <string>
 
 #include "aigw/core/asio.hpp"
 #include "aigw/core/errc.hpp"
@@ -18,11 +18,15 @@
 namespace aigw::proxy {
 
 struct exchange_request {
-  http::request<http::string_body>& message;  // ready to send upstream
+  const std::string& head;  // the upstream request head (header_policy)
+  const std::string& body;  // the request body, sent as it came
+  bool head_request;        // HEAD: the response has no body whatever it says
   const upstream::target& target;
   std::size_t backend_index;
-  bool client_keep_alive;  // the client asked to keep its connection
-  bool client_http11;      // the client can take a chunked response
+  bool client_keep_alive;   // the client asked to keep its connection
+  unsigned client_version;  // 10 or 11; an HTTP/1.0 client cannot take chunked
+  bool client_http11;
+  std::string& response_head;  // scratch for the client response head, reused per session
 };
 
 struct exchange_result {

@@ -1,19 +1,48 @@
 #pragma once
-// Which headers cross the proxy, as data (RFC 9110 section 7.6.1). Hop-by-hop headers and
-// those the client's Connection header names stay on their own hop; framing headers are
-// recomputed for the other side; client credentials never reach a backend, which gets its
-// own.
+// Which headers cross the proxy, as data (RFC 9110 section 7.6.1), and the message heads the
+// gateway writes itself. Hop-by-hop headers and those the Connection header names stay on
+// their own hop; framing headers are recomputed for the other side; client credentials never
+// reach a backend, which gets its own. Heads are written straight into a reused string (no
+// per-header allocation, one gather write with the body).
+#include <cstddef>
+#include <string>
+#include <string_view>
+
 #include <boost/beast/http/fields.hpp>
+
+#include "aigw/upstream/target.hpp"
 
 namespace aigw::proxy {
 
-// Copies end-to-end request headers from a client request to an upstream request. Skips
-// hop-by-hop and framing headers, Host, Expect and every client credential header.
-void copy_request_headers(const boost::beast::http::fields& from, boost::beast::http::fields& to);
+// Appends "Name: value\r\n" for every end-to-end request header: skips hop-by-hop and
+// framing headers, Host, Expect and every client credential header.
+void append_request_headers(const boost::beast::http::fields& from, std::string& out);
 
-// Copies end-to-end response headers from an upstream response to a client response.
-// Skips hop-by-hop and framing headers.
-void copy_response_headers(const boost::beast::http::fields& from, boost::beast::http::fields& to);
+// Appends "Name: value\r\n" for every end-to-end response header: skips hop-by-hop and
+// framing headers.
+void append_response_headers(const boost::beast::http::fields& from, std::string& out);
+
+struct upstream_request_line {
+  std::string_view method;
+  std::string_view rest;   // path after /v1, e.g. "/chat/completions"
+  std::string_view query;  // "" or "?..."
+};
+
+// The whole head of the request sent to `target`: request line on the backend's base path,
+// forwarded headers, Host, the backend's credentials, Content-Length.
+void write_upstream_request_head(const upstream_request_line& line,
+                                 const boost::beast::http::fields& client_headers,
+                                 const upstream::target& target, std::size_t body_size,
+                                 std::string& out);
+
+enum class body_framing { none, content_length, chunked, until_close };
+
+// The whole head of the response relayed to the client. With content_length, the upstream's
+// Content-Length header is kept as is.
+void write_client_response_head(unsigned status, std::string_view reason,
+                                const boost::beast::http::fields& upstream_headers,
+                                body_framing framing, bool keep_alive, unsigned client_version,
+                                std::string& out);
 
 // Whether a Transfer-Encoding value is one this gateway accepts on a request: exactly
 // "chunked". Anything else makes the framing ambiguous (request smuggling), so it is refused.
