@@ -4,22 +4,17 @@
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/container/static_vector.hpp>
 
-#include "aigw/core/cancellation.hpp"
 #include "aigw/proxy/header_policy.hpp"
 
 namespace aigw::proxy {
 namespace {
 
-using namespace net::experimental::awaitable_operators;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 // Bytes relayed per read. One SSE event is far smaller; larger bodies take a few more reads.
@@ -27,28 +22,30 @@ constexpr std::size_t kRelayBufferSize = 8192;
 
 class exchange {
  public:
-  exchange(beast::tcp_stream& client, exchange_request request, upstream::connection_pool& pool,
-           exchange_result& result)
-      : client_(client), request_(request), pool_(pool), result_(result) {}
+  exchange(beast::tcp_stream& client, client_watch& watch, exchange_request request,
+           upstream::connection_pool& pool, exchange_result& result)
+      : client_(client), watch_(watch), request_(request), pool_(pool), result_(result) {}
 
   awaitable<void> run() {
-    co_await net::this_coro::throw_if_cancelled(false);
     // A pooled connection may have been closed by the backend while idle; a failure before
     // any response byte on such a connection is retried once on a fresh one.
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto connection = pool_.take(request_.backend_index);
       if (!connection) {
-        connection = std::make_unique<upstream::connection>(co_await net::this_coro::executor,
-                                                            request_.target);
+        connection =
+            std::make_unique<upstream::connection>(client_.get_executor(), request_.target);
+        watch_.guard(&connection->tcp().socket());
         auto ec = co_await connection->connect(request_.target);
-        if (ec || co_await cancelled()) {
+        if (ec || watch_.gone()) {
           result_.error = errc::upstream_unreachable;
           co_return;
         }
       }
+      watch_.guard(&connection->tcp().socket());
       auto outcome = co_await connection->visit(
           [&](auto& stream) { return exchange_over(stream, *connection); });
-      if (outcome == attempt_outcome::retry && attempt == 0 && !co_await cancelled()) continue;
+      watch_.guard(nullptr);
+      if (outcome == attempt_outcome::retry && attempt == 0 && !watch_.gone()) continue;
       if (outcome == attempt_outcome::reusable)
         pool_.put(request_.backend_index, std::move(connection));
       co_return;
@@ -64,7 +61,7 @@ class exchange {
     auto& tcp = connection.tcp();
     bool reused = connection.reused;
 
-    if (co_await cancelled()) co_return attempt_outcome::done;
+    if (watch_.gone()) co_return attempt_outcome::done;
     tcp.expires_after(target.first_byte_timeout);
     std::array<net::const_buffer, 2> message{net::buffer(request_.head),
                                              net::buffer(request_.body)};
@@ -74,7 +71,7 @@ class exchange {
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);  // responses are relayed, never held
     if (request_.head_request) parser.skip(true);
-    if (co_await cancelled()) co_return attempt_outcome::done;
+    if (watch_.gone()) co_return attempt_outcome::done;
     auto [hec, head_bytes] =
         co_await http::async_read_header(upstream, connection.buffer(), parser, use_tuple);
     if (hec) co_return fail_before_head(hec, reused && head_bytes == 0);
@@ -129,7 +126,7 @@ class exchange {
         parser.get().body().data = buffer.data();
         parser.get().body().size = buffer.size();
         connection.tcp().expires_after(idle);
-        if (co_await cancelled()) co_return false;
+        if (watch_.gone()) co_return false;
         auto [rec, rn] =
             co_await http::async_read_some(upstream, connection.buffer(), parser, use_tuple);
         if (rec && rec != http::error::need_buffer) co_return false;
@@ -149,7 +146,7 @@ class exchange {
       }
       if (parser.is_done() && chunked) out.push_back(net::buffer("0\r\n\r\n", 5));
       client_.expires_after(idle);
-      if (co_await cancelled()) co_return false;
+      if (watch_.gone()) co_return false;
       result_.head_sent = true;
       auto [cec, cn] = co_await net::async_write(client_, out, use_tuple);
       if (cec) co_return false;
@@ -163,33 +160,22 @@ class exchange {
   }
 
   beast::tcp_stream& client_;
+  client_watch& watch_;
   exchange_request request_;
   upstream::connection_pool& pool_;
   exchange_result& result_;
 };
 
-// Completes when the client closes or resets its connection. It reads rather than waits for
-// readiness: a read right after the request was read to its end costs no syscall (Asio skips
-// the speculative attempt on an exhausted socket), where a readiness wait re-arms epoll each
-// time. Bytes that do arrive (a pipelined request) go to the session's buffer, and the watch
-// then ends only when cancelled.
-awaitable<void> client_gone(tcp::socket& socket, beast::flat_buffer& client_buffer) {
-  co_await net::this_coro::throw_if_cancelled(false);
-  auto [ec, n] = co_await socket.async_read_some(client_buffer.prepare(4096), use_tuple);
-  client_buffer.commit(n);
-  if (ec) co_return;  // gone (or cancelled: then the exchange has finished first)
-  net::steady_timer forever(socket.get_executor(), net::steady_timer::time_point::max());
-  co_await forever.async_wait(use_tuple);
-}
-
 }  // namespace
 
-awaitable<exchange_result> forward(beast::tcp_stream& client, beast::flat_buffer& client_buffer,
+awaitable<exchange_result> forward(beast::tcp_stream& client, client_watch& watch,
                                    exchange_request request, upstream::connection_pool& pool) {
   exchange_result result;
-  exchange ex(client, request, pool, result);
-  auto winner = co_await (ex.run() || client_gone(client.socket(), client_buffer));
-  if (winner.index() == 1) result.client_gone = true;
+  watch.arm();
+  exchange ex(client, watch, request, pool, result);
+  co_await ex.run();
+  result.client_gone = watch.gone();
+  watch.disarm();
   co_return result;
 }
 

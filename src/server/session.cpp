@@ -91,7 +91,10 @@ class session {
  public:
   session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
           upstream::connection_pool& pool)
-      : client_(std::move(socket)), config_(std::move(config)), pool_(pool) {}
+      : client_(std::move(socket)),
+        watch_(proxy::client_watch::create(client_.socket(), buffer_)),
+        config_(std::move(config)),
+        pool_(pool) {}
 
   awaitable<void> run() {
     error_code ignored;
@@ -197,7 +200,7 @@ class session {
                                        request.base(), upstream_target, request.body().size(),
                                        upstream_head_);
 
-    auto result = co_await proxy::forward(client_, buffer_,
+    auto result = co_await proxy::forward(client_, *watch_,
                                           {.head = upstream_head_,
                                            .body = request.body(),
                                            .head_request = request.method() == http::verb::head,
@@ -288,6 +291,7 @@ class session {
   // they have grown to the largest head seen).
   std::string upstream_head_;
   std::string response_head_;
+  std::shared_ptr<proxy::client_watch> watch_;
   std::shared_ptr<const proxy::snapshot> config_;
   upstream::connection_pool& pool_;
 };

@@ -8,8 +8,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "aigw/core/cancellation.hpp"
-
 namespace aigw::upstream {
 
 namespace {
@@ -39,8 +37,6 @@ awaitable<error_code> connection::connect(const target& t) {
   stream.expires_after(t.connect_timeout);
   auto [rec, endpoints] = co_await resolver.async_resolve(t.host, t.port, use_tuple);
   if (rec) co_return rec;
-  // Checked before each step: see core/cancellation.hpp.
-  if (co_await cancelled()) co_return net::error::operation_aborted;
   auto [cec, endpoint] = co_await stream.async_connect(endpoints, use_tuple);
   if (cec) co_return cec;
   stream.socket().set_option(tcp::no_delay(true));
@@ -49,7 +45,6 @@ awaitable<error_code> connection::connect(const target& t) {
     // SNI is for names only (RFC 6066); certificate checks cover names and IP addresses.
     if (!is_ip_literal(t.host)) SSL_set_tlsext_host_name(ssl, t.host.c_str());
     tls_->set_verify_callback(net::ssl::host_name_verification(t.host));
-    if (co_await cancelled()) co_return net::error::operation_aborted;
     auto [hec] = co_await tls_->async_handshake(net::ssl::stream_base::client, use_tuple);
     if (hec) co_return hec;
   }

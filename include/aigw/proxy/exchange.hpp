@@ -12,6 +12,7 @@
 
 #include "aigw/core/asio.hpp"
 #include "aigw/core/errc.hpp"
+#include "aigw/proxy/client_watch.hpp"
 #include "aigw/upstream/connection_pool.hpp"
 #include "aigw/upstream/target.hpp"
 
@@ -40,9 +41,8 @@ struct exchange_result {
   std::chrono::steady_clock::time_point first_byte{};  // when the response head arrived
 };
 
-// `client_buffer` is the session's read buffer: bytes the client sends meanwhile (a pipelined
-// request) are kept there.
-awaitable<exchange_result> forward(beast::tcp_stream& client, beast::flat_buffer& client_buffer,
+// `watch` is the session's client_watch; it is armed for the time of the exchange.
+awaitable<exchange_result> forward(beast::tcp_stream& client, client_watch& watch,
                                    exchange_request request, upstream::connection_pool& pool);
 
 }  // namespace aigw::proxy
