@@ -22,9 +22,14 @@ constexpr std::size_t kRelayBufferSize = 8192;
 
 class exchange {
  public:
-  exchange(beast::tcp_stream& client, client_watch& watch, exchange_request request,
-           upstream::connection_pool& pool, exchange_result& result)
-      : client_(client), watch_(watch), request_(request), pool_(pool), result_(result) {}
+  exchange(tcp::socket& client, deadline& client_deadline, client_watch& watch,
+           exchange_request request, upstream::connection_pool& pool, exchange_result& result)
+      : client_(client),
+        client_deadline_(client_deadline),
+        watch_(watch),
+        request_(request),
+        pool_(pool),
+        result_(result) {}
 
   awaitable<void> run() {
     // A pooled connection may have been closed by the backend while idle; a failure before
@@ -32,16 +37,15 @@ class exchange {
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto connection = pool_.take(request_.backend_index);
       if (!connection) {
-        connection =
-            std::make_unique<upstream::connection>(client_.get_executor(), request_.target);
-        watch_.guard(&connection->tcp().socket());
+        connection = pool_.create(client_.get_executor(), request_.target);
+        watch_.guard(&connection->socket());
         auto ec = co_await connection->connect(request_.target);
         if (ec || watch_.gone()) {
           result_.error = errc::upstream_unreachable;
           co_return;
         }
       }
-      watch_.guard(&connection->tcp().socket());
+      watch_.guard(&connection->socket());
       auto outcome = co_await connection->visit(
           [&](auto& stream) { return exchange_over(stream, *connection); });
       watch_.guard(nullptr);
@@ -58,15 +62,15 @@ class exchange {
   template <class Stream>
   awaitable<attempt_outcome> exchange_over(Stream& upstream, upstream::connection& connection) {
     auto& target = request_.target;
-    auto& tcp = connection.tcp();
+    auto& deadline = connection.deadline();
     bool reused = connection.reused;
 
     if (watch_.gone()) co_return attempt_outcome::done;
-    tcp.expires_after(target.first_byte_timeout);
+    deadline.expires_after(target.first_byte_timeout);
     std::array<net::const_buffer, 2> message{net::buffer(request_.head),
                                              net::buffer(request_.body)};
     auto [wec, written] = co_await net::async_write(upstream, message, use_tuple);
-    if (wec) co_return fail_before_head(wec, reused);
+    if (wec) co_return fail_before_head(deadline, reused);
 
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);  // responses are relayed, never held
@@ -74,17 +78,18 @@ class exchange {
     if (watch_.gone()) co_return attempt_outcome::done;
     auto [hec, head_bytes] =
         co_await http::async_read_header(upstream, connection.buffer(), parser, use_tuple);
-    if (hec) co_return fail_before_head(hec, reused && head_bytes == 0);
+    if (hec) co_return fail_before_head(deadline, reused && head_bytes == 0);
     result_.first_byte = std::chrono::steady_clock::now();
 
     bool relayed = co_await relay(upstream, connection, parser);
+    deadline.expires_never();
     if (relayed && parser.keep_alive() && connection.buffer().size() == 0)
       co_return attempt_outcome::reusable;
     co_return attempt_outcome::done;
   }
 
-  attempt_outcome fail_before_head(error_code ec, bool may_retry) {
-    if (ec == beast::error::timeout) {
+  attempt_outcome fail_before_head(const deadline& upstream_deadline, bool may_retry) {
+    if (upstream_deadline.fired()) {
       result_.error = errc::upstream_timeout;
       return attempt_outcome::done;
     }
@@ -125,7 +130,7 @@ class exchange {
       if (!parser.is_done() && (result_.head_sent || connection.buffer().size() > 0)) {
         parser.get().body().data = buffer.data();
         parser.get().body().size = buffer.size();
-        connection.tcp().expires_after(idle);
+        connection.deadline().expires_after(idle);
         if (watch_.gone()) co_return false;
         auto [rec, rn] =
             co_await http::async_read_some(upstream, connection.buffer(), parser, use_tuple);
@@ -145,7 +150,7 @@ class exchange {
         if (chunked) out.push_back(net::buffer("\r\n", 2));
       }
       if (parser.is_done() && chunked) out.push_back(net::buffer("0\r\n\r\n", 5));
-      client_.expires_after(idle);
+      client_deadline_.expires_after(idle);
       if (watch_.gone()) co_return false;
       result_.head_sent = true;
       auto [cec, cn] = co_await net::async_write(client_, out, use_tuple);
@@ -153,13 +158,14 @@ class exchange {
       result_.body_bytes += got;
       if (parser.is_done()) break;
     }
-    client_.expires_never();
+    client_deadline_.expires_never();
     result_.complete = true;
     result_.client_keep_alive = keep_alive;
     co_return true;
   }
 
-  beast::tcp_stream& client_;
+  tcp::socket& client_;
+  deadline& client_deadline_;
   client_watch& watch_;
   exchange_request request_;
   upstream::connection_pool& pool_;
@@ -168,11 +174,12 @@ class exchange {
 
 }  // namespace
 
-awaitable<exchange_result> forward(beast::tcp_stream& client, client_watch& watch,
-                                   exchange_request request, upstream::connection_pool& pool) {
+awaitable<exchange_result> forward(tcp::socket& client, deadline& client_deadline,
+                                   client_watch& watch, exchange_request request,
+                                   upstream::connection_pool& pool) {
   exchange_result result;
   watch.arm();
-  exchange ex(client, watch, request, pool, result);
+  exchange ex(client, client_deadline, watch, request, pool, result);
   co_await ex.run();
   result.client_gone = watch.gone();
   watch.disarm();

@@ -6,7 +6,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -70,9 +69,9 @@ bool is_json_body(const http::fields& headers) {
   return true;
 }
 
-errc header_read_error(error_code ec) {
+errc read_error(error_code ec, bool timed_out) {
+  if (timed_out) return errc::request_timeout;
   if (ec == http::error::header_limit) return errc::headers_too_large;
-  if (ec == beast::error::timeout) return errc::request_timeout;
   if (ec == http::error::bad_content_length || ec == http::error::multiple_content_length ||
       ec == http::error::bad_transfer_encoding || ec == http::error::bad_chunk ||
       ec == http::error::bad_chunk_extension)
@@ -90,19 +89,20 @@ bool is_disconnect(error_code ec) {
 class session {
  public:
   session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
-          upstream::connection_pool& pool)
+          upstream::connection_pool& pool, deadline_sweeper& sweeper)
       : client_(std::move(socket)),
-        watch_(proxy::client_watch::create(client_.socket(), buffer_)),
+        deadline_(sweeper, client_),
+        watch_(proxy::client_watch::create(client_, buffer_)),
         config_(std::move(config)),
         pool_(pool) {}
 
   awaitable<void> run() {
     error_code ignored;
-    client_.socket().set_option(tcp::no_delay(true), ignored);
+    client_.set_option(tcp::no_delay(true), ignored);
     while (co_await serve_one()) {
     }
-    client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    client_.close();
+    client_.shutdown(tcp::socket::shutdown_send, ignored);
+    client_.close(ignored);
   }
 
  private:
@@ -113,13 +113,14 @@ class session {
     parser.header_limit(cfg.limits.max_request_headers);
     parser.body_limit(cfg.limits.max_request_body);
 
-    client_.expires_after(cfg.timeouts.client_header);
+    deadline_.expires_after(cfg.timeouts.client_header);
     auto [ec, n] = co_await http::async_read_header(client_, buffer_, parser, use_tuple);
     if (ec) {
       // A keep-alive connection closed or idle between requests ends quietly.
       bool nothing_received = buffer_.size() == 0 && !parser.got_some();
-      if (is_disconnect(ec) || (ec == beast::error::timeout && nothing_received)) co_return false;
-      co_await reply_error(header_read_error(ec), 11, false);
+      bool timed_out = deadline_.fired();
+      if (timed_out ? nothing_received : is_disconnect(ec)) co_return false;
+      co_await reply_error(read_error(ec, timed_out), 11, false);
       co_return false;
     }
 
@@ -145,13 +146,14 @@ class session {
 
     if (auto length = parser.content_length(); length)
       request.body().reserve(*length + json::parse_padding);
-    client_.expires_after(cfg.timeouts.idle);
+    deadline_.expires_after(cfg.timeouts.idle);
     auto [bec, bn] = co_await http::async_read(client_, buffer_, parser, use_tuple);
     if (bec) {
-      if (is_disconnect(bec)) co_return false;
-      co_return co_await finish_with_error(log, header_read_error(bec), version, false);
+      bool timed_out = deadline_.fired();
+      if (!timed_out && is_disconnect(bec)) co_return false;
+      co_return co_await finish_with_error(log, read_error(bec, timed_out), version, false);
     }
-    client_.expires_never();
+    deadline_.expires_never();
     bool keep_alive = request.keep_alive();
 
     auto endpoint = proxy::classify(log.path);
@@ -200,7 +202,7 @@ class session {
                                        request.base(), upstream_target, request.body().size(),
                                        upstream_head_);
 
-    auto result = co_await proxy::forward(client_, *watch_,
+    auto result = co_await proxy::forward(client_, deadline_, *watch_,
                                           {.head = upstream_head_,
                                            .body = request.body(),
                                            .head_request = request.method() == http::verb::head,
@@ -237,9 +239,9 @@ class session {
     response.prepare_payload();
     log.status = response.result_int();
     log.bytes = response.body().size();
-    client_.expires_after(config_->config.timeouts.idle);
+    deadline_.expires_after(config_->config.timeouts.idle);
     auto [ec, n] = co_await http::async_write(client_, response, use_tuple);
-    client_.expires_never();
+    deadline_.expires_never();
     finish_log(log);
     co_return !ec && keep_alive;
   }
@@ -261,7 +263,7 @@ class session {
     response.body() = render_error_json(e, detail);
     response.keep_alive(keep_alive);
     response.prepare_payload();
-    client_.expires_after(config_->config.timeouts.client_header);
+    deadline_.expires_after(config_->config.timeouts.client_header);
     co_await http::async_write(client_, response, use_tuple);
     if (!keep_alive) co_await linger();
   }
@@ -270,8 +272,8 @@ class session {
   // close does not turn into a reset that destroys the error response on its way.
   awaitable<void> linger() {
     error_code ignored;
-    client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    client_.expires_after(std::chrono::seconds(2));
+    client_.shutdown(tcp::socket::shutdown_send, ignored);
+    deadline_.expires_after(std::chrono::seconds(2));
     std::array<char, 4096> sink;
     std::size_t drained = 0;
     while (drained < (1u << 20)) {
@@ -285,7 +287,8 @@ class session {
     if (config_->config.access_log) write_access_log(log);
   }
 
-  beast::tcp_stream client_;
+  tcp::socket client_;
+  deadline deadline_;
   beast::flat_buffer buffer_;
   // Message heads the gateway writes, reused from request to request (no allocation once
   // they have grown to the largest head seen).
@@ -299,8 +302,8 @@ class session {
 }  // namespace
 
 awaitable<void> run_session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
-                            upstream::connection_pool& pool) {
-  session s(std::move(socket), std::move(config), pool);
+                            upstream::connection_pool& pool, deadline_sweeper& sweeper) {
+  session s(std::move(socket), std::move(config), pool, sweeper);
   co_await s.run();
 }
 

@@ -30,7 +30,7 @@ void log_exception(std::exception_ptr e) {
 }  // namespace
 
 worker::worker(std::shared_ptr<const proxy::snapshot> config, const tcp::endpoint& listen_on)
-    : acceptor_(io_), config_(std::move(config)), pool_(config_->targets.size()) {
+    : acceptor_(io_), config_(std::move(config)), pool_(config_->targets.size(), sweeper_) {
   acceptor_.open(listen_on.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.set_option(reuse_port(true));
@@ -44,6 +44,7 @@ worker::~worker() {
 }
 
 void worker::start() {
+  sweeper_.start();
   net::co_spawn(io_, accept_loop(), log_exception);
   thread_ = std::thread([this] { io_.run(); });
 }
@@ -67,7 +68,7 @@ awaitable<void> worker::accept_loop() {
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    net::co_spawn(io_, run_session(std::move(socket), config_, pool_), log_exception);
+    net::co_spawn(io_, run_session(std::move(socket), config_, pool_, sweeper_), log_exception);
   }
 }
 

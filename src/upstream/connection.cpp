@@ -1,8 +1,7 @@
 #include "aigw/upstream/connection.hpp"
 
-#include <sys/socket.h>
-
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -20,35 +19,36 @@ bool is_ip_literal(const std::string& host) {
 }
 }  // namespace
 
-connection::connection(const net::any_io_executor& executor, const target& t) {
+connection::connection(const net::any_io_executor& executor, const target& t,
+                       deadline_sweeper& sweeper) {
   if (t.tls)
     tls_.emplace(executor, *t.tls_context);
   else
     plain_.emplace(executor);
-}
-
-beast::tcp_stream& connection::tcp() noexcept {
-  return tls_ ? beast::get_lowest_layer(*tls_) : *plain_;
+  deadline_.emplace(sweeper, socket());
 }
 
 awaitable<error_code> connection::connect(const target& t) {
-  auto& stream = tcp();
+  auto& socket = this->socket();
+  auto timed_out = [&](error_code ec) {
+    return deadline_->fired() ? error_code(net::error::timed_out) : ec;
+  };
+  deadline_->expires_after(t.connect_timeout);
   tcp::resolver resolver(co_await net::this_coro::executor);
-  stream.expires_after(t.connect_timeout);
   auto [rec, endpoints] = co_await resolver.async_resolve(t.host, t.port, use_tuple);
   if (rec) co_return rec;
-  auto [cec, endpoint] = co_await stream.async_connect(endpoints, use_tuple);
-  if (cec) co_return cec;
-  stream.socket().set_option(tcp::no_delay(true));
+  auto [cec, endpoint] = co_await net::async_connect(socket, endpoints, use_tuple);
+  if (cec) co_return timed_out(cec);
+  socket.set_option(tcp::no_delay(true));
   if (tls_) {
     auto* ssl = tls_->native_handle();
     // SNI is for names only (RFC 6066); certificate checks cover names and IP addresses.
     if (!is_ip_literal(t.host)) SSL_set_tlsext_host_name(ssl, t.host.c_str());
     tls_->set_verify_callback(net::ssl::host_name_verification(t.host));
     auto [hec] = co_await tls_->async_handshake(net::ssl::stream_base::client, use_tuple);
-    if (hec) co_return hec;
+    if (hec) co_return timed_out(hec);
   }
-  stream.expires_never();
+  deadline_->expires_never();
   co_return error_code{};
 }
 

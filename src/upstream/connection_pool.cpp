@@ -2,9 +2,11 @@
 
 namespace aigw::upstream {
 
-connection_pool::connection_pool(std::size_t backend_count, std::size_t max_idle_per_backend,
+connection_pool::connection_pool(std::size_t backend_count, deadline_sweeper& sweeper,
+                                 std::size_t max_idle_per_backend,
                                  std::chrono::seconds max_idle_time)
-    : idle_(backend_count),
+    : sweeper_(sweeper),
+      idle_(backend_count),
       max_idle_per_backend_(max_idle_per_backend),
       max_idle_time_(max_idle_time) {}
 
@@ -28,6 +30,7 @@ void connection_pool::put(std::size_t backend, std::unique_ptr<connection> c) {
   auto& idle = idle_[backend];
   if (idle.size() >= max_idle_per_backend_) idle.erase(idle.begin());  // drop the oldest
   c->idle_since = std::chrono::steady_clock::now();
+  c->deadline().expires_never();
   idle.push_back(std::move(c));
 }
 

@@ -7,10 +7,10 @@
 #include <cstdint>
 
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <string>
 
 #include "aigw/core/asio.hpp"
+#include "aigw/core/deadline.hpp"
 #include "aigw/core/errc.hpp"
 #include "aigw/proxy/client_watch.hpp"
 #include "aigw/upstream/connection_pool.hpp"
@@ -42,7 +42,8 @@ struct exchange_result {
 };
 
 // `watch` is the session's client_watch; it is armed for the time of the exchange.
-awaitable<exchange_result> forward(beast::tcp_stream& client, client_watch& watch,
-                                   exchange_request request, upstream::connection_pool& pool);
+awaitable<exchange_result> forward(tcp::socket& client, deadline& client_deadline,
+                                   client_watch& watch, exchange_request request,
+                                   upstream::connection_pool& pool);
 
 }  // namespace aigw::proxy

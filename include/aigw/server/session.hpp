@@ -5,12 +5,13 @@
 #include <memory>
 
 #include "aigw/core/asio.hpp"
+#include "aigw/core/deadline.hpp"
 #include "aigw/proxy/snapshot.hpp"
 #include "aigw/upstream/connection_pool.hpp"
 
 namespace aigw::server {
 
 awaitable<void> run_session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
-                            upstream::connection_pool& pool);
+                            upstream::connection_pool& pool, deadline_sweeper& sweeper);
 
 }  // namespace aigw::server

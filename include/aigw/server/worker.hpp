@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "aigw/core/asio.hpp"
+#include "aigw/core/deadline.hpp"
 #include "aigw/proxy/snapshot.hpp"
 #include "aigw/upstream/connection_pool.hpp"
 
@@ -32,6 +33,7 @@ class worker {
   net::io_context io_{1};
   tcp::acceptor acceptor_;
   std::shared_ptr<const proxy::snapshot> config_;
+  deadline_sweeper sweeper_{io_};
   upstream::connection_pool pool_;
   std::thread thread_;
 };

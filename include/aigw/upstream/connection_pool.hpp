@@ -11,8 +11,14 @@ namespace aigw::upstream {
 
 class connection_pool {
  public:
-  explicit connection_pool(std::size_t backend_count, std::size_t max_idle_per_backend = 128,
-                           std::chrono::seconds max_idle_time = std::chrono::seconds(60));
+  connection_pool(std::size_t backend_count, deadline_sweeper& sweeper,
+                  std::size_t max_idle_per_backend = 128,
+                  std::chrono::seconds max_idle_time = std::chrono::seconds(60));
+
+  // A new, unconnected connection to `t` whose deadline this worker's sweeper watches.
+  std::unique_ptr<connection> create(const net::any_io_executor& executor, const target& t) {
+    return std::make_unique<connection>(executor, t, sweeper_);
+  }
 
   // The most recently used idle connection not older than the idle limit, or null.
   std::unique_ptr<connection> take(std::size_t backend);
@@ -21,6 +27,7 @@ class connection_pool {
   std::size_t idle_count(std::size_t backend) const { return idle_[backend].size(); }
 
  private:
+  deadline_sweeper& sweeper_;
   std::vector<std::vector<std::unique_ptr<connection>>> idle_;
   std::size_t max_idle_per_backend_;
   std::chrono::seconds max_idle_time_;
