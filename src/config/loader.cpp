@@ -49,9 +49,10 @@ std::string expand_env(std::string_view text, const env_lookup& env, std::string
     bool valid_name = !inner.empty() && std::all_of(inner.begin(), inner.end(), [](char c) {
       return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
     });
+    // The text inside the braces is not echoed: it may be a secret pasted in by mistake.
     if (!valid_name)
-      throw config_error(fmt::format("{}: \"${{{}}}\" is not a valid variable reference", path,
-                                     text.substr(i + 2, close - i - 2)));
+      throw config_error(fmt::format(
+          "{}: a \"${{...}}\" reference must name a variable (letters, digits, _)", path));
     auto value = env(inner);
     if (value && !(fallback && value->empty()))
       out += *value;
@@ -124,6 +125,9 @@ class reader {
     if (!d)
       throw config_error(fmt::format(
           "{}: \"{}\" is not a duration (write e.g. 250ms, 5s, 3m or 1h)", child_path(key), *s));
+    if (d->count() == 0 || *d > std::chrono::hours(24 * 7))
+      throw config_error(
+          fmt::format("{}: \"{}\" must be more than 0 and at most 168h", child_path(key), *s));
     return d;
   }
 
@@ -303,6 +307,10 @@ const backend* gateway::find_backend(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+gateway load_parsed(const YAML::Node& root, const env_lookup& env);
+}
+
 gateway load_from_string(std::string_view yaml, const env_lookup& env) {
   YAML::Node root;
   try {
@@ -311,6 +319,17 @@ gateway load_from_string(std::string_view yaml, const env_lookup& env) {
     throw config_error(
         fmt::format("line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
   }
+  try {
+    return load_parsed(root, env);
+  } catch (const YAML::Exception& e) {
+    // A shape yaml-cpp cannot convert (e.g. a mapping used as a key).
+    throw config_error(fmt::format("line {}, column {}: {}", e.mark.line + 1,
+                                   e.mark.column + 1, e.msg));
+  }
+}
+
+namespace {
+gateway load_parsed(const YAML::Node& root, const env_lookup& env) {
   reader top(root, "", env);
   top.allow_only({"listen", "workers", "access_log", "limits", "timeouts", "backends", "routes"});
 
@@ -354,6 +373,7 @@ gateway load_from_string(std::string_view yaml, const env_lookup& env) {
   read_routes(top, g);
   return g;
 }
+}  // namespace
 
 gateway load_from_file(const std::string& file, const env_lookup& env) {
   std::ifstream in(file, std::ios::binary);

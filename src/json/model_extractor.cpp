@@ -12,9 +12,14 @@ errc to_errc(simdjson::error_code e) {
   return e == simdjson::UTF8_ERROR ? errc::invalid_utf8 : errc::invalid_json;
 }
 
+// Deeper nesting than any real request; bounds the recursion below (simdjson's own depth
+// limit is only enforced in its development builds).
+constexpr int kMaxDepth = 128;
+
 // Walks a value to its end so that every byte of the document is checked; On-Demand only
-// validates what is visited. Recursion depth is bounded by the parser's max depth.
-simdjson::error_code validate(od::value value) {
+// validates what is visited.
+simdjson::error_code validate(od::value value, int depth) {
+  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
   od::json_type type;
   if (auto e = value.type().get(type)) return e;
   switch (type) {
@@ -24,7 +29,7 @@ simdjson::error_code validate(od::value value) {
       for (auto element : array) {
         od::value v;
         if (auto e = element.get(v)) return e;
-        if (auto e = validate(v)) return e;
+        if (auto e = validate(v, depth + 1)) return e;
       }
       return simdjson::SUCCESS;
     }
@@ -34,12 +39,13 @@ simdjson::error_code validate(od::value value) {
       for (auto field : object) {
         std::string_view key;
         if (auto e = field.unescaped_key().get(key)) return e;
-        if (auto e = validate(field.value())) return e;
+        if (auto e = validate(field.value(), depth + 1)) return e;
       }
       return simdjson::SUCCESS;
     }
     case od::json_type::number:
-      return value.get_number().error();
+      // As a double: integers beyond 64 bits are valid JSON too, just not exact.
+      return value.get_double().error();
     case od::json_type::string:
       return value.get_string().error();
     case od::json_type::boolean:
@@ -88,7 +94,7 @@ errc extract_request_fields(std::string& body, request_fields& out) {
         continue;
       }
     }
-    if (auto e = validate(value)) return to_errc(e);
+    if (auto e = validate(value, 1)) return to_errc(e);
   }
   // Anything after the object (a second value, stray bytes) makes the body invalid.
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return errc::invalid_json;

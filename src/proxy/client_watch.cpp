@@ -1,5 +1,8 @@
 #include "aigw/proxy/client_watch.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 namespace aigw::proxy {
 
 std::shared_ptr<client_watch> client_watch::create(tcp::socket& client,
@@ -10,25 +13,27 @@ std::shared_ptr<client_watch> client_watch::create(tcp::socket& client,
 void client_watch::arm() {
   gone_ = false;
   pending_ = true;
-  auto generation = ++generation_;
-  client_.async_read_some(buffer_.prepare(4096),
-                          [self = shared_from_this(), generation](error_code ec, std::size_t n) {
-                            self->on_read(generation, ec, n);
-                          });
+  client_.async_read_some(
+      buffer_.prepare(kReadSize),
+      [self = shared_from_this()](error_code ec, std::size_t n) { self->on_read(ec, n); });
 }
 
-void client_watch::disarm() {
+awaitable<void> client_watch::disarm() {
   upstream_ = nullptr;
-  if (!pending_) return;
-  pending_ = false;
-  ++generation_;  // the cancelled read's completion is now stale
+  if (!pending_) co_return;
   error_code ignored;
   client_.cancel(ignored);
+  // The read may have completed already, its handler queued behind the one that ended the
+  // exchange (one epoll event can carry both). A cancelled read's completion is queued at
+  // once, so after one trip through the queue the handler has run and committed any bytes.
+  co_await net::post(client_.get_executor(), net::use_awaitable);
 }
 
-void client_watch::on_read(std::uint64_t generation, error_code ec, std::size_t n) {
-  if (generation != generation_) return;  // cancelled by disarm: the session has moved on
+void client_watch::on_read(error_code ec, std::size_t n) {
   pending_ = false;
+  // Aborted: disarmed, timed out or the session is closing. Touch nothing else: the session
+  // that owns the buffer may be gone.
+  if (ec == net::error::operation_aborted) return;
   buffer_.commit(n);
   if (!ec) return;  // a pipelined request: kept for the session, nothing to stop
   gone_ = true;

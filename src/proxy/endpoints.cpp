@@ -29,9 +29,11 @@ bool matches(const routed_path& r, std::string_view rest) {
          rest[r.path.size()] == '/';
 }
 
-// "." and ".." segments (also percent-encoded) could walk a backend's path out of its base
-// path, e.g. /v1/images/../../admin; no OpenAI path has them.
+// "." and ".." segments (also percent-encoded), encoded slashes and backslashes could walk a
+// backend's path out of its base path once a server behind it decodes them, e.g.
+// /v1/images/../../admin or /v1/images/..%2F..%2Fadmin; no OpenAI path has any of them.
 bool has_dot_segment(std::string_view path) {
+  if (path.find('\\') != std::string_view::npos) return true;
   for (size_t start = 0; start < path.size();) {
     size_t end = path.find('/', start);
     if (end == std::string_view::npos) end = path.size();
@@ -39,9 +41,11 @@ bool has_dot_segment(std::string_view path) {
     if (segment == "." || segment == "..") return true;
     start = end + 1;
   }
-  for (size_t i = path.find('%'); i != std::string_view::npos; i = path.find('%', i + 1))
-    if (i + 2 < path.size() && path[i + 1] == '2' && (path[i + 2] == 'e' || path[i + 2] == 'E'))
-      return true;
+  for (size_t i = path.find('%'); i != std::string_view::npos; i = path.find('%', i + 1)) {
+    if (i + 2 >= path.size()) continue;
+    char hi = path[i + 1], lo = static_cast<char>(path[i + 2] | 0x20);  // lower-case hex
+    if ((hi == '2' && (lo == 'e' || lo == 'f')) || (hi == '5' && lo == 'c')) return true;
+  }
   return false;
 }
 

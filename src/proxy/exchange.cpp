@@ -1,6 +1,7 @@
 #include "aigw/proxy/exchange.hpp"
 
 #include <array>
+#include <optional>
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
@@ -19,6 +20,8 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 // Bytes relayed per read. One SSE event is far smaller; larger bodies take a few more reads.
 constexpr std::size_t kRelayBufferSize = 8192;
+// The largest response head accepted from a backend.
+constexpr std::uint32_t kMaxResponseHead = 64 * 1024;
 
 class exchange {
  public:
@@ -33,9 +36,10 @@ class exchange {
 
   awaitable<void> run() {
     // A pooled connection may have been closed by the backend while idle; a failure before
-    // any response byte on such a connection is retried once on a fresh one.
+    // any response byte on such a connection is retried once on a fresh one (its idle
+    // siblings are likely just as stale, so they go too).
     for (int attempt = 0; attempt < 2; ++attempt) {
-      auto connection = pool_.take(request_.backend_index);
+      auto connection = attempt == 0 ? pool_.take(request_.backend_index) : nullptr;
       if (!connection) {
         connection = pool_.create(client_.get_executor(), request_.target);
         watch_.guard(&connection->socket());
@@ -49,7 +53,10 @@ class exchange {
       auto outcome = co_await connection->visit(
           [&](auto& stream) { return exchange_over(stream, *connection); });
       watch_.guard(nullptr);
-      if (outcome == attempt_outcome::retry && attempt == 0 && !watch_.gone()) continue;
+      if (outcome == attempt_outcome::retry && attempt == 0 && !watch_.gone()) {
+        pool_.clear(request_.backend_index);
+        continue;
+      }
       if (outcome == attempt_outcome::reusable)
         pool_.put(request_.backend_index, std::move(connection));
       co_return;
@@ -70,22 +77,39 @@ class exchange {
     std::array<net::const_buffer, 2> message{net::buffer(request_.head),
                                              net::buffer(request_.body)};
     auto [wec, written] = co_await net::async_write(upstream, message, use_tuple);
-    if (wec) co_return fail_before_head(deadline, reused);
+    if (wec) co_return fail_before_head(deadline, reused && is_connection_lost(wec));
 
-    http::response_parser<http::buffer_body> parser;
-    parser.body_limit(boost::none);  // responses are relayed, never held
-    if (request_.head_request) parser.skip(true);
-    if (watch_.gone()) co_return attempt_outcome::done;
-    auto [hec, head_bytes] =
-        co_await http::async_read_header(upstream, connection.buffer(), parser, use_tuple);
-    if (hec) co_return fail_before_head(deadline, reused && head_bytes == 0);
+    // Interim 1xx heads (103 Early Hints, a stray 100) are not the answer: skip them.
+    std::optional<http::response_parser<http::buffer_body>> parser;
+    for (;;) {
+      parser.emplace();
+      parser->header_limit(kMaxResponseHead);
+      parser->body_limit(boost::none);  // responses are relayed, never held
+      if (request_.head_request) parser->skip(true);
+      if (watch_.gone()) co_return attempt_outcome::done;
+      auto [hec, head_bytes] =
+          co_await http::async_read_header(upstream, connection.buffer(), *parser, use_tuple);
+      if (hec) {
+        // Retrying is safe only if the backend sent nothing at all: the request was never
+        // answered (a reused connection the backend had closed).
+        bool nothing_received = !parser->got_some() && connection.buffer().size() == 0;
+        co_return fail_before_head(deadline, reused && nothing_received && is_connection_lost(hec));
+      }
+      auto status = parser->get().result_int();
+      if (status < 100 || status >= 200 || status == 101) break;
+    }
     result_.first_byte = std::chrono::steady_clock::now();
 
-    bool relayed = co_await relay(upstream, connection, parser);
+    bool relayed = co_await relay(upstream, connection, *parser);
     deadline.expires_never();
-    if (relayed && parser.keep_alive() && connection.buffer().size() == 0)
+    if (relayed && parser->keep_alive() && connection.buffer().size() == 0)
       co_return attempt_outcome::reusable;
     co_return attempt_outcome::done;
+  }
+
+  static bool is_connection_lost(error_code ec) {
+    return ec == http::error::end_of_stream || ec == net::error::eof ||
+           ec == net::error::connection_reset || ec == net::error::broken_pipe;
   }
 
   attempt_outcome fail_before_head(const deadline& upstream_deadline, bool may_retry) {
@@ -106,7 +130,9 @@ class exchange {
     bool has_body = !parser.is_done();
     bool keep_alive = request_.client_keep_alive;
     auto framing = body_framing::none;
-    if (!parser.chunked() && upstream_head.has_content_length()) {
+    auto status = upstream_head.result_int();
+    bool bodiless_status = status == 204 || status == 304;
+    if (!parser.chunked() && parser.content_length() && !bodiless_status) {
       framing = body_framing::content_length;
     } else if (has_body && request_.client_http11) {
       framing = body_framing::chunked;
@@ -117,8 +143,8 @@ class exchange {
     bool chunked = framing == body_framing::chunked;
     result_.status = upstream_head.result_int();
     write_client_response_head(result_.status, upstream_head.reason(), upstream_head.base(),
-                               framing, keep_alive, request_.client_version,
-                               request_.response_head);
+                               framing, parser.content_length().value_or(0), keep_alive,
+                               request_.client_version, request_.response_head);
 
     auto idle = request_.target.idle_timeout;
     std::array<char, kRelayBufferSize> buffer;
@@ -134,7 +160,12 @@ class exchange {
         if (watch_.gone()) co_return false;
         auto [rec, rn] =
             co_await http::async_read_some(upstream, connection.buffer(), parser, use_tuple);
-        if (rec && rec != http::error::need_buffer) co_return false;
+        if (rec && rec != http::error::need_buffer) {
+          if (!result_.head_sent)  // still time for a clean error reply
+            result_.error =
+                connection.deadline().fired() ? errc::upstream_timeout : errc::upstream_broken;
+          co_return false;
+        }
         got = buffer.size() - parser.get().body().size;
         if (got == 0 && !parser.is_done() && result_.head_sent) continue;
       }
@@ -182,7 +213,7 @@ awaitable<exchange_result> forward(tcp::socket& client, deadline& client_deadlin
   exchange ex(client, client_deadline, watch, request, pool, result);
   co_await ex.run();
   result.client_gone = watch.gone();
-  watch.disarm();
+  co_await watch.disarm();
   co_return result;
 }
 

@@ -7,6 +7,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/container/small_vector.hpp>
 
 namespace aigw::proxy {
 namespace {
@@ -33,13 +34,15 @@ constexpr std::array kRequestOnly = {field::host, field::expect, field::authoriz
 // Credential headers without a Beast field enum.
 constexpr std::array<string_view, 2> kClientCredentials = {"api-key", "x-api-key"};
 
-bool named_by_connection(const boost::beast::http::fields& from, string_view name) {
-  for (auto it = from.find(field::connection); it != from.end() && it->name() == field::connection;
-       ++it) {
-    for (auto token : boost::beast::http::token_list{it->value()})
-      if (boost::beast::iequals(token, name)) return true;
-  }
-  return false;
+// The tokens of every Connection header, gathered once: the header fields they name are
+// hop-by-hop too.
+using connection_tokens = boost::container::small_vector<string_view, 8>;
+connection_tokens tokens_of_connection(const boost::beast::http::fields& from) {
+  connection_tokens tokens;
+  for (const auto& f : from)
+    if (f.name() == field::connection)
+      for (auto token : boost::beast::http::token_list{f.value()}) tokens.push_back(token);
+  return tokens;
 }
 
 void append_field(std::string& out, string_view name, string_view value) {
@@ -51,14 +54,16 @@ void append_field(std::string& out, string_view name, string_view value) {
 
 template <class Extra>
 void append_filtered(const boost::beast::http::fields& from, std::string& out, Extra&& extra_skip) {
-  bool has_connection = from.find(field::connection) != from.end();
+  auto named = tokens_of_connection(from);
   for (const auto& f : from) {
     auto name = f.name();
     if (name != field::unknown &&
         std::find(kHopByHop.begin(), kHopByHop.end(), name) != kHopByHop.end())
       continue;
     if (extra_skip(f)) continue;
-    if (has_connection && named_by_connection(from, f.name_string())) continue;
+    if (std::any_of(named.begin(), named.end(),
+                    [&](string_view t) { return boost::beast::iequals(t, f.name_string()); }))
+      continue;
     append_field(out, f.name_string(), f.value());
   }
 }
@@ -101,8 +106,8 @@ void write_upstream_request_head(const upstream_request_line& line,
 
 void write_client_response_head(unsigned status, std::string_view reason,
                                 const boost::beast::http::fields& upstream_headers,
-                                body_framing framing, bool keep_alive, unsigned client_version,
-                                std::string& out) {
+                                body_framing framing, std::uint64_t content_length, bool keep_alive,
+                                unsigned client_version, std::string& out) {
   out.clear();
   if (reason.empty()) {
     auto standard =
@@ -112,8 +117,9 @@ void write_client_response_head(unsigned status, std::string_view reason,
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\n", status, reason);
   append_response_headers(upstream_headers, out);
   if (framing == body_framing::content_length) {
-    auto length = upstream_headers[field::content_length];
-    append_field(out, "Content-Length", length);
+    char digits[24];
+    auto end = fmt::format_to(digits, "{}", content_length);
+    append_field(out, "Content-Length", string_view(digits, static_cast<size_t>(end - digits)));
   } else if (framing == body_framing::chunked) {
     append_field(out, "Transfer-Encoding", "chunked");
   }

@@ -1,5 +1,6 @@
 #include "aigw/server/session.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -44,15 +45,30 @@ double ms_since(clock::time_point start, clock::time_point end) {
   return std::chrono::duration<double, std::milli>(end - start).count();
 }
 
+// A client-chosen value made safe for one log line: no spaces, quotes or control bytes (no
+// forged lines), at most 128 bytes.
+std::string_view log_safe(std::string_view value, std::string& scratch) {
+  if (value.empty()) return "-";
+  bool clean = value.size() <= 128 && std::all_of(value.begin(), value.end(), [](char c) {
+                 return c > ' ' && c != '"' && c != 0x7f;
+               });
+  if (clean) return value;
+  scratch.assign(value.substr(0, 128));
+  for (auto& c : scratch)
+    if (c <= ' ' || c == '"' || c == 0x7f) c = '?';
+  return scratch;
+}
+
 void write_access_log(const request_log& r) {
   auto end = clock::now();
   auto ttfb = r.first_byte == clock::time_point{} ? 0.0 : ms_since(r.start, r.first_byte);
+  std::string path_scratch, model_scratch;
   fmt::memory_buffer line;
   fmt::format_to(std::back_inserter(line),
                  "access method={} path={} model={} route={} backend={} status={} bytes={} "
                  "ttfb_ms={:.2f} duration_ms={:.2f}",
-                 r.method, r.path, r.model.empty() ? std::string_view("-") : r.model, r.route,
-                 r.backend, r.status, r.bytes, ttfb, ms_since(r.start, end));
+                 r.method, log_safe(r.path, path_scratch), log_safe(r.model, model_scratch),
+                 r.route, r.backend, r.status, r.bytes, ttfb, ms_since(r.start, end));
   log::write_line({line.data(), line.size()});
 }
 
@@ -99,9 +115,13 @@ class session {
   awaitable<void> run() {
     error_code ignored;
     client_.set_option(tcp::no_delay(true), ignored);
+    buffer_.max_size(config_->config.limits.max_request_headers + kReadAhead);
     while (co_await serve_one()) {
     }
-    client_.shutdown(tcp::socket::shutdown_send, ignored);
+    if (abort_on_close_)
+      client_.set_option(net::socket_base::linger(true, 0), ignored);
+    else
+      client_.shutdown(tcp::socket::shutdown_send, ignored);
     client_.close(ignored);
   }
 
@@ -120,8 +140,9 @@ class session {
       bool nothing_received = buffer_.size() == 0 && !parser.got_some();
       bool timed_out = deadline_.fired();
       if (timed_out ? nothing_received : is_disconnect(ec)) co_return false;
-      co_await reply_error(read_error(ec, timed_out), 11, false);
-      co_return false;
+      request_log log;
+      log.method = log.path = "-";
+      co_return co_await finish_with_error(log, read_error(ec, timed_out), 11, false);
     }
 
     request_log log;
@@ -131,14 +152,22 @@ class session {
     auto query_at = target.find('?');
     log.path = target.substr(0, query_at);
     unsigned version = request.version();
+    head_request_ = request.method() == http::verb::head;
 
+    // Framing the gateway will not guess at (RFC 9112 sections 3.2 and 6.1): a transfer
+    // coding other than plain chunked, any transfer coding from an HTTP/1.0 client, and an
+    // HTTP/1.1 request without exactly one Host.
     if (auto it = request.find(http::field::transfer_encoding);
-        it != request.end() && !proxy::is_acceptable_transfer_encoding(it->value()))
+        it != request.end() &&
+        (version < 11 || !proxy::is_acceptable_transfer_encoding(it->value())))
       co_return co_await finish_with_error(log, errc::bad_framing, version, false);
+    if (version == 11 && request.count(http::field::host) != 1)
+      co_return co_await finish_with_error(log, errc::bad_request, version, false,
+                                           "an HTTP/1.1 request needs exactly one Host header");
     if (auto length = parser.content_length(); length && *length > cfg.limits.max_request_body)
       co_return co_await finish_with_error(log, errc::body_too_large, version, false);
 
-    if (request[http::field::expect] == "100-continue") {
+    if (version == 11 && beast::iequals(request[http::field::expect], "100-continue")) {
       http::response<http::empty_body> go_on{http::status::continue_, 11};
       auto [cec, cn] = co_await http::async_write(client_, go_on, use_tuple);
       if (cec) co_return false;
@@ -146,6 +175,7 @@ class session {
 
     if (auto length = parser.content_length(); length)
       request.body().reserve(*length + json::parse_padding);
+    auto fields_in_head = std::distance(request.begin(), request.end());
     deadline_.expires_after(cfg.timeouts.idle);
     auto [bec, bn] = co_await http::async_read(client_, buffer_, parser, use_tuple);
     if (bec) {
@@ -153,6 +183,11 @@ class session {
       if (!timed_out && is_disconnect(bec)) co_return false;
       co_return co_await finish_with_error(log, read_error(bec, timed_out), version, false);
     }
+    // Beast adds a chunked body's trailer fields to the head; they would be routed on and
+    // forwarded as headers that no front proxy ever saw. No OpenAI client sends trailers.
+    if (std::distance(request.begin(), request.end()) != fields_in_head)
+      co_return co_await finish_with_error(log, errc::bad_framing, version, false,
+                                           "trailer fields are not accepted");
     deadline_.expires_never();
     bool keep_alive = request.keep_alive();
 
@@ -238,9 +273,9 @@ class session {
     response.keep_alive(keep_alive);
     response.prepare_payload();
     log.status = response.result_int();
-    log.bytes = response.body().size();
+    log.bytes = head_request_ ? 0 : response.body().size();
     deadline_.expires_after(config_->config.timeouts.idle);
-    auto [ec, n] = co_await http::async_write(client_, response, use_tuple);
+    auto ec = co_await write_local(response);
     deadline_.expires_never();
     finish_log(log);
     co_return !ec && keep_alive;
@@ -264,8 +299,16 @@ class session {
     response.keep_alive(keep_alive);
     response.prepare_payload();
     deadline_.expires_after(config_->config.timeouts.client_header);
-    co_await http::async_write(client_, response, use_tuple);
+    co_await write_local(response);
     if (!keep_alive) co_await linger();
+  }
+
+  // A reply of the gateway's own; to a HEAD request, without its body (Content-Length kept).
+  awaitable<error_code> write_local(http::response<http::string_body>& response) {
+    http::response_serializer<http::string_body> serializer{response};
+    auto [ec, n] = head_request_ ? co_await http::async_write_header(client_, serializer, use_tuple)
+                                 : co_await http::async_write(client_, serializer, use_tuple);
+    co_return ec;
   }
 
   // Before closing on an error, let the client finish sending (up to a bound) so that the
@@ -287,9 +330,15 @@ class session {
     if (config_->config.access_log) write_access_log(log);
   }
 
+  // Read-ahead allowed past the header limit; bounds what a peer can make the buffer hold
+  // (Beast bounds neither a chunk-size line nor trailers).
+  static constexpr std::size_t kReadAhead = 64 * 1024;
+
   tcp::socket client_;
   deadline deadline_;
   beast::flat_buffer buffer_;
+  bool head_request_ = false;    // the current request is a HEAD
+  bool abort_on_close_ = false;  // a response was cut short: close with a reset
   // Message heads the gateway writes, reused from request to request (no allocation once
   // they have grown to the largest head seen).
   std::string upstream_head_;

@@ -26,6 +26,9 @@ connection::connection(const net::any_io_executor& executor, const target& t,
   else
     plain_.emplace(executor);
   deadline_.emplace(sweeper, socket());
+  // Bounds what a backend can make the read buffer hold (Beast bounds neither a chunk-size
+  // line nor trailers); response heads are limited separately, to 64 KiB.
+  buffer_.max_size(1 << 20);
 }
 
 awaitable<error_code> connection::connect(const target& t) {
@@ -39,7 +42,8 @@ awaitable<error_code> connection::connect(const target& t) {
   if (rec) co_return rec;
   auto [cec, endpoint] = co_await net::async_connect(socket, endpoints, use_tuple);
   if (cec) co_return timed_out(cec);
-  socket.set_option(tcp::no_delay(true));
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
   if (tls_) {
     auto* ssl = tls_->native_handle();
     // SNI is for names only (RFC 6066); certificate checks cover names and IP addresses.

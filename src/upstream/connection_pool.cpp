@@ -1,5 +1,7 @@
 #include "aigw/upstream/connection_pool.hpp"
 
+#include <algorithm>
+
 namespace aigw::upstream {
 
 connection_pool::connection_pool(std::size_t backend_count, deadline_sweeper& sweeper,
@@ -12,18 +14,18 @@ connection_pool::connection_pool(std::size_t backend_count, deadline_sweeper& sw
 
 std::unique_ptr<connection> connection_pool::take(std::size_t backend) {
   auto& idle = idle_[backend];
+  // Oldest first in the list: drop those idle too long, then hand out the most recent.
   auto now = std::chrono::steady_clock::now();
-  while (!idle.empty()) {
-    auto c = std::move(idle.back());
-    idle.pop_back();
-    // No liveness probe here (it would cost a syscall per request): a connection the backend
-    // closed while idle fails before any response byte, and the exchange retries it once.
-    if (now - c->idle_since < max_idle_time_) {
-      c->reused = true;
-      return c;
-    }
-  }
-  return nullptr;
+  auto fresh = std::find_if(idle.begin(), idle.end(),
+                            [&](const auto& c) { return now - c->idle_since < max_idle_time_; });
+  idle.erase(idle.begin(), fresh);
+  if (idle.empty()) return nullptr;
+  // No liveness probe here (it would cost a syscall per request): a connection the backend
+  // closed while idle fails before any response byte, and the exchange retries once.
+  auto c = std::move(idle.back());
+  idle.pop_back();
+  c->reused = true;
+  return c;
 }
 
 void connection_pool::put(std::size_t backend, std::unique_ptr<connection> c) {

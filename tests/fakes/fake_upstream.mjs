@@ -24,9 +24,11 @@ const FAKE_EMBEDDING = [0.1, 0.2, 0.3];
 
 /**
  * Starts the fake on 127.0.0.1 with an ephemeral port.
- * @param {{ tls?: { key: string, cert: string } }} [options] PEM key and cert: serve HTTPS.
+ * @param {{ tls?: { key: string, cert: string }, keepAliveTimeoutMs?: number }} [options]
+ *   tls: PEM key and cert: serve HTTPS. keepAliveTimeoutMs: close idle keep-alive
+ *   connections after this long, as real servers do (default: never).
  */
-export async function startFakeUpstream({ tls } = {}) {
+export async function startFakeUpstream({ tls, keepAliveTimeoutMs = 0 } = {}) {
   const events = new EventEmitter();
   const requests = [];
   const gate = new Gate();
@@ -53,7 +55,7 @@ export async function startFakeUpstream({ tls } = {}) {
     : http.createServer(onRequest);
   // Let the gateway keep pooled connections open for as long as a test runs, so
   // pool reuse is observable and never broken by our own idle timer.
-  server.keepAliveTimeout = 0;
+  server.keepAliveTimeout = keepAliveTimeoutMs;
   server.requestTimeout = 0;
   server.headersTimeout = 0;
 
@@ -197,6 +199,11 @@ const MODES = {
   slow: answerSlow,
   reset: answerReset,
   'chunked-json': answerChunkedJson,
+  // A 103 Early Hints interim response, then the JSON answer.
+  'early-hints': (req, res, recorded) => {
+    res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+    return answerJson(req, res, recorded);
+  },
 };
 
 function respond(req, res, recorded, gate) {

@@ -194,3 +194,14 @@ TEST_CASE("every example config in configs/ loads") {
   }
   CHECK(loaded > 0);
 }
+
+TEST_CASE("durations must be positive and bounded; odd YAML shapes are errors, not crashes") {
+  CHECK(error_of("backends: [{ name: a, url: 'http://x', timeouts: { first_byte: 0ms } }]\n")
+            .find("backends[0].timeouts.first_byte: \"0ms\" must be more than 0") == 0);
+  CHECK(error_of("timeouts: { idle: 9999h }\n" + std::string(kOne)).find("timeouts.idle:") == 0);
+  CHECK_FALSE(error_of("? [a, b]\n: c\n").empty());
+  CHECK_FALSE(error_of("backends: [{ [x]: 1 }]\n").empty());
+  auto secret = error_of("backends: [{ name: a, url: 'http://x', api_key: '${sk-live-123}' }]\n");
+  CHECK(secret.find("backends[0].api_key") == 0);
+  CHECK(secret.find("sk-live-123") == std::string::npos);
+}

@@ -12,7 +12,9 @@ using aigw::proxy::body_framing;
 TEST_CASE("request headers: hop-by-hop, framing, host and credentials stay behind") {
   http::fields in;
   in.set(http::field::host, "gateway:1975");
-  in.set(http::field::connection, "keep-alive, X-Private");
+  in.set(http::field::connection, "keep-alive");
+  in.insert(http::field::date, "Tue, 01 Dec 2026 00:00:00 GMT");
+  in.insert(http::field::connection, "X-Private");  // a second Connection header counts too
   in.set(http::field::keep_alive, "timeout=5");
   in.set(http::field::te, "trailers");
   in.set(http::field::upgrade, "h2c");
@@ -32,6 +34,7 @@ TEST_CASE("request headers: hop-by-hop, framing, host and credentials stay behin
   std::string out;
   append_request_headers(in, out);
   CHECK(out ==
+        "Date: Tue, 01 Dec 2026 00:00:00 GMT\r\n"
         "Content-Type: application/json\r\n"
         "aigw-backend-selector: ollama\r\n"
         "OpenAI-Organization: org-1\r\n");
@@ -83,16 +86,16 @@ TEST_CASE("the client response head: framing and connection") {
   upstream.set(http::field::content_length, "17");
   upstream.set(http::field::connection, "close");
   std::string head;
-  aigw::proxy::write_client_response_head(200, "OK", upstream, body_framing::content_length, true,
-                                          11, head);
+  aigw::proxy::write_client_response_head(200, "OK", upstream, body_framing::content_length, 17,
+                                          true, 11, head);
   CHECK(head == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n");
-  aigw::proxy::write_client_response_head(429, "", upstream, body_framing::chunked, false, 11,
+  aigw::proxy::write_client_response_head(429, "", upstream, body_framing::chunked, 0, false, 11,
                                           head);
   CHECK(head ==
         "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
-  aigw::proxy::write_client_response_head(200, "OK", upstream, body_framing::content_length, true,
-                                          10, head);
+  aigw::proxy::write_client_response_head(200, "OK", upstream, body_framing::content_length, 17,
+                                          true, 10, head);
   CHECK(head.find("Connection: keep-alive\r\n") != std::string::npos);
 }
 

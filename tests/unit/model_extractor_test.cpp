@@ -112,3 +112,15 @@ TEST_CASE("the caller's padding is used without copying the body") {
   CHECK(body.data() == before);
   CHECK(body == R"({"model":"m"})");
 }
+
+TEST_CASE("deep nesting is refused without exhausting the stack") {
+  std::string deep =
+      R"({"model":"m","x":)" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  CHECK(scan(deep).error == errc::invalid_json);
+  std::string fine = R"({"model":"m","x":)" + std::string(100, '[') + std::string(100, ']') + "}";
+  CHECK(scan(fine).error == errc::ok);
+}
+
+TEST_CASE("numbers beyond 64 bits are valid JSON") {
+  CHECK(scan(R"({"model":"m","seed":123456789012345678901234567890})").error == errc::ok);
+}

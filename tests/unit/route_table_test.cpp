@@ -121,3 +121,13 @@ TEST_CASE("endpoints: routed paths, local model listing, everything else unknown
   CHECK(classify("/v1/audio/%2e%2e/x").kind == endpoint_kind::unknown);
   CHECK(classify("/v1/audio/%2E%2E/x").kind == endpoint_kind::unknown);
 }
+
+TEST_CASE("endpoints: encoded slashes and backslashes cannot leave the base path") {
+  using aigw::proxy::classify;
+  using aigw::proxy::endpoint_kind;
+  CHECK(classify("/v1/images/..%2F..%2Fadmin").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/images/x%2fy").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/images/x%5Cy").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/images/x\\y").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/images/generations%20x").kind == endpoint_kind::routed);
+}

@@ -24,8 +24,10 @@ class client_watch : public std::enable_shared_from_this<client_watch> {
   // (the pending read's handler touches only the shared state once cancelled).
   static std::shared_ptr<client_watch> create(tcp::socket& client, beast::flat_buffer& buffer);
 
-  void arm();     // starts watching; at most one watch per request
-  void disarm();  // stops watching (the pending read, if any, is cancelled)
+  void arm();  // starts watching; at most one watch per request
+  // Stops watching. Completes once the pending read's handler has run, so bytes it read
+  // are in the buffer before the session reads its next request.
+  awaitable<void> disarm();
   bool gone() const noexcept { return gone_; }
 
   // The upstream socket to cancel when the client goes; nullptr for none.
@@ -35,12 +37,12 @@ class client_watch : public std::enable_shared_from_this<client_watch> {
       : client_(client), buffer_(buffer) {}
 
  private:
-  void on_read(std::uint64_t generation, error_code ec, std::size_t n);
+  static constexpr std::size_t kReadSize = 4096;
+  void on_read(error_code ec, std::size_t n);
 
   tcp::socket& client_;
   beast::flat_buffer& buffer_;
   tcp::socket* upstream_ = nullptr;
-  std::uint64_t generation_ = 0;  // tells a stale (cancelled) completion from the live one
   bool pending_ = false;
   bool gone_ = false;
 };

@@ -5,6 +5,7 @@
 // reach a backend, which gets its own. Heads are written straight into a reused string (no
 // per-header allocation, one gather write with the body).
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -37,12 +38,12 @@ void write_upstream_request_head(const upstream_request_line& line,
 
 enum class body_framing { none, content_length, chunked, until_close };
 
-// The whole head of the response relayed to the client. With content_length, the upstream's
-// Content-Length header is kept as is.
+// The whole head of the response relayed to the client; `content_length` is used with
+// body_framing::content_length (the value the upstream parser validated, never its raw text).
 void write_client_response_head(unsigned status, std::string_view reason,
                                 const boost::beast::http::fields& upstream_headers,
-                                body_framing framing, bool keep_alive, unsigned client_version,
-                                std::string& out);
+                                body_framing framing, std::uint64_t content_length, bool keep_alive,
+                                unsigned client_version, std::string& out);
 
 // Whether a Transfer-Encoding value is one this gateway accepts on a request: exactly
 // "chunked". Anything else makes the framing ambiguous (request smuggling), so it is refused.
