@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
+#include <iomanip>
 #include <iostream>
 #include <vector>
 
@@ -159,8 +160,8 @@ int main(int argc, char** argv) {
   for (unsigned i = 0; i < std::min(s.concurrency, s.streams); ++i)
     net::co_spawn(io, worker(s), net::detached);
   io.run();
-  std::cout << "{\"completed\":" << s.completed << ",\"failed\":" << s.failed
-            << ",\"ttfb_us\":{\"p50\":" << percentile(s.ttfb_us, 0.5)
+  std::cout << std::fixed << std::setprecision(1) << "{\"completed\":" << s.completed
+            << ",\"failed\":" << s.failed << ",\"ttfb_us\":{\"p50\":" << percentile(s.ttfb_us, 0.5)
             << ",\"p99\":" << percentile(s.ttfb_us, 0.99)
             << "},\"total_us\":{\"p50\":" << percentile(s.total_us, 0.5)
             << ",\"p99\":" << percentile(s.total_us, 0.99) << "}}" << std::endl;

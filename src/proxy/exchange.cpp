@@ -18,8 +18,9 @@ namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-// Bytes relayed per read. One SSE event is far smaller; larger bodies take a few more reads.
-constexpr std::size_t kRelayBufferSize = 8192;
+// Bytes relayed per read. It lives in every open stream's coroutine frame, so it is small: one
+// SSE event is far smaller still, and larger bodies simply take a few more reads.
+constexpr std::size_t kRelayBufferSize = 4096;
 // The largest response head accepted from a backend.
 constexpr std::uint32_t kMaxResponseHead = 64 * 1024;
 

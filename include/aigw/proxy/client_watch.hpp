@@ -37,7 +37,9 @@ class client_watch : public std::enable_shared_from_this<client_watch> {
       : client_(client), buffer_(buffer) {}
 
  private:
-  static constexpr std::size_t kReadSize = 4096;
+  // Small: it is reserved in the buffer of every open stream. A longer pipelined request is
+  // simply read on by the session.
+  static constexpr std::size_t kReadSize = 512;
   void on_read(error_code ec, std::size_t n);
 
   tcp::socket& client_;
