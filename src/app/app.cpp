@@ -87,10 +87,15 @@ int run(std::shared_ptr<const proxy::snapshot> snapshot) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
-  po::options_description options("Usage: aigw-proxy --config FILE [--check]\nOptions");
+  po::options_description options(
+      "Usage: aigw-proxy [--config FILE] [--listen HOST:PORT] [--check]\n"
+      "Without --config: one default backend, OPENAI_BASE_URL (+ OPENAI_API_KEY) when set,\n"
+      "else a local Ollama at http://127.0.0.1:11434/v1.\nOptions");
   options.add_options()("help,h", "print this help and exit")("version",
                                                               "print the version and exit")(
       "config,c", po::value<std::string>()->value_name("FILE"), "the gateway's YAML config")(
+      "listen,l", po::value<std::string>()->value_name("HOST:PORT"),
+      "listen here instead of the config's address (port 0: any free port)")(
       "check", "validate the config, print what it would serve, and exit 0 (valid) or 1");
   po::variables_map args;
   try {
@@ -108,19 +113,21 @@ int main(int argc, char** argv) {
     std::cout << "aigw-proxy " << kVersion << "\n";
     return 0;
   }
-  if (!args.count("config")) {
-    std::cerr << "aigw-proxy: --config FILE is required\n" << options << "\n";
-    return 2;
-  }
   if (!json::simd_supported()) {
     std::cerr << "aigw-proxy: this binary's JSON scanner was built for " << json::simd_kernel_name()
               << ", which this CPU lacks; rebuild with `meson configure -Djson_simd=generic`\n";
     return 1;
   }
-  auto file = args["config"].as<std::string>();
+  std::string file = args.count("config") ? args["config"].as<std::string>() : "(no --config)";
   std::shared_ptr<const proxy::snapshot> snapshot;
   try {
-    snapshot = proxy::snapshot::compile(config::load_from_file(file));
+    auto config = args.count("config") ? config::load_from_file(file) : config::zero_config();
+    if (args.count("listen")) config::override_listen(config, args["listen"].as<std::string>());
+    config::refuse_self_loop(config);
+    if (!args.count("config"))
+      log::info("no --config: {} as the default backend",
+                config.backends[0].name == "openai" ? "OPENAI_BASE_URL" : "a local Ollama");
+    snapshot = proxy::snapshot::compile(std::move(config));
   } catch (const config::config_error& e) {
     std::cerr << "aigw-proxy: invalid config: " << e.what() << "\n";
     return 1;

@@ -323,8 +323,8 @@ gateway load_from_string(std::string_view yaml, const env_lookup& env) {
     return load_parsed(root, env);
   } catch (const YAML::Exception& e) {
     // A shape yaml-cpp cannot convert (e.g. a mapping used as a key).
-    throw config_error(fmt::format("line {}, column {}: {}", e.mark.line + 1,
-                                   e.mark.column + 1, e.msg));
+    throw config_error(
+        fmt::format("line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
   }
 }
 
@@ -374,6 +374,48 @@ gateway load_parsed(const YAML::Node& root, const env_lookup& env) {
   return g;
 }
 }  // namespace
+
+gateway zero_config(const env_lookup& env) {
+  gateway g;
+  backend b;
+  auto base_url = env("OPENAI_BASE_URL");
+  if (base_url && !base_url->empty()) {
+    b.name = "openai";
+    b.url = *base_url;
+    validate_url(b.url, "OPENAI_BASE_URL");
+    b.api_key = env("OPENAI_API_KEY").value_or("");
+  } else {
+    b.name = "ollama";
+    b.url = "http://127.0.0.1:11434/v1";
+  }
+  b.connect_timeout = g.timeouts.connect;
+  b.first_byte_timeout = g.timeouts.first_byte;
+  b.idle_timeout = g.timeouts.idle;
+  route default_route;
+  default_route.backend = b.name;
+  g.backends.push_back(std::move(b));
+  g.routes.push_back(std::move(default_route));
+  return g;
+}
+
+void override_listen(gateway& g, const std::string& listen) {
+  parse_listen(listen, "--listen", g);
+}
+
+void refuse_self_loop(const gateway& g) {
+  for (const auto& b : g.backends) {
+    auto url = boost::urls::parse_absolute_uri(b.url).value();  // validated already
+    auto host = url.host_address();
+    bool local = host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "0.0.0.0";
+    auto port = url.has_port() ? url.port_number() : (url.scheme() == "https" ? 443 : 80);
+    if (local && port == g.listen_port)
+      throw config_error(fmt::format(
+          "backend \"{}\" ({}) is this gateway itself: OPENAI_BASE_URL is what clients use to "
+          "reach the gateway; start the gateway with the provider's URL instead, e.g. "
+          "OPENAI_BASE_URL=https://api.openai.com/v1",
+          b.name, b.url));
+  }
+}
 
 gateway load_from_file(const std::string& file, const env_lookup& env) {
   std::ifstream in(file, std::ios::binary);

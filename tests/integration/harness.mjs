@@ -110,8 +110,10 @@ function isCollection(v) {
  * @param {{ env?: Record<string,string>, args?: string[] }} [options]
  */
 export async function startGateway(configYamlText, { env = {}, args = [] } = {}) {
-  const configFile = writeTempFile('gateway.yaml', configYamlText);
-  const child = spawn(GATEWAY_BIN, ['--config', configFile, ...args], {
+  // null: start without --config (the zero-config start).
+  const configFile = configYamlText === null ? null : writeTempFile('gateway.yaml', configYamlText);
+  const configArgs = configFile ? ['--config', configFile] : [];
+  const child = spawn(GATEWAY_BIN, [...configArgs, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

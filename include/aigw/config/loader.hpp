@@ -26,6 +26,17 @@ std::optional<std::string> process_env(std::string_view name);
 std::string expand_env(std::string_view text, const env_lookup& env, std::string_view path);
 
 gateway load_from_string(std::string_view yaml, const env_lookup& env = process_env);
+
+// The config of a start without --config: one default backend, OPENAI_BASE_URL (with
+// OPENAI_API_KEY) when set, else a local Ollama at http://127.0.0.1:11434/v1.
+gateway zero_config(const env_lookup& env = process_env);
+
+// Refuses a backend that is the gateway's own listen address (a client's OPENAI_BASE_URL
+// exported into the gateway's environment would make it proxy to itself).
+void refuse_self_loop(const gateway& g);
+
+// Applies --listen HOST:PORT over whatever the config said.
+void override_listen(gateway& g, const std::string& listen);
 gateway load_from_file(const std::string& file, const env_lookup& env = process_env);
 
 }  // namespace aigw::config
