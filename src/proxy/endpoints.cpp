@@ -53,6 +53,7 @@ bool has_dot_segment(std::string_view path) {
 
 endpoint classify(std::string_view path) noexcept {
   constexpr std::string_view version = "/v1";
+  if (path == "/healthz") return {endpoint_kind::health, false, path};
   if (!path.starts_with(version) || has_dot_segment(path)) return {};
   auto rest = path.substr(version.size());
   if (rest == "/models") return {endpoint_kind::list_models, false, rest};

@@ -196,6 +196,9 @@ class session {
       case proxy::endpoint_kind::unknown:
         co_return co_await finish_with_error(log, errc::not_found, version, keep_alive,
                                              fmt::format("{} {}", log.method, log.path));
+      case proxy::endpoint_kind::health:
+        co_return co_await finish_local(log, http::status::ok, R"({"status":"ok"})", version,
+                                        keep_alive);
       case proxy::endpoint_kind::list_models:
         co_return co_await finish_local(log, http::status::ok, config_->models_json, version,
                                         keep_alive);

@@ -110,6 +110,7 @@ TEST_CASE("endpoints: routed paths, local model listing, everything else unknown
   CHECK(classify("/v1/audio/transcriptions").kind == endpoint_kind::routed);
   CHECK(classify("/v1/moderations").kind == endpoint_kind::routed);
   CHECK(classify("/v1/models").kind == endpoint_kind::list_models);
+  CHECK(classify("/healthz").kind == endpoint_kind::health);
   CHECK(classify("/v1/models/meta/llama-3").kind == endpoint_kind::retrieve_model);
   CHECK(classify("/v1/images").kind == endpoint_kind::unknown);
   CHECK(classify("/v1/moderationsx").kind == endpoint_kind::unknown);

@@ -6,6 +6,7 @@ namespace aigw::proxy {
 
 enum class endpoint_kind {
   unknown,         // 404
+  health,          // GET /healthz: the gateway is up (for container health checks)
   list_models,     // GET /v1/models, answered from the config
   retrieve_model,  // GET /v1/models/{id}, answered from the config
   routed,          // forwarded to a backend
