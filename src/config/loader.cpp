@@ -241,9 +241,10 @@ std::string known_backends(const gateway& g) {
 }
 
 route read_route(const reader& r, const gateway& g) {
-  r.allow_only({"match", "backend"});
+  r.allow_only({"match", "backend", "model_override"});
   route out;
   out.backend = r.required_string("backend");
+  out.model_override = r.string("model_override").value_or("");
   if (!g.find_backend(out.backend))
     throw config_error(fmt::format("{}: unknown backend \"{}\" (known: {})",
                                    r.child_path("backend"), out.backend, known_backends(g)));

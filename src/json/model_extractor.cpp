@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/string_view.hpp>
+
 namespace aigw::json {
 namespace {
 
@@ -81,6 +84,12 @@ errc extract_request_fields(std::string& body, request_fields& out) {
     if (key == "model") {
       if (out.has_model) return errc::duplicate_model;
       out.has_model = true;
+      // Where the model's JSON string sits in the body, quotes included (the raw token runs
+      // on over whitespace up to the next token: trim it), for a later model override.
+      std::string_view raw = value.raw_json_token();
+      while (!raw.empty() && raw.back() != '"') raw.remove_suffix(1);
+      out.model_offset = static_cast<std::size_t>(raw.data() - body.data());
+      out.model_length = raw.size();
       std::string_view model;
       if (value.get_string().get(model) == simdjson::SUCCESS) {
         out.model.assign(model);
@@ -99,6 +108,11 @@ errc extract_request_fields(std::string& body, request_fields& out) {
   // Anything after the object (a second value, stray bytes) makes the body invalid.
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return errc::invalid_json;
   return invalid_model ? errc::invalid_model : errc::ok;
+}
+
+void replace_model(std::string& body, const request_fields& fields, std::string_view model) {
+  body.replace(fields.model_offset, fields.model_length,
+               boost::json::serialize(boost::json::string_view(model.data(), model.size())));
 }
 
 }  // namespace aigw::json

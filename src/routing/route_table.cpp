@@ -20,6 +20,7 @@ route_table::route_table(const config::gateway& config) {
     }
     c.headers = r.headers;
     c.backend_index = backend_index(r.backend);
+    c.model_override = r.model_override;
     if (!c.model.empty() && !c.model_is_glob &&
         std::none_of(exact_models_.begin(), exact_models_.end(),
                      [&](const served_model& m) { return m.id == c.model; }))
@@ -42,6 +43,24 @@ bool route_table::matches(const compiled_route& r, const request_view& request) 
     auto it = request.headers.find(h.name);
     return it != request.headers.end() && it->value() == h.value;
   });
+}
+
+std::string route_table::upstream_model(std::uint32_t route, std::string_view client_model) const {
+  const auto& r = routes_[route];
+  auto star = r.model_override.find('*');
+  if (star == std::string::npos) return r.model_override;
+  // What the route's own `*` matched: the client model between the glob's prefix and suffix
+  // (a glob with one `*`), else the whole client model.
+  std::string_view captured = client_model;
+  if (auto glob_star = r.model.find('*');
+      r.model_is_glob && glob_star != std::string::npos &&
+      r.model.find_first_of("*?", glob_star + 1) == std::string::npos) {
+    auto suffix = r.model.size() - glob_star - 1;
+    captured = client_model.substr(glob_star, client_model.size() - glob_star - suffix);
+  }
+  std::string out = r.model_override;
+  out.replace(star, 1, captured);
+  return out;
 }
 
 route_result route_table::match(const request_view& request) const noexcept {

@@ -228,6 +228,10 @@ class session {
 
     auto route = config_->routes.match({log.model, request.base()});
     const auto& upstream_target = config_->targets[route.backend_index];
+    if (fields.has_model) {
+      if (auto model = config_->routes.upstream_model(route.route_index, log.model); !model.empty())
+        json::replace_model(request.body(), fields, model);
+    }
     log.route = static_cast<int>(route.route_index);
     log.backend = upstream_target.name;
 

@@ -124,3 +124,15 @@ TEST_CASE("deep nesting is refused without exhausting the stack") {
 TEST_CASE("numbers beyond 64 bits are valid JSON") {
   CHECK(scan(R"({"model":"m","seed":123456789012345678901234567890})").error == errc::ok);
 }
+
+TEST_CASE("the model can be replaced in place, the rest of the body byte for byte") {
+  std::string body = R"({"messages":[{"role":"user","content":"hi"}], "model" : "alias" , "n":1})";
+  request_fields fields;
+  REQUIRE(extract_request_fields(body, fields) == errc::ok);
+  aigw::json::replace_model(body, fields, "gpt-4o \"mini\"");
+  CHECK(body ==
+        R"({"messages":[{"role":"user","content":"hi"}], "model" : "gpt-4o \"mini\"" , "n":1})");
+  request_fields again;
+  CHECK(extract_request_fields(body, again) == errc::ok);
+  CHECK(again.model == "gpt-4o \"mini\"");
+}

@@ -132,3 +132,21 @@ TEST_CASE("endpoints: encoded slashes and backslashes cannot leave the base path
   CHECK(classify("/v1/images/x\\y").kind == endpoint_kind::unknown);
   CHECK(classify("/v1/images/generations%20x").kind == endpoint_kind::routed);
 }
+
+TEST_CASE("model overrides: literal, or the glob's capture in place of *") {
+  auto config = load(R"(
+backends: [{ name: a, url: "http://127.0.0.1:1/v1" }]
+routes:
+  - { match: { model: "alias" }, backend: a, model_override: "gpt-4o-mini" }
+  - { match: { model: "openai/*" }, backend: a, model_override: "*" }
+  - { match: { model: "local-*-chat" }, backend: a, model_override: "ollama/*" }
+  - { match: { model: "keep" }, backend: a }
+  - { backend: a, model_override: "x-*" }
+)");
+  route_table table(config);
+  CHECK(table.upstream_model(0, "alias") == "gpt-4o-mini");
+  CHECK(table.upstream_model(1, "openai/gpt-4o") == "gpt-4o");
+  CHECK(table.upstream_model(2, "local-llama3-chat") == "ollama/llama3");
+  CHECK(table.upstream_model(3, "keep").empty());
+  CHECK(table.upstream_model(4, "anything") == "x-anything");
+}

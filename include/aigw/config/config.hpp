@@ -47,6 +47,10 @@ struct route {
   std::optional<std::string> model;   // glob on the request's model
   std::vector<header_match> headers;  // all must match
   std::string backend;
+  // The model name sent upstream instead of the client's (the body is rewritten). A `*` in
+  // it stands for what the `*` of a glob model match matched, or the whole client model:
+  // model "openai/*" with model_override "*" strips the prefix. Empty: send as is.
+  std::string model_override;
   bool is_default() const { return !model && headers.empty(); }
 };
 

@@ -18,6 +18,9 @@ struct request_fields {
   std::string model;  // unescaped; empty when absent
   bool has_model = false;
   bool stream = false;
+  // The model's JSON string token in the body (quotes included), when has_model.
+  std::size_t model_offset = 0;
+  std::size_t model_length = 0;
 };
 
 // Validates `body` as one JSON object and extracts "model" and "stream". Errors:
@@ -25,6 +28,10 @@ struct request_fields {
 // invalid_model ("model" not a string). Reserves the padding itself when the caller did not
 // (costing a copy of the body).
 errc extract_request_fields(std::string& body, request_fields& out);
+
+// Replaces the model string found by extract_request_fields with `model` (JSON-escaped); the
+// rest of the body is left byte for byte as it was.
+void replace_model(std::string& body, const request_fields& fields, std::string_view model);
 
 }  // namespace aigw::json
 

@@ -29,6 +29,9 @@ class route_table {
   explicit route_table(const config::gateway& config);
 
   route_result match(const request_view& request) const noexcept;
+  // The model to send upstream for a request that matched `route`: empty when the route has
+  // no model_override (send the client's as is), else the override with its `*` filled in.
+  std::string upstream_model(std::uint32_t route, std::string_view client_model) const;
   // Every exact model name the routes mention, in route order, without duplicates, with the
   // backend each routes to. Globs are never listed: they name no model.
   struct served_model {
@@ -43,6 +46,7 @@ class route_table {
     bool model_is_glob = false;
     std::vector<config::header_match> headers;
     std::uint32_t backend_index = 0;
+    std::string model_override;
   };
   bool matches(const compiled_route& r, const request_view& request) const noexcept;
 
