@@ -38,11 +38,12 @@ void print_startup(const proxy::snapshot& s, const tcp::endpoint& endpoint, unsi
   const auto& cfg = s.config;
   auto address = endpoint.address().is_v6() ? fmt::format("[{}]", endpoint.address().to_string())
                                             : endpoint.address().to_string();
-  log::info("aigw-proxy {} listening on {}:{} ({} worker{})", kVersion, address, endpoint.port(),
-            workers, workers == 1 ? "" : "s");
   for (const auto& b : cfg.backends)
     log::info("backend {} -> {}{}", b.name, b.url, b.api_key.empty() ? "" : " (api key set)");
   log::info("default route -> backend {}", cfg.routes.back().backend);
+  // Last: whoever waits for this line has seen the whole start-up report.
+  log::info("aigw-proxy {} listening on {}:{} ({} worker{})", kVersion, address, endpoint.port(),
+            workers, workers == 1 ? "" : "s");
 }
 
 int run(std::shared_ptr<const proxy::snapshot> snapshot) {
@@ -96,7 +97,10 @@ int main(int argc, char** argv) {
       "config,c", po::value<std::string>()->value_name("FILE"), "the gateway's YAML config")(
       "listen,l", po::value<std::string>()->value_name("HOST:PORT"),
       "listen here instead of the config's address (port 0: any free port)")(
-      "check", "validate the config, print what it would serve, and exit 0 (valid) or 1");
+      "check", "validate the config, print what it would serve, and exit 0 (valid) or 1")(
+      "config-format", po::value<std::string>()->value_name("FORMAT"),
+      "auto (default), native, envoy, archgw or litellm")(
+      "print-config", "print the config as native YAML (secrets redacted) and exit");
   po::variables_map args;
   try {
     po::store(po::parse_command_line(argc, argv, options), args);
@@ -121,7 +125,25 @@ int main(int argc, char** argv) {
   std::string file = args.count("config") ? args["config"].as<std::string>() : "(no --config)";
   std::shared_ptr<const proxy::snapshot> snapshot;
   try {
-    auto config = args.count("config") ? config::load_from_file(file) : config::zero_config();
+    auto format = config::config_format::automatic;
+    if (args.count("config-format")) {
+      auto name = args["config-format"].as<std::string>();
+      auto parsed = config::parse_config_format(name);
+      if (!parsed)
+        throw config::config_error(fmt::format(
+            "--config-format: \"{}\" is not one of auto, native, envoy, archgw, litellm", name));
+      format = *parsed;
+    }
+    config::gateway config;
+    if (args.count("config")) {
+      auto loaded = config::load_config_file(file, format);
+      if (loaded.format != config::config_format::native)
+        log::info("{}: read as {} config", file, config::format_name(loaded.format));
+      for (const auto& warning : loaded.warnings) log::warn("{}: {}", file, warning);
+      config = std::move(loaded.config);
+    } else {
+      config = config::zero_config();
+    }
     if (args.count("listen")) config::override_listen(config, args["listen"].as<std::string>());
     config::refuse_self_loop(config);
     if (!args.count("config"))
@@ -131,6 +153,10 @@ int main(int argc, char** argv) {
   } catch (const config::config_error& e) {
     std::cerr << "aigw-proxy: invalid config: " << e.what() << "\n";
     return 1;
+  }
+  if (args.count("print-config")) {
+    std::cout << config::print_native(snapshot->config);
+    return 0;
   }
   if (args.count("check")) {
     std::cout << fmt::format("{}: ok ({} backends, {} routes, default backend {})\n", file,

@@ -1,5 +1,7 @@
 #include "aigw/config/loader.hpp"
 
+#include "yaml_reader.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -69,96 +71,8 @@ std::string expand_env(std::string_view text, const env_lookup& env, std::string
 
 namespace {
 
-// Reads one YAML mapping, remembering its path for error messages.
-class reader {
- public:
-  reader(const YAML::Node& node, std::string path, const env_lookup& env)
-      : node_(node), path_(std::move(path)), env_(env) {}
-
-  const std::string& path() const { return path_; }
-  std::string child_path(std::string_view key) const {
-    return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
-  }
-
-  void require_map() const {
-    if (!node_.IsMap())
-      throw config_error(fmt::format("{}: expected a mapping (key: value)", display(path_)));
-  }
-
-  void allow_only(std::initializer_list<std::string_view> keys) const {
-    require_map();
-    for (const auto& entry : node_) {
-      auto key = entry.first.as<std::string>();
-      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-        std::string known;
-        for (auto k : keys) known += fmt::format("{}{}", known.empty() ? "" : ", ", k);
-        throw config_error(
-            fmt::format("{}: unknown key (allowed here: {})", child_path(key), known));
-      }
-    }
-  }
-
-  bool has(std::string_view key) const { return bool(node_[std::string(key)]); }
-  YAML::Node raw(std::string_view key) const { return node_[std::string(key)]; }
-  reader child(std::string_view key) const {
-    return reader(node_[std::string(key)], child_path(key), env_);
-  }
-
-  std::optional<std::string> string(std::string_view key) const {
-    auto n = raw(key);
-    if (!n) return std::nullopt;
-    if (!n.IsScalar())
-      throw config_error(fmt::format("{}: expected a single value", child_path(key)));
-    return expand_env(n.Scalar(), env_, child_path(key));
-  }
-
-  std::string required_string(std::string_view key) const {
-    auto s = string(key);
-    if (!s || s->empty()) throw config_error(fmt::format("{}: required", child_path(key)));
-    return *s;
-  }
-
-  std::optional<duration> get_duration(std::string_view key) const {
-    auto s = string(key);
-    if (!s) return std::nullopt;
-    auto d = parse_duration(*s);
-    if (!d)
-      throw config_error(fmt::format(
-          "{}: \"{}\" is not a duration (write e.g. 250ms, 5s, 3m or 1h)", child_path(key), *s));
-    if (d->count() == 0 || *d > std::chrono::hours(24 * 7))
-      throw config_error(
-          fmt::format("{}: \"{}\" must be more than 0 and at most 168h", child_path(key), *s));
-    return d;
-  }
-
-  std::optional<std::uint64_t> get_size(std::string_view key) const {
-    auto s = string(key);
-    if (!s) return std::nullopt;
-    auto v = parse_size(*s);
-    if (!v)
-      throw config_error(fmt::format("{}: \"{}\" is not a size (write e.g. 512B, 64KiB or 32MiB)",
-                                     child_path(key), *s));
-    return v;
-  }
-
-  std::optional<bool> get_bool(std::string_view key) const {
-    auto s = string(key);
-    if (!s) return std::nullopt;
-    if (*s == "true") return true;
-    if (*s == "false") return false;
-    throw config_error(fmt::format("{}: expected true or false, got \"{}\"", child_path(key), *s));
-  }
-
-  const YAML::Node& node() const { return node_; }
-  const env_lookup& env() const { return env_; }
-
-  static std::string display(const std::string& path) { return path.empty() ? "(top)" : path; }
-
- private:
-  YAML::Node node_;
-  std::string path_;
-  const env_lookup& env_;
-};
+using detail::reader;
+using detail::validate_url;
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -183,21 +97,6 @@ void parse_listen(const std::string& text, const std::string& path, gateway& out
   out.listen_port = static_cast<std::uint16_t>(port);
 }
 
-void validate_url(const std::string& url, const std::string& path) {
-  auto parsed = boost::urls::parse_absolute_uri(url);
-  if (!parsed)
-    throw config_error(fmt::format(
-        "{}: \"{}\" is not an absolute URL (write e.g. http://127.0.0.1:11434/v1)", path, url));
-  auto scheme = parsed->scheme();
-  if (scheme != "http" && scheme != "https")
-    throw config_error(fmt::format("{}: scheme must be http or https", path));
-  if (parsed->host().empty()) throw config_error(fmt::format("{}: the URL has no host", path));
-  if (parsed->has_userinfo())
-    throw config_error(fmt::format("{}: put credentials in api_key, not in the URL", path));
-  if (parsed->has_query() || parsed->has_fragment())
-    throw config_error(fmt::format("{}: the URL must not have a query or fragment", path));
-}
-
 void read_timeouts(const reader& r, timeouts& out) {
   r.allow_only({"connect", "first_byte", "idle", "client_header"});
   if (auto d = r.get_duration("connect")) out.connect = *d;
@@ -220,6 +119,10 @@ backend read_backend(const reader& r, const timeouts& defaults) {
   b.url = r.required_string("url");
   validate_url(b.url, r.child_path("url"));
   b.api_key = r.string("api_key").value_or("");
+  // Kept for --print-config when the key is exactly one environment reference.
+  if (auto raw = r.raw_string("api_key");
+      raw && raw->starts_with("${") && raw->ends_with("}") && raw->find('}') == raw->size() - 1)
+    b.api_key_ref = *raw;
   b.ca_file = r.string("ca_file").value_or("");
   b.tls_insecure_skip_verify = r.get_bool("tls_insecure_skip_verify").value_or(false);
   timeouts t = defaults;
@@ -279,10 +182,35 @@ void read_routes(const reader& top, gateway& g) {
       g.routes.push_back(read_route(r, g));
     }
   }
+  detail::finish_routes(g, fmt::format("Add a last route without `match`, e.g.\n"
+                                       "  routes:\n    ...\n    - backend: {}",
+                                       g.backends.front().name));
+}
+
+}  // namespace
+
+namespace detail {
+
+void validate_url(const std::string& url, const std::string& path) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed)
+    throw config_error(fmt::format(
+        "{}: \"{}\" is not an absolute URL (write e.g. http://127.0.0.1:11434/v1)", path, url));
+  auto scheme = parsed->scheme();
+  if (scheme != "http" && scheme != "https")
+    throw config_error(fmt::format("{}: scheme must be http or https", path));
+  if (parsed->host().empty()) throw config_error(fmt::format("{}: the URL has no host", path));
+  if (parsed->has_userinfo())
+    throw config_error(fmt::format("{}: put credentials in api_key, not in the URL", path));
+  if (parsed->has_query() || parsed->has_fragment())
+    throw config_error(fmt::format("{}: the URL must not have a query or fragment", path));
+}
+
+void finish_routes(gateway& g, const std::string& how_to_add) {
   for (size_t i = 0; i + 1 < g.routes.size(); ++i) {
     if (g.routes[i].is_default())
       throw config_error(fmt::format(
-          "routes[{}]: a route without `match` is the default and must be the last route "
+          "routes[{}]: a route without a match is the default and must be the last route "
           "(routes after it could never match)",
           i));
   }
@@ -293,14 +221,24 @@ void read_routes(const reader& top, gateway& g) {
     g.routes.push_back(std::move(implicit_default));
     return;
   }
-  throw config_error(
-      fmt::format("routes: no default route. Add a last route without `match`, e.g.\n"
-                  "  routes:\n    ...\n    - backend: {}\n"
-                  "so that requests no other route matches have somewhere to go",
-                  g.backends.front().name));
+  throw config_error(fmt::format(
+      "routes: no default route. {}\nso that requests no other route matches have somewhere "
+      "to go",
+      how_to_add));
 }
 
-}  // namespace
+std::vector<std::string> unknown_keys(const YAML::Node& map,
+                                      std::initializer_list<std::string_view> known) {
+  std::vector<std::string> out;
+  if (!map.IsMap()) return out;
+  for (const auto& entry : map) {
+    auto key = entry.first.Scalar();
+    if (std::find(known.begin(), known.end(), key) == known.end()) out.push_back(key);
+  }
+  return out;
+}
+
+}  // namespace detail
 
 const backend* gateway::find_backend(std::string_view name) const {
   for (const auto& b : backends)
@@ -383,7 +321,7 @@ gateway zero_config(const env_lookup& env) {
   if (base_url && !base_url->empty()) {
     b.name = "openai";
     b.url = *base_url;
-    validate_url(b.url, "OPENAI_BASE_URL");
+    detail::validate_url(b.url, "OPENAI_BASE_URL");
     b.api_key = env("OPENAI_API_KEY").value_or("");
   } else {
     b.name = "ollama";

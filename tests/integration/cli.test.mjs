@@ -174,9 +174,13 @@ describe('example configs', () => {
   for (const file of files) {
     test(`configs/${file} passes --check`, LIMIT, async () => {
       const full = path.join(dir, file);
-      // Examples reference secrets as ${VAR}; give each one a placeholder.
+      // Examples reference the environment as ${VAR}, $VAR (archgw) or os.environ/VAR
+      // (LiteLLM); give each one a placeholder (a URL for *_URL variables).
       const text = fs.readFileSync(full, 'utf8');
-      const env = Object.fromEntries([...text.matchAll(/\$\{(\w+)\}/g)].map(([, name]) => [name, `placeholder-${name}`]));
+      const names = [...text.matchAll(/(?:\$\{|os\.environ\/|\$)([A-Z_][A-Z0-9_]*)/g)].map(([, name]) => name);
+      const env = Object.fromEntries(names.map((name) => [
+        name, /_URL$/.test(name) ? 'http://127.0.0.1:9/v1' : `placeholder-${name}`,
+      ]));
       const { code, stderr } = await runCli(['--check', '--config', full], { env });
       assert.equal(code, 0, stderr);
     });

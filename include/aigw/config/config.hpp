@@ -30,6 +30,9 @@ struct backend {
   std::string name;
   std::string url;      // base URL, as a client would put in OPENAI_BASE_URL
   std::string api_key;  // secret: empty for none; never logged or printed
+  // How the config named the key, for --print-config: "${VAR}" when it came from the
+  // environment; empty when it was written literally (then it prints as redacted).
+  std::string api_key_ref;
   std::string ca_file;  // empty: the system trust store
   bool tls_insecure_skip_verify = false;
   // Effective per-backend timeouts (the global ones with this backend's overrides applied).

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aigw/config/config.hpp"
 
@@ -38,5 +39,27 @@ void refuse_self_loop(const gateway& g);
 // Applies --listen HOST:PORT over whatever the config said.
 void override_listen(gateway& g, const std::string& listen);
 gateway load_from_file(const std::string& file, const env_lookup& env = process_env);
+
+// Other gateways' configs, turned into the same structs (config/dialects/).
+enum class config_format { automatic, native, envoy_ai_gateway, archgw, litellm };
+// "auto", "native", "envoy" (Envoy AI Gateway, `aigw run` files), "archgw", "litellm".
+std::optional<config_format> parse_config_format(std::string_view name);
+std::string_view format_name(config_format format);
+
+struct loaded_config {
+  gateway config;
+  config_format format;               // the one detected, with automatic
+  std::vector<std::string> warnings;  // what was ignored or approximated, one line each
+};
+// Detects the format (with automatic): Kubernetes-style documents (apiVersion/kind) are Envoy
+// AI Gateway, `llm_providers`/`model_providers` archgw, `model_list` LiteLLM, else native.
+loaded_config load_config(std::string_view yaml, config_format format,
+                          const env_lookup& env = process_env);
+loaded_config load_config_file(const std::string& file, config_format format,
+                               const env_lookup& env = process_env);
+
+// The native YAML of a config (for --print-config): every secret redacted, keys taken from
+// the environment shown as their ${VAR}.
+std::string print_native(const gateway& g);
 
 }  // namespace aigw::config

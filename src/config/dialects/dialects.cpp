@@ -1,0 +1,171 @@
+#include "dialects.hpp"
+
+#include <netdb.h>
+
+#include <array>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <boost/url/parse.hpp>
+
+namespace aigw::config {
+
+namespace dialects {
+
+const char* provider_base_url(std::string_view provider) {
+  struct known {
+    std::string_view provider;
+    const char* url;
+  };
+  static constexpr std::array kKnown = {
+      known{"openai", "https://api.openai.com/v1"},
+      known{"ollama", "http://127.0.0.1:11434/v1"},
+      known{"ollama_chat", "http://127.0.0.1:11434/v1"},
+      known{"mistral", "https://api.mistral.ai/v1"},
+      known{"groq", "https://api.groq.com/openai/v1"},
+      known{"deepseek", "https://api.deepseek.com/v1"},
+      known{"together_ai", "https://api.together.xyz/v1"},
+      known{"together", "https://api.together.xyz/v1"},
+      known{"openrouter", "https://openrouter.ai/api/v1"},
+      known{"xai", "https://api.x.ai/v1"},
+      known{"gemini", "https://generativelanguage.googleapis.com/v1beta/openai"},
+  };
+  for (const auto& k : kKnown)
+    if (k.provider == provider) return k.url;
+  return nullptr;
+}
+
+std::string with_api_root(std::string url) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (parsed && (parsed->encoded_path().empty() || parsed->encoded_path() == "/")) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    url += "/v1";
+  }
+  return url;
+}
+
+std::string outside_docker(std::string host, warnings& notes, const std::string& path) {
+  if (host != "host.docker.internal") return host;
+  // Inside Docker the name resolves to the host; elsewhere it does not, and the host is here.
+  addrinfo* found = nullptr;
+  bool resolves = getaddrinfo(host.c_str(), nullptr, nullptr, &found) == 0;
+  if (found) freeaddrinfo(found);
+  if (!resolves) {
+    notes.push_back(fmt::format(
+        "{}: host.docker.internal (the Docker host) does not resolve here, so it is this "
+        "machine: 127.0.0.1",
+        path));
+    return "127.0.0.1";
+  }
+  return host;
+}
+
+std::string backend_name(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+          c == ':' || c == '/'))
+      c = '-';
+  return out.empty() ? "backend" : out;
+}
+
+void default_timeouts(const gateway& g, backend& b) {
+  b.connect_timeout = g.timeouts.connect;
+  b.first_byte_timeout = g.timeouts.first_byte;
+  b.idle_timeout = g.timeouts.idle;
+}
+
+}  // namespace dialects
+
+std::optional<config_format> parse_config_format(std::string_view name) {
+  if (name == "auto") return config_format::automatic;
+  if (name == "native") return config_format::native;
+  if (name == "envoy" || name == "envoy-ai-gateway") return config_format::envoy_ai_gateway;
+  if (name == "archgw" || name == "plano") return config_format::archgw;
+  if (name == "litellm") return config_format::litellm;
+  return std::nullopt;
+}
+
+std::string_view format_name(config_format format) {
+  switch (format) {
+    case config_format::automatic:
+      return "auto";
+    case config_format::native:
+      return "native";
+    case config_format::envoy_ai_gateway:
+      return "Envoy AI Gateway";
+    case config_format::archgw:
+      return "archgw";
+    case config_format::litellm:
+      return "LiteLLM";
+  }
+  return "?";
+}
+
+namespace {
+
+config_format detect(const std::vector<YAML::Node>& documents) {
+  for (const auto& d : documents)
+    if (d.IsMap() && d["apiVersion"] && d["kind"]) return config_format::envoy_ai_gateway;
+  if (documents.size() == 1 && documents[0].IsMap()) {
+    const auto& root = documents[0];
+    if (root["llm_providers"] || root["model_providers"]) return config_format::archgw;
+    if (root["model_list"]) return config_format::litellm;
+  }
+  return config_format::native;
+}
+
+}  // namespace
+
+loaded_config load_config(std::string_view yaml, config_format format, const env_lookup& env) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    throw config_error(
+        fmt::format("line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  documents.erase(std::remove_if(documents.begin(), documents.end(),
+                                 [](const YAML::Node& d) { return d.IsNull(); }),
+                  documents.end());
+  if (format == config_format::automatic) format = detect(documents);
+  loaded_config out{.config = {}, .format = format, .warnings = {}};
+  try {
+    switch (format) {
+      case config_format::envoy_ai_gateway:
+        out.config = dialects::from_envoy_ai_gateway(documents, env, out.warnings);
+        break;
+      case config_format::archgw:
+        if (documents.size() != 1) throw config_error("an archgw config is one YAML document");
+        out.config = dialects::from_archgw(documents[0], env, out.warnings);
+        break;
+      case config_format::litellm:
+        if (documents.size() != 1) throw config_error("a LiteLLM config is one YAML document");
+        out.config = dialects::from_litellm(documents[0], env, out.warnings);
+        break;
+      default:
+        out.config = load_from_string(yaml, env);
+        break;
+    }
+  } catch (const YAML::Exception& e) {
+    throw config_error(
+        fmt::format("line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  return out;
+}
+
+loaded_config load_config_file(const std::string& file, config_format format,
+                               const env_lookup& env) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw config_error(fmt::format("{}: cannot open the config file", file));
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return load_config(text.str(), format, env);
+  } catch (const config_error& e) {
+    throw config_error(fmt::format("{}: {}", file, e.what()));
+  }
+}
+
+}  // namespace aigw::config

@@ -1,0 +1,32 @@
+#pragma once
+// Private to the config module: each other gateway's config language turned into
+// config::gateway. Each adds a line to `warnings` for every field it ignores or approximates:
+// nothing is dropped silently.
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "aigw/config/loader.hpp"
+
+namespace aigw::config::dialects {
+
+using warnings = std::vector<std::string>;
+
+gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const env_lookup& env,
+                              warnings& notes);
+gateway from_archgw(const YAML::Node& root, const env_lookup& env, warnings& notes);
+gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& notes);
+
+// Base URLs (with the OpenAI-compatible path) of providers named by a "provider/model" prefix.
+const char* provider_base_url(std::string_view provider);
+// "http://host:port" made a base URL: an empty path becomes "/v1" (the OpenAI API root).
+std::string with_api_root(std::string url);
+// `host.docker.internal` means the Docker host; outside a container that is this machine.
+std::string outside_docker(std::string host, warnings& notes, const std::string& path);
+// Backend names allowed by the native config: letters, digits and - _ . : /; others become -.
+std::string backend_name(std::string_view text);
+// Sets a backend's timeouts from the gateway's defaults.
+void default_timeouts(const gateway& g, backend& b);
+
+}  // namespace aigw::config::dialects

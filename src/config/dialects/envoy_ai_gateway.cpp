@@ -1,0 +1,254 @@
+// Envoy AI Gateway configs as users write them for `aigw run`: Kubernetes-style documents.
+// Gateway (listener port), AIGatewayRoute (rules: header matches, Exact or RegularExpression,
+// on x-ai-eg-model or any header; backendRefs with modelNameOverride and weight; timeouts),
+// AIServiceBackend (schema, timeouts, backendRef), Backend (ip or fqdn endpoints),
+// BackendSecurityPolicy (APIKey) with its Secret. A rule without matches, or matching `.*`,
+// is the default; with no default and exactly one backend, that backend is the default (what
+// envoyproxy/ai-gateway issue 612 asked for).
+#include <map>
+
+#include <fmt/format.h>
+#include <boost/beast/core/detail/base64.hpp>
+
+#include "../yaml_reader.hpp"
+#include "dialects.hpp"
+
+namespace aigw::config::dialects {
+namespace {
+
+constexpr std::string_view kModelHeader = "x-ai-eg-model";
+
+struct document {
+  YAML::Node node;
+  std::string path;  // e.g. `documents[3] (AIGatewayRoute aigw-run)`
+};
+
+std::string scalar(const YAML::Node& n, std::string_view key, std::string fallback = "") {
+  auto v = n[std::string(key)];
+  return v && v.IsScalar() ? v.Scalar() : fallback;
+}
+
+std::string decode_base64(const std::string& text) {
+  std::string out(boost::beast::detail::base64::decoded_size(text.size()), '\0');
+  auto [written, read] = boost::beast::detail::base64::decode(out.data(), text.data(), text.size());
+  out.resize(written);
+  return out;
+}
+
+bool matches_anything(const std::string& regex) {
+  return regex == ".*" || regex == "^.*$";
+}
+
+}  // namespace
+
+gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const env_lookup& env,
+                              warnings& notes) {
+  gateway g;
+  std::multimap<std::string, document> by_kind;
+  for (std::size_t i = 0; i < documents.size(); ++i) {
+    const auto& d = documents[i];
+    auto kind = scalar(d, "kind");
+    auto name = d["metadata"] ? scalar(d["metadata"], "name") : "";
+    by_kind.emplace(kind, document{d, fmt::format("documents[{}] ({} {})", i, kind, name)});
+  }
+  auto all = [&](const std::string& kind) {
+    auto [first, last] = by_kind.equal_range(kind);
+    std::vector<document> out;
+    for (auto it = first; it != last; ++it) out.push_back(it->second);
+    return out;
+  };
+  for (const auto& [kind, d] : by_kind) {
+    static constexpr std::array kKnown = {
+        "GatewayClass",          "Gateway", "AIGatewayRoute", "AIServiceBackend", "Backend",
+        "BackendSecurityPolicy", "Secret"};
+    if (std::find(kKnown.begin(), kKnown.end(), kind) == kKnown.end())
+      notes.push_back(fmt::format("{}: kind {} is not supported; ignored", d.path, kind));
+  }
+
+  // Gateway: the listener's port (on 127.0.0.1, as `aigw run` serves; --listen to change).
+  for (const auto& d : all("Gateway")) {
+    auto listeners = d.node["spec"]["listeners"];
+    if (listeners && listeners.IsSequence() && listeners.size() > 0) {
+      auto port = scalar(listeners[0], "port", "1975");
+      g.listen_port = static_cast<std::uint16_t>(std::stoi(port));
+      if (listeners.size() > 1)
+        notes.push_back(fmt::format("{}: only the first listener is served", d.path));
+    }
+    if (d.node["spec"]["infrastructure"])
+      notes.push_back(
+          fmt::format("{}.spec.infrastructure: ignored (Envoy deployment settings)", d.path));
+  }
+
+  // Secrets and security policies: API keys per AIServiceBackend.
+  // stringData may use ${VAR}, so a key need not be written into the file.
+  struct api_key {
+    std::string value;
+    std::string ref;  // "${VAR}" when it came from the environment
+  };
+  std::map<std::string, api_key> secrets;  // Secret name -> its apiKey
+  for (const auto& d : all("Secret")) {
+    auto name = scalar(d.node["metadata"], "name");
+    if (auto s = d.node["stringData"]; s && s["apiKey"]) {
+      auto raw = scalar(s, "apiKey");
+      bool one_ref = raw.starts_with("${") && raw.find('}') == raw.size() - 1;
+      secrets[name] = {expand_env(raw, env, d.path + ".stringData.apiKey"), one_ref ? raw : ""};
+    } else if (auto b = d.node["data"]; b && b["apiKey"]) {
+      secrets[name] = {decode_base64(scalar(b, "apiKey")), ""};
+    }
+  }
+  std::map<std::string, api_key> key_of_policy, key_of_backend;
+  for (const auto& d : all("BackendSecurityPolicy")) {
+    auto spec = d.node["spec"];
+    auto type = scalar(spec, "type");
+    if (type != "APIKey") {
+      notes.push_back(
+          fmt::format("{}: type {} is not supported (only APIKey); ignored", d.path, type));
+      continue;
+    }
+    auto secret_name = scalar(spec["apiKey"]["secretRef"], "name");
+    auto it = secrets.find(secret_name);
+    if (it == secrets.end())
+      throw config_error(
+          fmt::format("{}.spec.apiKey.secretRef: no Secret named \"{}\"", d.path, secret_name));
+    key_of_policy[scalar(d.node["metadata"], "name")] = it->second;
+    if (auto targets = spec["targetRefs"]; targets && targets.IsSequence())
+      for (const auto& t : targets) key_of_backend[scalar(t, "name")] = it->second;
+  }
+
+  // Backends: the network endpoints.
+  std::map<std::string, std::string> endpoint_url;
+  for (const auto& d : all("Backend")) {
+    auto endpoints = d.node["spec"]["endpoints"];
+    if (!endpoints || !endpoints.IsSequence() || endpoints.size() == 0)
+      throw config_error(fmt::format("{}.spec.endpoints: required", d.path));
+    auto e = endpoints[0];
+    std::string host, port;
+    if (e["ip"]) {
+      host = scalar(e["ip"], "address");
+      port = scalar(e["ip"], "port", "80");
+    } else if (e["fqdn"]) {
+      host = outside_docker(scalar(e["fqdn"], "hostname"), notes, d.path);
+      port = scalar(e["fqdn"], "port", "443");
+    } else {
+      throw config_error(fmt::format("{}.spec.endpoints[0]: needs ip or fqdn", d.path));
+    }
+    if (endpoints.size() > 1)
+      notes.push_back(fmt::format("{}: only the first endpoint is used", d.path));
+    // Plain HTTP, except on 443 (Envoy's BackendTLSPolicy is not read).
+    endpoint_url[scalar(d.node["metadata"], "name")] =
+        fmt::format("{}://{}:{}/v1", port == "443" ? "https" : "http", host, port);
+  }
+
+  // AIServiceBackends: our backends.
+  for (const auto& d : all("AIServiceBackend")) {
+    auto name = scalar(d.node["metadata"], "name");
+    auto spec = d.node["spec"];
+    auto schema = scalar(spec["schema"], "name", "OpenAI");
+    if (schema != "OpenAI")
+      notes.push_back(
+          fmt::format("{}: schema {} is not translated yet; sent as OpenAI", d.path, schema));
+    auto ref = scalar(spec["backendRef"], "name");
+    auto url = endpoint_url.find(ref);
+    if (url == endpoint_url.end())
+      throw config_error(fmt::format("{}.spec.backendRef: no Backend named \"{}\"", d.path, ref));
+    backend b;
+    b.name = backend_name(name);
+    b.url = url->second;
+    detail::validate_url(b.url, d.path);
+    default_timeouts(g, b);
+    if (auto t = scalar(spec["timeouts"], "request"); !t.empty()) {
+      if (auto parsed = parse_duration(t))
+        b.first_byte_timeout = *parsed;
+      else
+        notes.push_back(fmt::format("{}.spec.timeouts.request: \"{}\" not understood", d.path, t));
+    }
+    if (auto k = key_of_backend.find(name); k != key_of_backend.end()) {
+      b.api_key = k->second.value;
+      b.api_key_ref = k->second.ref;
+    }
+    if (auto policy = scalar(spec["backendSecurityPolicyRef"], "name"); !policy.empty()) {
+      auto k = key_of_policy.find(policy);
+      if (k == key_of_policy.end())
+        throw config_error(fmt::format(
+            "{}.spec.backendSecurityPolicyRef: no BackendSecurityPolicy \"{}\"", d.path, policy));
+      b.api_key = k->second.value;
+      b.api_key_ref = k->second.ref;
+    }
+    g.backends.push_back(std::move(b));
+  }
+  if (g.backends.empty()) throw config_error("no AIServiceBackend: there is nothing to route to");
+
+  // Routes, in the order written; the first rule without matches becomes the default.
+  std::optional<route> default_route;
+  for (const auto& d : all("AIGatewayRoute")) {
+    auto rules = d.node["spec"]["rules"];
+    for (std::size_t ri = 0; rules && ri < rules.size(); ++ri) {
+      auto rule = rules[ri];
+      auto path = fmt::format("{}.spec.rules[{}]", d.path, ri);
+      auto refs = rule["backendRefs"];
+      if (!refs || refs.size() == 0)
+        throw config_error(fmt::format("{}.backendRefs: required", path));
+      if (refs.size() > 1)
+        notes.push_back(fmt::format(
+            "{}.backendRefs: weighted splitting is not supported yet; all traffic goes to the "
+            "first, \"{}\"",
+            path, scalar(refs[0], "name")));
+      route target;
+      target.backend = backend_name(scalar(refs[0], "name"));
+      if (!g.find_backend(target.backend))
+        throw config_error(fmt::format("{}.backendRefs[0]: no AIServiceBackend named \"{}\"", path,
+                                       target.backend));
+      target.model_override = scalar(refs[0], "modelNameOverride");
+      if (auto t = scalar(rule["timeouts"], "request"); !t.empty())
+        notes.push_back(
+            fmt::format("{}.timeouts.request: per-rule timeouts are not supported; use the "
+                        "AIServiceBackend's",
+                        path));
+
+      auto matches = rule["matches"];
+      if (!matches || matches.size() == 0) {
+        if (!default_route) default_route = target;
+        continue;
+      }
+      for (std::size_t mi = 0; mi < matches.size(); ++mi) {
+        route r = target;
+        bool anything = true, usable = true;
+        auto headers = matches[mi]["headers"];
+        for (std::size_t hi = 0; headers && hi < headers.size(); ++hi) {
+          auto h = headers[hi];
+          auto name = scalar(h, "name");
+          std::transform(name.begin(), name.end(), name.begin(),
+                         [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+          auto type = scalar(h, "type", "Exact");
+          auto value = scalar(h, "value");
+          if (type == "RegularExpression") {
+            if (matches_anything(value)) continue;
+            notes.push_back(fmt::format(
+                "{}.matches[{}].headers[{}]: RegularExpression \"{}\" is not supported yet "
+                "(only .*); this match is skipped",
+                path, mi, hi, value));
+            usable = false;
+            break;
+          }
+          anything = false;
+          if (name == kModelHeader)
+            r.model = value;
+          else
+            r.headers.push_back({name, value});
+        }
+        if (!usable) continue;
+        if (anything) {
+          if (!default_route) default_route = target;
+          continue;
+        }
+        g.routes.push_back(std::move(r));
+      }
+    }
+  }
+  if (default_route) g.routes.push_back(std::move(*default_route));
+  detail::finish_routes(
+      g, "Add a rule without `matches` (or matching x-ai-eg-model with RegularExpression .*)");
+  return g;
+}
+
+}  // namespace aigw::config::dialects

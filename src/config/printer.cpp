@@ -1,0 +1,95 @@
+// --print-config: any loaded config as the native YAML, so a user can migrate for good.
+#include <yaml-cpp/yaml.h>
+
+#include <fmt/format.h>
+
+#include "aigw/config/loader.hpp"
+
+namespace aigw::config {
+namespace {
+
+std::string duration_text(duration d) {
+  auto ms = d.count();
+  if (ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
+  if (ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
+  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
+  return fmt::format("{}ms", ms);
+}
+
+std::string size_text(std::uint64_t n) {
+  if (n % (1u << 20) == 0) return fmt::format("{}MiB", n >> 20);
+  if (n % (1u << 10) == 0) return fmt::format("{}KiB", n >> 10);
+  return fmt::format("{}", n);
+}
+
+}  // namespace
+
+std::string print_native(const gateway& g) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "listen" << YAML::Value
+      << (g.listen_host.find(':') != std::string::npos
+              ? fmt::format("[{}]:{}", g.listen_host, g.listen_port)
+              : fmt::format("{}:{}", g.listen_host, g.listen_port));
+  out << YAML::Key << "workers" << YAML::Value
+      << (g.workers ? std::to_string(g.workers) : std::string("auto"));
+  out << YAML::Key << "access_log" << YAML::Value << g.access_log;
+  out << YAML::Key << "limits" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+      << "max_request_body" << YAML::Value << size_text(g.limits.max_request_body) << YAML::Key
+      << "max_request_headers" << YAML::Value << size_text(g.limits.max_request_headers)
+      << YAML::EndMap;
+  const auto& t = g.timeouts;
+  out << YAML::Key << "timeouts" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+      << "connect" << YAML::Value << duration_text(t.connect) << YAML::Key << "first_byte"
+      << YAML::Value << duration_text(t.first_byte) << YAML::Key << "idle" << YAML::Value
+      << duration_text(t.idle) << YAML::Key << "client_header" << YAML::Value
+      << duration_text(t.client_header) << YAML::EndMap;
+
+  out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
+  for (const auto& b : g.backends) {
+    out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << b.name << YAML::Key << "url"
+        << YAML::Value << b.url;
+    if (!b.api_key.empty())  // never the key itself
+      out << YAML::Key << "api_key" << YAML::Value
+          << (b.api_key_ref.empty() ? std::string("${REDACTED_API_KEY}") : b.api_key_ref);
+    if (!b.ca_file.empty()) out << YAML::Key << "ca_file" << YAML::Value << b.ca_file;
+    if (b.tls_insecure_skip_verify)
+      out << YAML::Key << "tls_insecure_skip_verify" << YAML::Value << true;
+    if (b.connect_timeout != t.connect || b.first_byte_timeout != t.first_byte ||
+        b.idle_timeout != t.idle) {
+      out << YAML::Key << "timeouts" << YAML::Value << YAML::Flow << YAML::BeginMap;
+      if (b.connect_timeout != t.connect)
+        out << YAML::Key << "connect" << YAML::Value << duration_text(b.connect_timeout);
+      if (b.first_byte_timeout != t.first_byte)
+        out << YAML::Key << "first_byte" << YAML::Value << duration_text(b.first_byte_timeout);
+      if (b.idle_timeout != t.idle)
+        out << YAML::Key << "idle" << YAML::Value << duration_text(b.idle_timeout);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+
+  out << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
+  for (const auto& r : g.routes) {
+    out << YAML::BeginMap;
+    if (!r.is_default()) {
+      out << YAML::Key << "match" << YAML::Value << YAML::Flow << YAML::BeginMap;
+      if (r.model) out << YAML::Key << "model" << YAML::Value << *r.model;
+      if (!r.headers.empty()) {
+        out << YAML::Key << "headers" << YAML::Value << YAML::BeginMap;
+        for (const auto& h : r.headers) out << YAML::Key << h.name << YAML::Value << h.value;
+        out << YAML::EndMap;
+      }
+      out << YAML::EndMap;
+    }
+    out << YAML::Key << "backend" << YAML::Value << r.backend;
+    if (!r.model_override.empty())
+      out << YAML::Key << "model_override" << YAML::Value << r.model_override;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace aigw::config

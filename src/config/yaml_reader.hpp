@@ -1,0 +1,128 @@
+#pragma once
+// Private to the config module: reading YAML with the path of every value kept for error
+// messages, shared by the native loader and the dialects of other gateways' configs.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "aigw/config/loader.hpp"
+
+namespace aigw::config::detail {
+
+// Reads one YAML mapping, remembering its path for error messages.
+class reader {
+ public:
+  reader(const YAML::Node& node, std::string path, const env_lookup& env)
+      : node_(node), path_(std::move(path)), env_(env) {}
+
+  const std::string& path() const { return path_; }
+  std::string child_path(std::string_view key) const {
+    return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
+  }
+
+  void require_map() const {
+    if (!node_.IsMap())
+      throw config_error(fmt::format("{}: expected a mapping (key: value)", display(path_)));
+  }
+
+  void allow_only(std::initializer_list<std::string_view> keys) const {
+    require_map();
+    for (const auto& entry : node_) {
+      auto key = entry.first.as<std::string>();
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        std::string known;
+        for (auto k : keys) known += fmt::format("{}{}", known.empty() ? "" : ", ", k);
+        throw config_error(
+            fmt::format("{}: unknown key (allowed here: {})", child_path(key), known));
+      }
+    }
+  }
+
+  bool has(std::string_view key) const { return bool(node_[std::string(key)]); }
+  YAML::Node raw(std::string_view key) const { return node_[std::string(key)]; }
+  reader child(std::string_view key) const {
+    return reader(node_[std::string(key)], child_path(key), env_);
+  }
+
+  // The scalar as written, without ${VAR} expansion (dialects have their own env syntax).
+  std::optional<std::string> raw_string(std::string_view key) const {
+    auto n = raw(key);
+    if (!n) return std::nullopt;
+    if (!n.IsScalar())
+      throw config_error(fmt::format("{}: expected a single value", child_path(key)));
+    return n.Scalar();
+  }
+
+  std::optional<std::string> string(std::string_view key) const {
+    auto n = raw(key);
+    if (!n) return std::nullopt;
+    if (!n.IsScalar())
+      throw config_error(fmt::format("{}: expected a single value", child_path(key)));
+    return expand_env(n.Scalar(), env_, child_path(key));
+  }
+
+  std::string required_string(std::string_view key) const {
+    auto s = string(key);
+    if (!s || s->empty()) throw config_error(fmt::format("{}: required", child_path(key)));
+    return *s;
+  }
+
+  std::optional<duration> get_duration(std::string_view key) const {
+    auto s = string(key);
+    if (!s) return std::nullopt;
+    auto d = parse_duration(*s);
+    if (!d)
+      throw config_error(fmt::format(
+          "{}: \"{}\" is not a duration (write e.g. 250ms, 5s, 3m or 1h)", child_path(key), *s));
+    if (d->count() == 0 || *d > std::chrono::hours(24 * 7))
+      throw config_error(
+          fmt::format("{}: \"{}\" must be more than 0 and at most 168h", child_path(key), *s));
+    return d;
+  }
+
+  std::optional<std::uint64_t> get_size(std::string_view key) const {
+    auto s = string(key);
+    if (!s) return std::nullopt;
+    auto v = parse_size(*s);
+    if (!v)
+      throw config_error(fmt::format("{}: \"{}\" is not a size (write e.g. 512B, 64KiB or 32MiB)",
+                                     child_path(key), *s));
+    return v;
+  }
+
+  std::optional<bool> get_bool(std::string_view key) const {
+    auto s = string(key);
+    if (!s) return std::nullopt;
+    if (*s == "true") return true;
+    if (*s == "false") return false;
+    throw config_error(fmt::format("{}: expected true or false, got \"{}\"", child_path(key), *s));
+  }
+
+  const YAML::Node& node() const { return node_; }
+  const env_lookup& env() const { return env_; }
+
+  static std::string display(const std::string& path) { return path.empty() ? "(top)" : path; }
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+  const env_lookup& env_;
+};
+
+// Throws unless `url` is an absolute http(s) URL with a host and no credentials or query.
+void validate_url(const std::string& url, const std::string& path);
+// Checks that a default route, if any, is last; adds one for a lone backend; else throws
+// with the fix. `how_to_add` says how to write a default in the config's own language.
+void finish_routes(gateway& g, const std::string& how_to_add);
+// The YAML keys of a mapping that are not in `known`, for "ignored" warnings.
+std::vector<std::string> unknown_keys(const YAML::Node& map,
+                                      std::initializer_list<std::string_view> known);
+
+}  // namespace aigw::config::detail

@@ -1,0 +1,297 @@
+// Other gateways' configs, as those projects document them (paraphrased fixtures), each loaded,
+// printed back as native config, and exercised end to end against fake upstreams: the request
+// goes where that project would send it. The first is the exact scenario of Envoy AI
+// Gateway's issue 612: one Ollama behind an `aigw run` file, requests without any selector.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startFakeUpstream } from '../fakes/fake_upstream.mjs';
+import { REPO_ROOT, chat, runCli, startGateway, writeTempFile } from './harness.mjs';
+
+const LIMIT = { timeout: 20000 };
+const fakes = {};
+
+before(async () => {
+  for (const name of ['ollama', 'openai', 'groq']) fakes[name] = await startFakeUpstream();
+});
+
+after(async () => {
+  for (const fake of Object.values(fakes)) await fake.close();
+});
+
+/** Starts the gateway on a config file's text, on a free port, with the given env. */
+async function gatewayFor(text, env = {}) {
+  const file = writeTempFile('dialect.yaml', text);
+  const gw = await startGateway(null, { args: ['--config', file, '--listen', '127.0.0.1:0'], env });
+  return { gw, file };
+}
+
+/** --print-config of a file: the native YAML, which must itself pass --check. */
+async function printedBack(file, env) {
+  const printed = await runCli(['--print-config', '--config', file], { env });
+  assert.equal(printed.code, 0, printed.stderr);
+  const check = await runCli(['--check', '--config', writeTempFile('native.yaml', printed.stdout)], { env });
+  assert.equal(check.code, 0, `${check.stderr}\n${printed.stdout}`);
+  return printed;
+}
+
+function port(fake) {
+  return new URL(fake.url).port;
+}
+
+describe('Envoy AI Gateway: the aigw run file of issue 612', () => {
+  let gw;
+  let file;
+  before(async () => {
+    // configs/envoy-aigw-run.yaml as the user wrote it, with Ollama's port moved to the fake's.
+    const text = fs.readFileSync(path.join(REPO_ROOT, 'configs', 'envoy-aigw-run.yaml'), 'utf8')
+      .replace('port: 11434', `port: ${port(fakes.ollama)}`);
+    ({ gw, file } = await gatewayFor(text));
+  });
+  after(() => gw?.stop());
+
+  test('a request without any selector header reaches the lone backend', LIMIT, async () => {
+    const res = await chat(gw.base, { model: 'qwen3:0.6b' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.echo.path, '/v1/chat/completions');
+    assert.equal(fakes.ollama.requests.at(-1).path, '/v1/chat/completions');
+  });
+
+  test('the aigw-backend-selector header still works', LIMIT, async () => {
+    const res = await chat(gw.base, { headers: { 'aigw-backend-selector': 'ollama' } });
+    assert.equal(res.status, 200, res.text);
+  });
+
+  test('startup names the format and the ignored infrastructure field', LIMIT, async () => {
+    assert.match(gw.stderr(), /read as Envoy AI Gateway config/);
+    assert.match(gw.stderr(), /spec\.infrastructure: ignored/);
+  });
+
+  test('printed back as a native config with the lone backend as default', LIMIT, async () => {
+    const { stdout } = await printedBack(file);
+    assert.match(stdout, /- backend: ollama\n/);
+    assert.match(stdout, /first_byte: 3m/); // the AIServiceBackend's request timeout
+  });
+});
+
+describe('Envoy AI Gateway: model routes, overrides and an API key from a Secret', () => {
+  let gw;
+  let file;
+  const env = { UPSTREAM_KEY: 'sk-envoy-secret' };
+  before(async () => {
+    const text = `
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIGatewayRoute
+metadata: { name: route }
+spec:
+  rules:
+    - matches:
+        - headers:
+            - { type: Exact, name: x-ai-eg-model, value: gpt-4o-mini }
+      backendRefs:
+        - { name: openai }
+    - matches:
+        - headers:
+            - { type: Exact, name: x-ai-eg-model, value: small }
+      backendRefs:
+        - { name: ollama, modelNameOverride: "qwen3:0.6b" }
+    - matches:
+        - headers:
+            - { type: RegularExpression, name: x-ai-eg-model, value: ".*" }
+      backendRefs:
+        - { name: ollama }
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata: { name: openai }
+spec:
+  schema: { name: OpenAI }
+  backendRef: { name: openai-endpoint, kind: Backend, group: gateway.envoyproxy.io }
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata: { name: ollama }
+spec:
+  schema: { name: OpenAI }
+  backendRef: { name: ollama-endpoint, kind: Backend, group: gateway.envoyproxy.io }
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: { name: openai-endpoint }
+spec:
+  endpoints: [{ ip: { address: 127.0.0.1, port: ${port(fakes.openai)} } }]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: { name: ollama-endpoint }
+spec:
+  endpoints: [{ fqdn: { hostname: localhost, port: ${port(fakes.ollama)} } }]
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: BackendSecurityPolicy
+metadata: { name: openai-key }
+spec:
+  type: APIKey
+  targetRefs: [{ name: openai, kind: AIServiceBackend, group: aigateway.envoyproxy.io }]
+  apiKey: { secretRef: { name: openai-secret } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: openai-secret }
+stringData: { apiKey: "\${UPSTREAM_KEY}" }
+`;
+    ({ gw, file } = await gatewayFor(text, env));
+  });
+  after(() => gw?.stop());
+
+  test('x-ai-eg-model rules route on the body model, with the Secret as the key', LIMIT, async () => {
+    const res = await chat(gw.base, { model: 'gpt-4o-mini', headers: { authorization: 'Bearer sk-client' } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(fakes.openai.requests.at(-1).headers.authorization, 'Bearer sk-envoy-secret');
+  });
+
+  test('modelNameOverride rewrites the model sent upstream', LIMIT, async () => {
+    const res = await chat(gw.base, { model: 'small' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(JSON.parse(fakes.ollama.requests.at(-1).body).model, 'qwen3:0.6b');
+  });
+
+  test('the .* rule is the default', LIMIT, async () => {
+    const before = fakes.ollama.requests.length;
+    const res = await chat(gw.base, { model: 'anything-else' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(fakes.ollama.requests.length, before + 1);
+  });
+
+  test('printed back: the key as its variable, never its value', LIMIT, async () => {
+    const { stdout } = await printedBack(file, env);
+    assert.doesNotMatch(stdout, /sk-envoy-secret/);
+    assert.match(stdout, /model_override: "?qwen3:0\.6b"?/);
+    assert.doesNotMatch(gw.stderr(), /sk-envoy-secret/);
+  });
+});
+
+describe('archgw: llm_providers with a default and a provider hint', () => {
+  let gw;
+  let file;
+  const env = { GROQ_API_KEY: 'sk-groq-secret' };
+  before(async () => {
+    const text = `
+version: v0.1
+listeners:
+  egress_traffic: { address: 0.0.0.0, port: 12000 }
+llm_providers:
+  - name: local
+    provider_interface: openai
+    endpoint: 127.0.0.1:${port(fakes.ollama)}
+    model: qwen3:0.6b
+    default: true
+  - name: fast-cloud
+    model: groq/llama-3.1-8b-instant
+    access_key: $GROQ_API_KEY
+    base_url: http://127.0.0.1:${port(fakes.groq)}
+`;
+    ({ gw, file } = await gatewayFor(text, env));
+  });
+  after(() => gw?.stop());
+
+  test('no hint: the default provider, with its own model', LIMIT, async () => {
+    const res = await chat(gw.base, { model: 'gpt-4o-mini' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(JSON.parse(fakes.ollama.requests.at(-1).body).model, 'qwen3:0.6b');
+  });
+
+  test('x-arch-llm-provider-hint picks a provider and its model and key', LIMIT, async () => {
+    const res = await chat(gw.base, { model: 'whatever', headers: { 'x-arch-llm-provider-hint': 'fast-cloud' } });
+    assert.equal(res.status, 200, res.text);
+    const seen = fakes.groq.requests.at(-1);
+    assert.equal(JSON.parse(seen.body).model, 'llama-3.1-8b-instant');
+    assert.equal(seen.headers.authorization, 'Bearer sk-groq-secret');
+    assert.equal(seen.path, '/v1/chat/completions');
+  });
+
+  test('naming the provider as the model also picks it', LIMIT, async () => {
+    const res = await chat(gw.base, { model: 'fast-cloud' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(JSON.parse(fakes.groq.requests.at(-1).body).model, 'llama-3.1-8b-instant');
+  });
+
+  test('ignored settings are named; printed back without the key', LIMIT, async () => {
+    assert.match(gw.stderr(), /listeners: archgw setting ignored/);
+    const { stdout } = await printedBack(file, env);
+    assert.match(stdout, /api_key: \$\{GROQ_API_KEY\}/);
+  });
+});
+
+describe('LiteLLM: model_list with exact names, provider/* and *', () => {
+  let gw;
+  let file;
+  const env = { OPENAI_BASE_URL: '', LOCAL_BASE: '', FAKE_OPENAI_BASE: '', FAKE_KEY: 'sk-litellm-secret' };
+  before(async () => {
+    env.FAKE_OPENAI_BASE = fakes.openai.url;
+    env.LOCAL_BASE = `http://127.0.0.1:${port(fakes.ollama)}`;
+    const text = `
+model_list:
+  - model_name: my-alias
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: os.environ/FAKE_OPENAI_BASE
+      api_key: os.environ/FAKE_KEY
+  - model_name: "*"
+    litellm_params:
+      model: openai/*
+      api_base: os.environ/FAKE_OPENAI_BASE
+      api_key: os.environ/FAKE_KEY
+  - model_name: ollama/*
+    litellm_params:
+      model: ollama/*
+      api_base: os.environ/LOCAL_BASE
+litellm_settings:
+  drop_params: true
+`;
+    ({ gw, file } = await gatewayFor(text, env));
+  });
+  after(() => gw?.stop());
+
+  test('an alias is sent as its deployment model, with the key', LIMIT, async () => {
+    const res = await chat(gw.base, { model: 'my-alias' });
+    assert.equal(res.status, 200, res.text);
+    const seen = fakes.openai.requests.at(-1);
+    assert.equal(JSON.parse(seen.body).model, 'gpt-4o-mini');
+    assert.equal(seen.headers.authorization, 'Bearer sk-litellm-secret');
+  });
+
+  test('provider/* strips the provider prefix, with the api_base made an API root', LIMIT, async () => {
+    const res = await chat(gw.base, { model: 'ollama/llama3.2' });
+    assert.equal(res.status, 200, res.text);
+    const seen = fakes.ollama.requests.at(-1);
+    assert.equal(JSON.parse(seen.body).model, 'llama3.2');
+    assert.equal(seen.path, '/v1/chat/completions');
+  });
+
+  test('* takes everything else, the model as sent', LIMIT, async () => {
+    const res = await chat(gw.base, { model: 'gpt-4.1' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(JSON.parse(fakes.openai.requests.at(-1).body).model, 'gpt-4.1');
+  });
+
+  test('printed back as native, keys as variables', LIMIT, async () => {
+    assert.match(gw.stderr(), /litellm_settings: LiteLLM setting ignored/);
+    const { stdout } = await printedBack(file, env);
+    assert.match(stdout, /api_key: \$\{FAKE_KEY\}/);
+    assert.doesNotMatch(stdout, /sk-litellm-secret/);
+  });
+
+  test('two deployments of one model_name are refused with the reason', LIMIT, async () => {
+    const twice = writeTempFile('twice.yaml', `
+model_list:
+  - { model_name: gpt-4o, litellm_params: { model: openai/gpt-4o } }
+  - { model_name: gpt-4o, litellm_params: { model: openai/gpt-4o } }
+`);
+    const { code, stderr } = await runCli(['--check', '--config', twice]);
+    assert.equal(code, 1);
+    assert.match(stderr, /model_list\[1\]\.model_name: .*load balancing/);
+  });
+});
