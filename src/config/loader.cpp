@@ -106,9 +106,31 @@ void read_timeouts(const reader& r, timeouts& out) {
 }
 
 backend read_backend(const reader& r, const timeouts& defaults) {
-  r.allow_only({"name", "url", "api_key", "ca_file", "tls_insecure_skip_verify", "timeouts"});
+  r.allow_only({"name", "url", "api_key", "ca_file", "tls_insecure_skip_verify", "timeouts",
+                "schema", "api_version", "deployments"});
   backend b;
   b.name = r.required_string("name");
+  auto schema = r.string("schema").value_or("openai");
+  if (schema == "openai") {
+    b.schema = config::schema::openai;
+  } else if (schema == "azure-openai") {
+    b.schema = config::schema::azure_openai;
+    b.api_version = r.required_string("api_version");
+    if (r.has("deployments")) {
+      auto d = r.child("deployments");
+      d.require_map();
+      for (const auto& entry : d.node()) {
+        auto model = entry.first.as<std::string>();
+        b.deployments.emplace_back(model, d.required_string(model));
+      }
+    }
+  } else {
+    throw config_error(fmt::format("{}: \"{}\" is not a schema (openai or azure-openai)",
+                                   r.child_path("schema"), schema));
+  }
+  if (b.schema != config::schema::azure_openai && (r.has("api_version") || r.has("deployments")))
+    throw config_error(
+        fmt::format("{}: api_version and deployments need schema: azure-openai", r.path()));
   bool valid_name = std::all_of(b.name.begin(), b.name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
            c == ':' || c == '/';

@@ -49,6 +49,16 @@ std::string print_native(const gateway& g) {
   for (const auto& b : g.backends) {
     out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << b.name << YAML::Key << "url"
         << YAML::Value << b.url;
+    if (b.schema == schema::azure_openai) {
+      out << YAML::Key << "schema" << YAML::Value << "azure-openai" << YAML::Key << "api_version"
+          << YAML::Value << b.api_version;
+      if (!b.deployments.empty()) {
+        out << YAML::Key << "deployments" << YAML::Value << YAML::BeginMap;
+        for (const auto& [model, deployment] : b.deployments)
+          out << YAML::Key << model << YAML::Value << deployment;
+        out << YAML::EndMap;
+      }
+    }
     if (!b.api_key.empty())  // never the key itself
       out << YAML::Key << "api_key" << YAML::Value
           << (b.api_key_ref.empty() ? std::string("${REDACTED_API_KEY}") : b.api_key_ref);

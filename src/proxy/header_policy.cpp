@@ -68,6 +68,13 @@ void append_filtered(const boost::beast::http::fields& from, std::string& out, E
   }
 }
 
+// The Azure OpenAI operations that run on one deployment.
+bool is_deployment_path(std::string_view rest) {
+  for (std::string_view p : {"/chat/completions", "/completions", "/embeddings"})
+    if (rest == p) return true;
+  return rest.starts_with("/images/") || rest.starts_with("/audio/");
+}
+
 }  // namespace
 
 void append_request_headers(const boost::beast::http::fields& from, std::string& out) {
@@ -90,11 +97,25 @@ void write_upstream_request_head(const upstream_request_line& line,
                                  const upstream::target& target, std::size_t body_size,
                                  std::string& out) {
   out.clear();
-  out.append(line.method).append(" ").append(target.base_path).append(line.rest);
-  out.append(line.query).append(" HTTP/1.1\r\n");
+  out.append(line.method).append(" ").append(target.base_path);
+  if (target.schema == config::schema::azure_openai) {
+    // Azure serves each model as a deployment, addressed in the path, with a required
+    // api-version (a client's own api-version wins).
+    if (is_deployment_path(line.rest))
+      out.append("/openai/deployments/").append(target.deployment_for(line.model));
+    else
+      out.append("/openai");
+    out.append(line.rest).append(line.query);
+    if (line.query.find("api-version=") == std::string_view::npos)
+      out.append(line.query.empty() ? "?" : "&").append("api-version=").append(target.api_version);
+  } else {
+    out.append(line.rest).append(line.query);
+  }
+  out.append(" HTTP/1.1\r\n");
   append_request_headers(client_headers, out);
   append_field(out, "Host", target.host_header);
-  if (!target.authorization.empty()) append_field(out, "Authorization", target.authorization);
+  if (!target.credential_name.empty())
+    append_field(out, target.credential_name, target.credential_value);
   bool method_has_body = line.method == "POST" || line.method == "PUT" || line.method == "PATCH";
   if (body_size > 0 || method_has_body) {
     char digits[24];

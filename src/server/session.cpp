@@ -228,10 +228,10 @@ class session {
 
     auto route = config_->routes.match({log.model, request.base()});
     const auto& upstream_target = config_->targets[route.backend_index];
-    if (fields.has_model) {
-      if (auto model = config_->routes.upstream_model(route.route_index, log.model); !model.empty())
-        json::replace_model(request.body(), fields, model);
-    }
+    std::string upstream_model;
+    if (fields.has_model)
+      upstream_model = config_->routes.upstream_model(route.route_index, log.model);
+    if (!upstream_model.empty()) json::replace_model(request.body(), fields, upstream_model);
     log.route = static_cast<int>(route.route_index);
     log.backend = upstream_target.name;
 
@@ -240,7 +240,8 @@ class session {
     auto method = request.method_string();
     proxy::write_upstream_request_head({{method.data(), method.size()},
                                         {endpoint.rest.data(), endpoint.rest.size()},
-                                        {query.data(), query.size()}},
+                                        {query.data(), query.size()},
+                                        upstream_model.empty() ? log.model : upstream_model},
                                        request.base(), upstream_target, request.body().size(),
                                        upstream_head_);
 

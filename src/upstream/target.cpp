@@ -20,7 +20,14 @@ target target::compile(const config::backend& backend, const std::string& path) 
   t.host_header = default_port ? host_for_header : fmt::format("{}:{}", host_for_header, t.port);
   t.base_path = std::string(url.encoded_path());
   while (!t.base_path.empty() && t.base_path.back() == '/') t.base_path.pop_back();
-  if (!backend.api_key.empty()) t.authorization = "Bearer " + backend.api_key;
+  t.schema = backend.schema;
+  t.api_version = backend.api_version;
+  t.deployments = backend.deployments;
+  if (!backend.api_key.empty()) {
+    bool azure = backend.schema == config::schema::azure_openai;
+    t.credential_name = azure ? "api-key" : "Authorization";
+    t.credential_value = azure ? backend.api_key : "Bearer " + backend.api_key;
+  }
   t.connect_timeout = backend.connect_timeout;
   t.first_byte_timeout = backend.first_byte_timeout;
   t.idle_timeout = backend.idle_timeout;
@@ -50,6 +57,12 @@ target target::compile(const config::backend& backend, const std::string& path) 
     }
   }
   return t;
+}
+
+std::string_view target::deployment_for(std::string_view model) const {
+  for (const auto& [name, deployment] : deployments)
+    if (name == model) return deployment;
+  return model;
 }
 
 }  // namespace aigw::upstream

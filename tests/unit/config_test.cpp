@@ -168,12 +168,13 @@ routes: [{ backend: a }]
   auto s = aigw::proxy::snapshot::compile(g);
   CHECK(s->targets[0].host_header == "127.0.0.1:11434");
   CHECK(s->targets[0].base_path == "/v1");
-  CHECK(s->targets[0].authorization.empty());
+  CHECK(s->targets[0].credential_name.empty());
   CHECK_FALSE(s->targets[0].tls);
   CHECK(s->targets[1].host_header == "api.example.com");
   CHECK(s->targets[1].port == "443");
   CHECK(s->targets[1].base_path == "/openai/v1");
-  CHECK(s->targets[1].authorization == "Bearer sk-test");
+  CHECK(s->targets[1].credential_name == "Authorization");
+  CHECK(s->targets[1].credential_value == "Bearer sk-test");
   CHECK(s->targets[1].tls);
   CHECK(s->targets[2].host == "::1");
   CHECK(s->targets[2].host_header == "[::1]:8080");

@@ -65,8 +65,9 @@ TEST_CASE("the upstream request head: base path, query, Host, credentials, lengt
   client.set(http::field::authorization, "Bearer sk-client");
   client.set(http::field::content_type, "application/json");
   std::string head;
-  aigw::proxy::write_upstream_request_head({"POST", "/chat/completions", "?api-version=1"}, client,
-                                           snapshot->targets[0], 42, head);
+  aigw::proxy::write_upstream_request_head(
+      {"POST", "/chat/completions", "?api-version=1", "gpt-4o"}, client, snapshot->targets[0], 42,
+      head);
   CHECK(head ==
         "POST /openai/v1/chat/completions?api-version=1 HTTP/1.1\r\n"
         "Content-Type: application/json\r\n"
@@ -74,10 +75,41 @@ TEST_CASE("the upstream request head: base path, query, Host, credentials, lengt
         "Authorization: Bearer sk-backend\r\n"
         "Content-Length: 42\r\n"
         "\r\n");
-  aigw::proxy::write_upstream_request_head({"GET", "/responses/r1", ""}, client,
+  aigw::proxy::write_upstream_request_head({"GET", "/responses/r1", "", ""}, client,
                                            snapshot->targets[0], 0, head);
   CHECK(head.find("GET /openai/v1/responses/r1 HTTP/1.1\r\n") == 0);
   CHECK(head.find("Content-Length") == std::string::npos);
+}
+
+TEST_CASE("the Azure OpenAI request head: deployment path, api-version, api-key") {
+  auto config = aigw::config::load_from_string(R"(
+backends:
+  - name: azure
+    url: https://example-resource.openai.azure.com
+    schema: azure-openai
+    api_version: "2024-10-21"
+    api_key: azure-key
+    deployments: { gpt-4o: prod-gpt4o }
+)",
+                                               [](std::string_view) { return std::nullopt; });
+  auto snapshot = aigw::proxy::snapshot::compile(config);
+  http::fields client;
+  client.set(http::field::authorization, "Bearer sk-client");
+  std::string head;
+  aigw::proxy::write_upstream_request_head({"POST", "/chat/completions", "", "gpt-4o"}, client,
+                                           snapshot->targets[0], 2, head);
+  CHECK(head ==
+        "POST /openai/deployments/prod-gpt4o/chat/completions?api-version=2024-10-21 HTTP/1.1\r\n"
+        "Host: example-resource.openai.azure.com\r\n"
+        "api-key: azure-key\r\n"
+        "Content-Length: 2\r\n"
+        "\r\n");
+  // An unmapped model is its own deployment; a client's api-version wins.
+  aigw::proxy::write_upstream_request_head(
+      {"POST", "/embeddings", "?api-version=2025-01-01", "text-embedding-3-small"}, client,
+      snapshot->targets[0], 2, head);
+  CHECK(head.find("POST /openai/deployments/text-embedding-3-small/embeddings"
+                  "?api-version=2025-01-01 HTTP/1.1\r\n") == 0);
 }
 
 TEST_CASE("the client response head: framing and connection") {

@@ -26,8 +26,18 @@ struct limits {
   std::uint32_t max_request_headers = 64u << 10;
 };
 
+// How a backend speaks: `openai` for OpenAI and every OpenAI-compatible server (Ollama, vLLM,
+// llama.cpp, Groq, Together, Mistral, DeepSeek, OpenRouter, Gemini's OpenAI endpoint);
+// `azure_openai` for Azure OpenAI deployments.
+enum class schema { openai, azure_openai };
+
 struct backend {
   std::string name;
+  config::schema schema = schema::openai;
+  // azure_openai: the api-version query parameter, and model name -> deployment name (a
+  // model not listed is its own deployment name).
+  std::string api_version;
+  std::vector<std::pair<std::string, std::string>> deployments;
   std::string url;      // base URL, as a client would put in OPENAI_BASE_URL
   std::string api_key;  // secret: empty for none; never logged or printed
   // How the config named the key, for --print-config: "${VAR}" when it came from the

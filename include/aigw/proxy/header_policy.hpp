@@ -27,10 +27,12 @@ struct upstream_request_line {
   std::string_view method;
   std::string_view rest;   // path after /v1, e.g. "/chat/completions"
   std::string_view query;  // "" or "?..."
+  std::string_view model;  // the model sent upstream (Azure puts its deployment in the path)
 };
 
-// The whole head of the request sent to `target`: request line on the backend's base path,
-// forwarded headers, Host, the backend's credentials, Content-Length.
+// The whole head of the request sent to `target`: request line on the backend's base path
+// (for Azure OpenAI: /openai/deployments/<deployment>/<rest>?api-version=...), forwarded
+// headers, Host, the backend's credentials, Content-Length.
 void write_upstream_request_head(const upstream_request_line& line,
                                  const boost::beast::http::fields& client_headers,
                                  const upstream::target& target, std::size_t body_size,

@@ -14,11 +14,20 @@ namespace aigw::upstream {
 struct target {
   std::string name;
   bool tls = false;
-  std::string host;           // for DNS, SNI and certificate verification (no brackets)
-  std::string port;           // service, e.g. "443"
-  std::string host_header;    // Host sent upstream: host, plus :port when not the scheme's default
-  std::string base_path;      // e.g. "/v1"; never ends with '/'
-  std::string authorization;  // secret: "Bearer <api_key>" or empty
+  std::string host;         // for DNS, SNI and certificate verification (no brackets)
+  std::string port;         // service, e.g. "443"
+  std::string host_header;  // Host sent upstream: host, plus :port when not the scheme's default
+  std::string base_path;    // e.g. "/v1"; never ends with '/'
+  // The credential header sent upstream (secret): "Authorization: Bearer <key>" for OpenAI,
+  // "api-key: <key>" for Azure; empty name for none.
+  std::string credential_name;
+  std::string credential_value;
+  config::schema schema = config::schema::openai;
+  std::string api_version;                                       // azure_openai
+  std::vector<std::pair<std::string, std::string>> deployments;  // azure_openai
+
+  // The Azure deployment serving `model` (the model itself when not mapped).
+  std::string_view deployment_for(std::string_view model) const;
   duration connect_timeout{};
   duration first_byte_timeout{};
   duration idle_timeout{};
