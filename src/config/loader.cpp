@@ -2,6 +2,8 @@
 
 #include "yaml_reader.hpp"
 
+#include <re2/re2.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -165,6 +167,22 @@ std::string known_backends(const gateway& g) {
   return names;
 }
 
+// A match value: a plain scalar (exact, or a glob for models), or `{ regex: "..." }` (RE2,
+// matching the whole value), checked here so a bad pattern fails at start-up.
+std::optional<std::pair<std::string, bool>> read_pattern(const reader& parent,
+                                                         std::string_view key) {
+  auto node = parent.raw(key);
+  if (!node) return std::nullopt;
+  if (!node.IsMap()) return std::pair{parent.string(key).value_or(""), false};
+  auto r = parent.child(key);
+  r.allow_only({"regex"});
+  auto pattern = r.required_string("regex");
+  if (auto error = detail::regex_error(pattern); !error.empty())
+    throw config_error(
+        fmt::format("{}: not a valid regular expression: {}", r.child_path("regex"), error));
+  return std::pair{pattern, true};
+}
+
 route read_route(const reader& r, const gateway& g) {
   r.allow_only({"match", "backend", "model_override"});
   route out;
@@ -176,7 +194,10 @@ route read_route(const reader& r, const gateway& g) {
   if (!r.has("match")) return out;
   auto m = r.child("match");
   m.allow_only({"model", "headers"});
-  out.model = m.string("model");
+  if (auto model = read_pattern(m, "model")) {
+    out.model = model->first;
+    out.model_regex = model->second;
+  }
   if (out.model && out.model->empty())
     throw config_error(fmt::format("{}: must not be empty", m.child_path("model")));
   if (m.has("headers")) {
@@ -184,9 +205,8 @@ route read_route(const reader& r, const gateway& g) {
     h.require_map();
     for (const auto& entry : h.node()) {
       auto name = entry.first.as<std::string>();
-      auto value = h.string(name);
-      if (!value) continue;
-      out.headers.push_back({lower(name), *value});
+      if (auto value = read_pattern(h, name))
+        out.headers.push_back({lower(name), value->first, value->second});
     }
   }
   if (out.is_default())
@@ -247,6 +267,11 @@ void finish_routes(gateway& g, const std::string& how_to_add) {
       "routes: no default route. {}\nso that requests no other route matches have somewhere "
       "to go",
       how_to_add));
+}
+
+std::string regex_error(const std::string& pattern) {
+  re2::RE2 compiled(pattern, re2::RE2::Quiet);
+  return compiled.ok() ? std::string() : compiled.error();
 }
 
 std::vector<std::string> unknown_keys(const YAML::Node& map,

@@ -85,10 +85,22 @@ std::string print_native(const gateway& g) {
     out << YAML::BeginMap;
     if (!r.is_default()) {
       out << YAML::Key << "match" << YAML::Value << YAML::Flow << YAML::BeginMap;
-      if (r.model) out << YAML::Key << "model" << YAML::Value << *r.model;
+      auto pattern = [&](const std::string& value, bool regex) {
+        if (regex)
+          out << YAML::BeginMap << YAML::Key << "regex" << YAML::Value << value << YAML::EndMap;
+        else
+          out << value;
+      };
+      if (r.model) {
+        out << YAML::Key << "model" << YAML::Value;
+        pattern(*r.model, r.model_regex);
+      }
       if (!r.headers.empty()) {
         out << YAML::Key << "headers" << YAML::Value << YAML::BeginMap;
-        for (const auto& h : r.headers) out << YAML::Key << h.name << YAML::Value << h.value;
+        for (const auto& h : r.headers) {
+          out << YAML::Key << h.name << YAML::Value;
+          pattern(h.value, h.regex);
+        }
         out << YAML::EndMap;
       }
       out << YAML::EndMap;

@@ -121,6 +121,8 @@ void validate_url(const std::string& url, const std::string& path);
 // Checks that a default route, if any, is last; adds one for a lone backend; else throws
 // with the fix. `how_to_add` says how to write a default in the config's own language.
 void finish_routes(gateway& g, const std::string& how_to_add);
+// Why an RE2 pattern does not compile, or "" when it does.
+std::string regex_error(const std::string& pattern);
 // The YAML keys of a mapping that are not in `known`, for "ignored" warnings.
 std::vector<std::string> unknown_keys(const YAML::Node& map,
                                       std::initializer_list<std::string_view> known);

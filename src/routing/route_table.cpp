@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <re2/re2.h>
+
 #include "aigw/routing/glob.hpp"
 
 namespace aigw::routing {
@@ -14,11 +16,16 @@ route_table::route_table(const config::gateway& config) {
   };
   for (const auto& r : config.routes) {
     compiled_route c;
-    if (r.model) {
+    if (r.model && r.model_regex) {
+      c.model_regex = std::make_shared<const re2::RE2>(*r.model, re2::RE2::Quiet);
+    } else if (r.model) {
       c.model = *r.model;
       c.model_is_glob = is_glob(c.model);
     }
-    c.headers = r.headers;
+    for (const auto& h : r.headers)
+      c.headers.push_back(
+          {h.name, h.value,
+           h.regex ? std::make_shared<const re2::RE2>(h.value, re2::RE2::Quiet) : nullptr});
     c.backend_index = backend_index(r.backend);
     c.model_override = r.model_override;
     if (!c.model.empty() && !c.model_is_glob &&
@@ -35,13 +42,20 @@ route_table::route_table(const config::gateway& config) {
 }
 
 bool route_table::matches(const compiled_route& r, const request_view& request) const noexcept {
+  if (r.model_regex &&
+      !re2::RE2::FullMatch(re2::StringPiece(request.model.data(), request.model.size()),
+                           *r.model_regex))
+    return false;
   if (!r.model.empty()) {
     bool ok = r.model_is_glob ? glob_match(r.model, request.model) : r.model == request.model;
     if (!ok) return false;
   }
-  return std::all_of(r.headers.begin(), r.headers.end(), [&](const auto& h) {
+  return std::all_of(r.headers.begin(), r.headers.end(), [&](const compiled_header& h) {
     auto it = request.headers.find(h.name);
-    return it != request.headers.end() && it->value() == h.value;
+    if (it == request.headers.end()) return false;
+    auto value = it->value();
+    return h.regex ? re2::RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *h.regex)
+                   : value == h.value;
   });
 }
 

@@ -94,6 +94,11 @@ spec:
         - { name: openai }
     - matches:
         - headers:
+            - { type: RegularExpression, name: x-ai-eg-model, value: "o[1-4](-mini)?" }
+      backendRefs:
+        - { name: openai }
+    - matches:
+        - headers:
             - { type: Exact, name: x-ai-eg-model, value: small }
       backendRefs:
         - { name: ollama, modelNameOverride: "qwen3:0.6b" }
@@ -152,6 +157,14 @@ stringData: { apiKey: "\${UPSTREAM_KEY}" }
     assert.equal(fakes.openai.requests.at(-1).headers.authorization, 'Bearer sk-envoy-secret');
   });
 
+  test('RegularExpression rules match the whole model', LIMIT, async () => {
+    const before = fakes.openai.requests.length;
+    assert.equal((await chat(gw.base, { model: 'o3-mini' })).status, 200);
+    assert.equal(fakes.openai.requests.length, before + 1);
+    assert.equal((await chat(gw.base, { model: 'o3-mini-high' })).status, 200); // not a whole match
+    assert.equal(fakes.openai.requests.length, before + 1);
+  });
+
   test('modelNameOverride rewrites the model sent upstream', LIMIT, async () => {
     const res = await chat(gw.base, { model: 'small' });
     assert.equal(res.status, 200, res.text);
@@ -169,6 +182,7 @@ stringData: { apiKey: "\${UPSTREAM_KEY}" }
     const { stdout } = await printedBack(file, env);
     assert.doesNotMatch(stdout, /sk-envoy-secret/);
     assert.match(stdout, /model_override: "?qwen3:0\.6b"?/);
+    assert.match(stdout, /regex: "?o\[1-4\]\(-mini\)\?"?/);
     assert.doesNotMatch(gw.stderr(), /sk-envoy-secret/);
   });
 });

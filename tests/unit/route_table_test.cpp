@@ -150,3 +150,38 @@ routes:
   CHECK(table.upstream_model(3, "keep").empty());
   CHECK(table.upstream_model(4, "anything") == "x-anything");
 }
+
+TEST_CASE("regular expressions (RE2, whole value) on the model and on headers") {
+  auto config = load(R"(
+backends: [{ name: a, url: "http://127.0.0.1:1/v1" }, { name: b, url: "http://127.0.0.1:2/v1" }]
+routes:
+  - { match: { model: { regex: "gpt-4o(-mini)?" } }, backend: b }
+  - { match: { headers: { x-team: { regex: "res(earch)?|lab" } } }, backend: b }
+  - { backend: a }
+)");
+  route_table table(config);
+  http::fields none;
+  http::fields team;
+  team.set("x-team", "lab");
+  http::fields other_team;
+  other_team.set("x-team", "laboratory");  // a whole-value match, not a search
+  CHECK(table.match({"gpt-4o", none}).route_index == 0);
+  CHECK(table.match({"gpt-4o-mini", none}).route_index == 0);
+  CHECK(table.match({"gpt-4o-mini-2024", none}).route_index == 2);
+  CHECK(table.match({"x", team}).route_index == 1);
+  CHECK(table.match({"x", other_team}).route_index == 2);
+  CHECK(table.exact_models().empty());
+}
+
+TEST_CASE("a bad regular expression fails at start-up, naming the path") {
+  try {
+    load(R"(
+backends: [{ name: a, url: "http://127.0.0.1:1/v1" }]
+routes: [{ match: { model: { regex: "gpt-(4o" } }, backend: a }]
+)");
+    FAIL("loaded");
+  } catch (const aigw::config::config_error& e) {
+    CHECK(std::string(e.what()).find(
+              "routes[0].match.model.regex: not a valid regular expression") == 0);
+  }
+}

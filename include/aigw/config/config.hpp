@@ -52,12 +52,14 @@ struct backend {
 };
 
 struct header_match {
-  std::string name;   // lower-case
-  std::string value;  // exact
+  std::string name;    // lower-case
+  std::string value;   // exact, or a regular expression when `regex`
+  bool regex = false;  // RE2 syntax, matching the whole value
 };
 
 struct route {
-  std::optional<std::string> model;   // glob on the request's model
+  std::optional<std::string> model;   // glob on the request's model (a regex if model_regex)
+  bool model_regex = false;           // RE2 syntax, matching the whole model
   std::vector<header_match> headers;  // all must match
   std::string backend;
   // The model name sent upstream instead of the client's (the body is rewritten). A `*` in

@@ -2,6 +2,7 @@
 // The compiled route table. Routes are tried in the order written, first match wins; the
 // last route is always the default, so every request has a backend.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -10,6 +11,10 @@
 #include <boost/beast/http/fields.hpp>
 
 #include "aigw/config/config.hpp"
+
+namespace re2 {
+class RE2;
+}
 
 namespace aigw::routing {
 
@@ -41,10 +46,16 @@ class route_table {
   const std::vector<served_model>& exact_models() const noexcept { return exact_models_; }
 
  private:
+  struct compiled_header {
+    std::string name;
+    std::string value;
+    std::shared_ptr<const re2::RE2> regex;  // set: match the value against it
+  };
   struct compiled_route {
     std::string model;  // empty: any
     bool model_is_glob = false;
-    std::vector<config::header_match> headers;
+    std::shared_ptr<const re2::RE2> model_regex;  // set: the model must match it
+    std::vector<compiled_header> headers;
     std::uint32_t backend_index = 0;
     std::string model_override;
   };

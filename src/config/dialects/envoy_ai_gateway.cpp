@@ -1,6 +1,7 @@
 // Envoy AI Gateway configs as users write them for `aigw run`: Kubernetes-style documents.
-// Gateway (listener port), AIGatewayRoute (rules: header matches, Exact or RegularExpression,
-// on x-ai-eg-model or any header; backendRefs with modelNameOverride and weight; timeouts),
+// Gateway (listener port), AIGatewayRoute (rules: header matches, Exact or RE2
+// RegularExpression, on x-ai-eg-model or any header; backendRefs with modelNameOverride and
+// weight; timeouts),
 // AIServiceBackend (schema, timeouts, backendRef), Backend (ip or fqdn endpoints),
 // BackendSecurityPolicy (APIKey) with its Secret. A rule without matches, or matching `.*`,
 // is the default; with no default and exactly one backend, that backend is the default (what
@@ -221,20 +222,28 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
                          [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
           auto type = scalar(h, "type", "Exact");
           auto value = scalar(h, "value");
-          if (type == "RegularExpression") {
-            if (matches_anything(value)) continue;
-            notes.push_back(fmt::format(
-                "{}.matches[{}].headers[{}]: RegularExpression \"{}\" is not supported yet "
-                "(only .*); this match is skipped",
-                path, mi, hi, value));
+          bool regex = type == "RegularExpression";
+          if (regex && matches_anything(value)) continue;
+          std::string why;
+          if (regex)
+            why = detail::regex_error(value);
+          else if (type != "Exact")
+            why = fmt::format("type {} is not supported", type);
+          if (!why.empty()) {
+            notes.push_back(
+                fmt::format("{}.matches[{}].headers[{}]: \"{}\": {}; this match is "
+                            "skipped",
+                            path, mi, hi, value, why));
             usable = false;
             break;
           }
           anything = false;
-          if (name == kModelHeader)
+          if (name == kModelHeader) {
             r.model = value;
-          else
-            r.headers.push_back({name, value});
+            r.model_regex = regex;
+          } else {
+            r.headers.push_back({name, value, regex});
+          }
         }
         if (!usable) continue;
         if (anything) {
