@@ -34,13 +34,21 @@ void raise_open_file_limit() {
   }
 }
 
+// The default route's backend(s), for start-up lines.
+std::string default_backends(const config::gateway& cfg) {
+  std::string names;
+  for (const auto& t : cfg.routes.back().targets)
+    names += fmt::format("{}{}", names.empty() ? "" : ", ", t.backend);
+  return names;
+}
+
 void print_startup(const proxy::snapshot& s, const tcp::endpoint& endpoint, unsigned workers) {
   const auto& cfg = s.config;
   auto address = endpoint.address().is_v6() ? fmt::format("[{}]", endpoint.address().to_string())
                                             : endpoint.address().to_string();
   for (const auto& b : cfg.backends)
     log::info("backend {} -> {}{}", b.name, b.url, b.api_key.empty() ? "" : " (api key set)");
-  log::info("default route -> backend {}", cfg.routes.back().backend);
+  log::info("default route -> backend {}", default_backends(cfg));
   // Last: whoever waits for this line has seen the whole start-up report.
   log::info("aigw-proxy {} listening on {}:{} ({} worker{})", kVersion, address, endpoint.port(),
             workers, workers == 1 ? "" : "s");
@@ -161,7 +169,7 @@ int main(int argc, char** argv) {
   if (args.count("check")) {
     std::cout << fmt::format("{}: ok ({} backends, {} routes, default backend {})\n", file,
                              snapshot->config.backends.size(), snapshot->config.routes.size(),
-                             snapshot->config.routes.back().backend);
+                             default_backends(snapshot->config));
     return 0;
   }
   return run(std::move(snapshot));

@@ -183,14 +183,45 @@ std::optional<std::pair<std::string, bool>> read_pattern(const reader& parent,
   return std::pair{pattern, true};
 }
 
-route read_route(const reader& r, const gateway& g) {
-  r.allow_only({"match", "backend", "model_override"});
-  route out;
-  out.backend = r.required_string("backend");
-  out.model_override = r.string("model_override").value_or("");
-  if (!g.find_backend(out.backend))
+route_target read_target(const reader& r, const gateway& g) {
+  route_target t;
+  t.backend = r.required_string("backend");
+  t.model_override = r.string("model_override").value_or("");
+  if (!g.find_backend(t.backend))
     throw config_error(fmt::format("{}: unknown backend \"{}\" (known: {})",
-                                   r.child_path("backend"), out.backend, known_backends(g)));
+                                   r.child_path("backend"), t.backend, known_backends(g)));
+  return t;
+}
+
+route read_route(const reader& r, const gateway& g) {
+  r.allow_only({"match", "backend", "model_override", "backends"});
+  route out;
+  if (r.has("backends")) {
+    // Several targets sharing the requests by weight.
+    if (r.has("backend") || r.has("model_override"))
+      throw config_error(fmt::format(
+          "{}: write either backend (with model_override) or backends, not both", r.path()));
+    auto list = r.raw("backends");
+    if (!list.IsSequence() || list.size() == 0)
+      throw config_error(
+          fmt::format("{}: expected a list of {{ backend, weight }}", r.child_path("backends")));
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      reader t(list[i], fmt::format("{}[{}]", r.child_path("backends"), i), r.env());
+      t.allow_only({"backend", "weight", "model_override"});
+      auto target = read_target(t, g);
+      if (auto w = t.string("weight")) {
+        unsigned weight = 0;
+        auto [end, ec] = std::from_chars(w->data(), w->data() + w->size(), weight);
+        if (ec != std::errc{} || end != w->data() + w->size() || weight == 0 || weight > 1000000)
+          throw config_error(
+              fmt::format("{}: \"{}\" is not a weight (1 to 1000000)", t.child_path("weight"), *w));
+        target.weight = weight;
+      }
+      out.targets.push_back(std::move(target));
+    }
+  } else {
+    out.targets.push_back(read_target(r, g));
+  }
   if (!r.has("match")) return out;
   auto m = r.child("match");
   m.allow_only({"model", "headers"});
@@ -258,9 +289,7 @@ void finish_routes(gateway& g, const std::string& how_to_add) {
   }
   if (!g.routes.empty() && g.routes.back().is_default()) return;
   if (g.backends.size() == 1) {
-    route implicit_default;
-    implicit_default.backend = g.backends.front().name;
-    g.routes.push_back(std::move(implicit_default));
+    g.routes.push_back(route::to(g.backends.front().name));
     return;
   }
   throw config_error(fmt::format(
@@ -377,10 +406,8 @@ gateway zero_config(const env_lookup& env) {
   b.connect_timeout = g.timeouts.connect;
   b.first_byte_timeout = g.timeouts.first_byte;
   b.idle_timeout = g.timeouts.idle;
-  route default_route;
-  default_route.backend = b.name;
+  g.routes.push_back(route::to(b.name));
   g.backends.push_back(std::move(b));
-  g.routes.push_back(std::move(default_route));
   return g;
 }
 

@@ -105,9 +105,21 @@ std::string print_native(const gateway& g) {
       }
       out << YAML::EndMap;
     }
-    out << YAML::Key << "backend" << YAML::Value << r.backend;
-    if (!r.model_override.empty())
-      out << YAML::Key << "model_override" << YAML::Value << r.model_override;
+    if (r.targets.size() == 1) {
+      out << YAML::Key << "backend" << YAML::Value << r.targets[0].backend;
+      if (!r.targets[0].model_override.empty())
+        out << YAML::Key << "model_override" << YAML::Value << r.targets[0].model_override;
+    } else {
+      out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
+      for (const auto& t : r.targets) {
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "backend" << YAML::Value << t.backend
+            << YAML::Key << "weight" << YAML::Value << t.weight;
+        if (!t.model_override.empty())
+          out << YAML::Key << "model_override" << YAML::Value << t.model_override;
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndSeq << YAML::EndMap;

@@ -26,12 +26,14 @@ route_table::route_table(const config::gateway& config) {
       c.headers.push_back(
           {h.name, h.value,
            h.regex ? std::make_shared<const re2::RE2>(h.value, re2::RE2::Quiet) : nullptr});
-    c.backend_index = backend_index(r.backend);
-    c.model_override = r.model_override;
+    for (const auto& t : r.targets) {
+      c.targets.push_back({backend_index(t.backend), t.weight, t.model_override});
+      c.total_weight += t.weight;
+    }
     if (!c.model.empty() && !c.model_is_glob &&
         std::none_of(exact_models_.begin(), exact_models_.end(),
                      [&](const served_model& m) { return m.id == c.model; }))
-      exact_models_.push_back({c.model, c.backend_index});
+      exact_models_.push_back({c.model, c.targets.front().backend_index});
     auto index = static_cast<std::uint32_t>(routes_.size());
     if (!c.model.empty() && !c.model_is_glob)
       by_exact_model_[c.model].push_back(index);
@@ -59,10 +61,12 @@ bool route_table::matches(const compiled_route& r, const request_view& request) 
   });
 }
 
-std::string route_table::upstream_model(std::uint32_t route, std::string_view client_model) const {
-  const auto& r = routes_[route];
-  auto star = r.model_override.find('*');
-  if (star == std::string::npos) return r.model_override;
+std::string route_table::upstream_model(const route_result& matched,
+                                        std::string_view client_model) const {
+  const auto& r = routes_[matched.route_index];
+  const auto& model_override = r.targets[matched.target_index].model_override;
+  auto star = model_override.find('*');
+  if (star == std::string::npos) return model_override;
   // What the route's own `*` matched: the client model between the glob's prefix and suffix
   // (a glob with one `*`), else the whole client model.
   std::string_view captured = client_model;
@@ -72,7 +76,7 @@ std::string route_table::upstream_model(std::uint32_t route, std::string_view cl
     auto suffix = r.model.size() - glob_star - 1;
     captured = client_model.substr(glob_star, client_model.size() - glob_star - suffix);
   }
-  std::string out = r.model_override;
+  std::string out = model_override;
   out.replace(star, 1, captured);
   return out;
 }
@@ -86,11 +90,26 @@ route_result route_table::match(const request_view& request) const noexcept {
   while (e != exact_routes.end() || o != other_routes_.end()) {
     bool take_exact = o == other_routes_.end() || (e != exact_routes.end() && *e < *o);
     std::uint32_t index = take_exact ? *e++ : *o++;
-    if (matches(routes_[index], request)) return {index, routes_[index].backend_index};
+    if (matches(routes_[index], request)) return choose(index);
   }
   // Unreachable with a validated config (the last route matches everything); stay total.
-  auto last = static_cast<std::uint32_t>(routes_.size() - 1);
-  return {last, routes_.back().backend_index};
+  return choose(static_cast<std::uint32_t>(routes_.size() - 1));
+}
+
+route_result route_table::choose(std::uint32_t route_index) const noexcept {
+  const auto& targets = routes_[route_index].targets;
+  std::uint32_t pick = 0;
+  if (targets.size() > 1) {
+    // A per-thread xorshift: a weighted draw per request, no lock, no allocation.
+    thread_local std::uint64_t state =
+        0x9e3779b97f4a7c15ull ^ reinterpret_cast<std::uintptr_t>(&state);
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    auto ticket = state % routes_[route_index].total_weight;
+    while (ticket >= targets[pick].weight) ticket -= targets[pick++].weight;
+  }
+  return {route_index, pick, targets[pick].backend_index};
 }
 
 }  // namespace aigw::routing

@@ -229,8 +229,7 @@ class session {
     auto route = config_->routes.match({log.model, request.base()});
     const auto& upstream_target = config_->targets[route.backend_index];
     std::string upstream_model;
-    if (fields.has_model)
-      upstream_model = config_->routes.upstream_model(route.route_index, log.model);
+    if (fields.has_model) upstream_model = config_->routes.upstream_model(route, log.model);
     if (!upstream_model.empty()) json::replace_model(request.body(), fields, upstream_model);
     log.route = static_cast<int>(route.route_index);
     log.backend = upstream_target.name;

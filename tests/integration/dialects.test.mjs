@@ -99,6 +99,12 @@ spec:
         - { name: openai }
     - matches:
         - headers:
+            - { type: Exact, name: x-ai-eg-model, value: split }
+      backendRefs:
+        - { name: openai, weight: 50 }
+        - { name: ollama, weight: 50 }
+    - matches:
+        - headers:
             - { type: Exact, name: x-ai-eg-model, value: small }
       backendRefs:
         - { name: ollama, modelNameOverride: "qwen3:0.6b" }
@@ -165,6 +171,16 @@ stringData: { apiKey: "\${UPSTREAM_KEY}" }
     assert.equal(fakes.openai.requests.length, before + 1);
   });
 
+  test('weighted backendRefs share the requests', LIMIT, async () => {
+    const before = { openai: fakes.openai.requests.length, ollama: fakes.ollama.requests.length };
+    for (let i = 0; i < 40; i++) assert.equal((await chat(gw.base, { model: 'split' })).status, 200);
+    const openai = fakes.openai.requests.length - before.openai;
+    const ollama = fakes.ollama.requests.length - before.ollama;
+    assert.equal(openai + ollama, 40);
+    // Even odds: all 40 on one side has probability 2^-39.
+    assert.ok(openai > 0 && ollama > 0, `openai ${openai}, ollama ${ollama}`);
+  });
+
   test('modelNameOverride rewrites the model sent upstream', LIMIT, async () => {
     const res = await chat(gw.base, { model: 'small' });
     assert.equal(res.status, 200, res.text);
@@ -183,6 +199,7 @@ stringData: { apiKey: "\${UPSTREAM_KEY}" }
     assert.doesNotMatch(stdout, /sk-envoy-secret/);
     assert.match(stdout, /model_override: "?qwen3:0\.6b"?/);
     assert.match(stdout, /regex: "?o\[1-4\]\(-mini\)\?"?/);
+    assert.match(stdout, /backends:\n\s+- \{backend: openai, weight: 50\}\n\s+- \{backend: ollama, weight: 50\}/);
     assert.doesNotMatch(gw.stderr(), /sk-envoy-secret/);
   });
 });

@@ -144,11 +144,11 @@ routes:
   - { backend: a, model_override: "x-*" }
 )");
   route_table table(config);
-  CHECK(table.upstream_model(0, "alias") == "gpt-4o-mini");
-  CHECK(table.upstream_model(1, "openai/gpt-4o") == "gpt-4o");
-  CHECK(table.upstream_model(2, "local-llama3-chat") == "ollama/llama3");
-  CHECK(table.upstream_model(3, "keep").empty());
-  CHECK(table.upstream_model(4, "anything") == "x-anything");
+  CHECK(table.upstream_model({0, 0, 0}, "alias") == "gpt-4o-mini");
+  CHECK(table.upstream_model({1, 0, 0}, "openai/gpt-4o") == "gpt-4o");
+  CHECK(table.upstream_model({2, 0, 0}, "local-llama3-chat") == "ollama/llama3");
+  CHECK(table.upstream_model({3, 0, 0}, "keep").empty());
+  CHECK(table.upstream_model({4, 0, 0}, "anything") == "x-anything");
 }
 
 TEST_CASE("regular expressions (RE2, whole value) on the model and on headers") {
@@ -184,4 +184,48 @@ routes: [{ match: { model: { regex: "gpt-(4o" } }, backend: a }]
     CHECK(std::string(e.what()).find(
               "routes[0].match.model.regex: not a valid regular expression") == 0);
   }
+}
+
+TEST_CASE("weighted targets share a route's requests by weight") {
+  auto config = load(R"(
+backends: [{ name: a, url: "http://127.0.0.1:1/v1" }, { name: b, url: "http://127.0.0.1:2/v1" }]
+routes:
+  - backends: [{ backend: a, weight: 3 }, { backend: b, weight: 1, model_override: small }]
+)");
+  route_table table(config);
+  http::fields none;
+  int to_a = 0, to_b = 0;
+  for (int i = 0; i < 4000; ++i) {
+    auto r = table.match({"m", none});
+    if (r.backend_index == 0) {
+      ++to_a;
+      CHECK(table.upstream_model(r, "m").empty());
+    } else {
+      ++to_b;
+      CHECK(table.upstream_model(r, "m") == "small");
+    }
+  }
+  // 3:1 of 4000 is 3000:1000; the bounds are many standard deviations (27) wide.
+  CHECK(to_a > 2700);
+  CHECK(to_a < 3300);
+  CHECK(to_a + to_b == 4000);
+}
+
+TEST_CASE("backends and backend are exclusive; weights are positive") {
+  auto error_of = [](std::string_view yaml) -> std::string {
+    try {
+      load(yaml);
+    } catch (const aigw::config::config_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  constexpr std::string_view two =
+      "backends: [{ name: a, url: 'http://x' }, { name: b, url: 'http://y' }]\n";
+  CHECK(error_of(std::string(two) + "routes: [{ backend: a, backends: [{ backend: b }] }]\n")
+            .find("routes[0]: write either backend") == 0);
+  CHECK(error_of(std::string(two) + "routes: [{ backends: [{ backend: a, weight: 0 }] }]\n")
+            .find("routes[0].backends[0].weight:") == 0);
+  CHECK(error_of(std::string(two) + "routes: [{ backends: [{ backend: c }] }]\n")
+            .find("routes[0].backends[0].backend: unknown backend") == 0);
 }

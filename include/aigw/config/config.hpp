@@ -57,16 +57,28 @@ struct header_match {
   bool regex = false;  // RE2 syntax, matching the whole value
 };
 
-struct route {
-  std::optional<std::string> model;   // glob on the request's model (a regex if model_regex)
-  bool model_regex = false;           // RE2 syntax, matching the whole model
-  std::vector<header_match> headers;  // all must match
+struct route_target {
   std::string backend;
   // The model name sent upstream instead of the client's (the body is rewritten). A `*` in
   // it stands for what the `*` of a glob model match matched, or the whole client model:
   // model "openai/*" with model_override "*" strips the prefix. Empty: send as is.
   std::string model_override;
+  std::uint32_t weight = 1;  // share of the route's requests, among its targets
+};
+
+struct route {
+  std::optional<std::string> model;   // glob on the request's model (a regex if model_regex)
+  bool model_regex = false;           // RE2 syntax, matching the whole model
+  std::vector<header_match> headers;  // all must match
+  // One target, or several sharing the requests by weight.
+  std::vector<route_target> targets;
   bool is_default() const { return !model && headers.empty(); }
+  // A route without a match to one backend.
+  static route to(std::string backend, std::string model_override = {}) {
+    route r;
+    r.targets.push_back({std::move(backend), std::move(model_override), 1});
+    return r;
+  }
 };
 
 struct gateway {

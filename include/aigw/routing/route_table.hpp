@@ -26,6 +26,7 @@ struct request_view {
 
 struct route_result {
   std::uint32_t route_index;    // position in the config's routes
+  std::uint32_t target_index;   // position in that route's targets
   std::uint32_t backend_index;  // position in the config's backends
 };
 
@@ -33,10 +34,11 @@ class route_table {
  public:
   explicit route_table(const config::gateway& config);
 
+  // The first route that matches; among its targets, one drawn by weight.
   route_result match(const request_view& request) const noexcept;
-  // The model to send upstream for a request that matched `route`: empty when the route has
+  // The model to send upstream for a request that matched: empty when the chosen target has
   // no model_override (send the client's as is), else the override with its `*` filled in.
-  std::string upstream_model(std::uint32_t route, std::string_view client_model) const;
+  std::string upstream_model(const route_result& matched, std::string_view client_model) const;
   // Every exact model name the routes mention, in route order, without duplicates, with the
   // backend each routes to. Globs are never listed: they name no model.
   struct served_model {
@@ -56,9 +58,15 @@ class route_table {
     bool model_is_glob = false;
     std::shared_ptr<const re2::RE2> model_regex;  // set: the model must match it
     std::vector<compiled_header> headers;
-    std::uint32_t backend_index = 0;
-    std::string model_override;
+    struct target {
+      std::uint32_t backend_index;
+      std::uint32_t weight;
+      std::string model_override;
+    };
+    std::vector<target> targets;
+    std::uint64_t total_weight = 0;
   };
+  route_result choose(std::uint32_t route_index) const noexcept;
   bool matches(const compiled_route& r, const request_view& request) const noexcept;
 
   // Transparent hashing, so a request's string_view model needs no std::string to look up.

@@ -77,20 +77,15 @@ gateway from_archgw(const YAML::Node& root, const env_lookup& env, warnings& not
       b.api_key = arch_value(*key, env, p.child_path("access_key"), &b.api_key_ref);
     default_timeouts(g, b);
 
-    route by_hint;
-    by_hint.headers.push_back({std::string(kHintHeader), name});
-    by_hint.backend = b.name;
-    by_hint.model_override = upstream_model;
+    auto by_hint = route::to(b.name, upstream_model);
+    by_hint.headers.push_back({std::string(kHintHeader), name, false});
     g.routes.push_back(by_hint);
-    route by_name;
+    auto by_name = route::to(b.name, upstream_model == name ? "" : upstream_model);
     by_name.model = name;
-    by_name.backend = b.name;
-    by_name.model_override = upstream_model == name ? "" : upstream_model;
     g.routes.push_back(by_name);
     if (!upstream_model.empty() && upstream_model != name) {
-      route by_model;
+      auto by_model = route::to(b.name);
       by_model.model = upstream_model;
-      by_model.backend = b.name;
       g.routes.push_back(by_model);
     }
     if (p.raw_string("default").value_or("false") == "true") {
@@ -98,9 +93,8 @@ gateway from_archgw(const YAML::Node& root, const env_lookup& env, warnings& not
         notes.push_back(
             fmt::format("{}.default: a second default provider; the first stays", p.path()));
       else {
-        default_route.emplace();
-        default_route->backend = b.name;
-        default_route->model_override = upstream_model;  // the provider's model, as archgw does
+        // Sent with the provider's own model, as archgw does.
+        default_route = route::to(b.name, upstream_model);
       }
     }
     g.backends.push_back(std::move(b));

@@ -189,17 +189,27 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
       auto refs = rule["backendRefs"];
       if (!refs || refs.size() == 0)
         throw config_error(fmt::format("{}.backendRefs: required", path));
-      if (refs.size() > 1)
-        notes.push_back(fmt::format(
-            "{}.backendRefs: weighted splitting is not supported yet; all traffic goes to the "
-            "first, \"{}\"",
-            path, scalar(refs[0], "name")));
+      // Every backendRef is a target; weights share the requests between them.
       route target;
-      target.backend = backend_name(scalar(refs[0], "name"));
-      if (!g.find_backend(target.backend))
-        throw config_error(fmt::format("{}.backendRefs[0]: no AIServiceBackend named \"{}\"", path,
-                                       target.backend));
-      target.model_override = scalar(refs[0], "modelNameOverride");
+      for (std::size_t bi = 0; bi < refs.size(); ++bi) {
+        route_target t;
+        t.backend = backend_name(scalar(refs[bi], "name"));
+        if (!g.find_backend(t.backend))
+          throw config_error(fmt::format("{}.backendRefs[{}]: no AIServiceBackend named \"{}\"",
+                                         path, bi, t.backend));
+        t.model_override = scalar(refs[bi], "modelNameOverride");
+        auto weight = scalar(refs[bi], "weight", "1");
+        try {
+          t.weight = static_cast<std::uint32_t>(std::stoul(weight));
+        } catch (const std::exception&) {
+          throw config_error(
+              fmt::format("{}.backendRefs[{}].weight: \"{}\" is not a number", path, bi, weight));
+        }
+        if (t.weight == 0) continue;  // Gateway API: weight 0 takes no traffic
+        target.targets.push_back(std::move(t));
+      }
+      if (target.targets.empty())
+        throw config_error(fmt::format("{}.backendRefs: every weight is 0", path));
       if (auto t = scalar(rule["timeouts"], "request"); !t.empty())
         notes.push_back(
             fmt::format("{}.timeouts.request: per-rule timeouts are not supported; use the "

@@ -92,10 +92,8 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
       g.backends.push_back(std::move(b));
     }
 
-    route r;
-    r.backend = name;
     // "*" in litellm's model means "the client's model" (less the route's own prefix).
-    r.model_override = upstream_model == model_name ? "" : upstream_model;
+    auto r = route::to(name, upstream_model == model_name ? "" : upstream_model);
     if (model_name == "*") {
       catch_all = std::move(r);
       continue;
