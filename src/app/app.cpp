@@ -161,6 +161,10 @@ int main(int argc, char** argv) {
   } catch (const config::config_error& e) {
     std::cerr << "aigw-proxy: invalid config: " << e.what() << "\n";
     return 1;
+  } catch (const std::exception& e) {
+    // A shape no check above anticipated must still be a clear error, never a crash.
+    std::cerr << "aigw-proxy: invalid config: " << e.what() << "\n";
+    return 1;
   }
   if (args.count("print-config")) {
     std::cout << config::print_native(snapshot->config);

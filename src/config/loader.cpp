@@ -90,13 +90,11 @@ void parse_listen(const std::string& text, const std::string& path, gateway& out
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
-  unsigned port = 0;
   auto port_text = std::string_view(text).substr(colon + 1);
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port > 65535)
-    throw config_error(fmt::format("{}: \"{}\" is not a valid port", path, port_text));
+  auto port = detail::parse_number(port_text, 0, 65535);
+  if (!port) throw config_error(fmt::format("{}: \"{}\" is not a valid port", path, port_text));
   out.listen_host = host;
-  out.listen_port = static_cast<std::uint16_t>(port);
+  out.listen_port = static_cast<std::uint16_t>(*port);
 }
 
 void read_timeouts(const reader& r, timeouts& out) {
@@ -210,12 +208,11 @@ route read_route(const reader& r, const gateway& g) {
       t.allow_only({"backend", "weight", "model_override"});
       auto target = read_target(t, g);
       if (auto w = t.string("weight")) {
-        unsigned weight = 0;
-        auto [end, ec] = std::from_chars(w->data(), w->data() + w->size(), weight);
-        if (ec != std::errc{} || end != w->data() + w->size() || weight == 0 || weight > 1000000)
+        auto weight = detail::parse_number(*w, 1, 1000000);
+        if (!weight)
           throw config_error(
               fmt::format("{}: \"{}\" is not a weight (1 to 1000000)", t.child_path("weight"), *w));
-        target.weight = weight;
+        target.weight = *weight;
       }
       out.targets.push_back(std::move(target));
     }
@@ -298,6 +295,14 @@ void finish_routes(gateway& g, const std::string& how_to_add) {
       how_to_add));
 }
 
+std::optional<unsigned> parse_number(std::string_view text, unsigned min, unsigned max) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
+    return std::nullopt;
+  return value;
+}
+
 std::string regex_error(const std::string& pattern) {
   re2::RE2 compiled(pattern, re2::RE2::Quiet);
   return compiled.ok() ? std::string() : compiled.error();
@@ -322,42 +327,24 @@ const backend* gateway::find_backend(std::string_view name) const {
   return nullptr;
 }
 
-namespace {
-gateway load_parsed(const YAML::Node& root, const env_lookup& env);
-}
-
 gateway load_from_string(std::string_view yaml, const env_lookup& env) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    throw config_error(
-        fmt::format("line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
-  try {
-    return load_parsed(root, env);
-  } catch (const YAML::Exception& e) {
-    // A shape yaml-cpp cannot convert (e.g. a mapping used as a key).
-    throw config_error(
-        fmt::format("line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
+  return load_config(yaml, config_format::native, env).config;
 }
 
-namespace {
-gateway load_parsed(const YAML::Node& root, const env_lookup& env) {
+namespace detail {
+gateway load_native(const YAML::Node& root, const env_lookup& env) {
   reader top(root, "", env);
   top.allow_only({"listen", "workers", "access_log", "limits", "timeouts", "backends", "routes"});
 
   gateway g;
   if (auto listen = top.string("listen")) parse_listen(*listen, "listen", g);
   if (auto workers = top.string("workers"); workers && *workers != "auto") {
-    unsigned n = 0;
-    auto [end, ec] = std::from_chars(workers->data(), workers->data() + workers->size(), n);
-    if (ec != std::errc{} || end != workers->data() + workers->size() || n == 0 || n > 1024)
+    auto n = detail::parse_number(*workers, 1, 1024);
+    if (!n)
       throw config_error(fmt::format(
           "workers: \"{}\" is not a worker count (write auto, or a number from 1 to 1024)",
           *workers));
-    g.workers = n;
+    g.workers = *n;
   }
   g.access_log = top.get_bool("access_log").value_or(true);
   if (top.has("limits")) {
@@ -388,7 +375,7 @@ gateway load_parsed(const YAML::Node& root, const env_lookup& env) {
   read_routes(top, g);
   return g;
 }
-}  // namespace
+}  // namespace detail
 
 gateway zero_config(const env_lookup& env) {
   gateway g;

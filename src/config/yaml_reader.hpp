@@ -121,6 +121,10 @@ void validate_url(const std::string& url, const std::string& path);
 // Checks that a default route, if any, is last; adds one for a lone backend; else throws
 // with the fix. `how_to_add` says how to write a default in the config's own language.
 void finish_routes(gateway& g, const std::string& how_to_add);
+// The native config from its parsed YAML (the one place that reads it).
+gateway load_native(const YAML::Node& root, const env_lookup& env);
+// A whole decimal number in [min, max], or nullopt (no sign, no spaces, no trailing text).
+std::optional<unsigned> parse_number(std::string_view text, unsigned min, unsigned max);
 // Why an RE2 pattern does not compile, or "" when it does.
 std::string regex_error(const std::string& pattern);
 // The YAML keys of a mapping that are not in `known`, for "ignored" warnings.

@@ -46,6 +46,7 @@ class exchange {
         watch_.guard(&connection->socket());
         auto ec = co_await connection->connect(request_.target);
         if (ec || watch_.gone()) {
+          watch_.guard(nullptr);  // the connection dies with this scope
           result_.error = errc::upstream_unreachable;
           co_return;
         }
@@ -135,7 +136,7 @@ class exchange {
     bool bodiless_status = status == 204 || status == 304;
     if (!parser.chunked() && parser.content_length() && !bodiless_status) {
       framing = body_framing::content_length;
-    } else if (has_body && request_.client_http11) {
+    } else if (has_body && request_.client_version >= 11) {
       framing = body_framing::chunked;
     } else if (has_body) {
       framing = body_framing::until_close;  // HTTP/1.0 client: the body ends with the connection

@@ -252,7 +252,6 @@ class session {
                                            .backend_index = route.backend_index,
                                            .client_keep_alive = keep_alive,
                                            .client_version = version,
-                                           .client_http11 = version == 11,
                                            .response_head = response_head_},
                                           pool_);
     log.first_byte = result.first_byte;

@@ -326,3 +326,39 @@ model_list:
     assert.match(stderr, /model_list\[1\]\.model_name: .*load balancing/);
   });
 });
+
+describe('malformed dialect values are clear errors, never a crash', () => {
+  const endpoint = `
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata: { name: b }
+spec: { backendRef: { name: e } }
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: { name: e }
+spec: { endpoints: [{ ip: { address: 127.0.0.1, port: 1 } }] }
+`;
+  const cases = [
+    ['a listener port that is not a number', `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: g }
+spec: { listeners: [{ name: http, port: abc }] }
+${endpoint}`, /listeners\[0\]\.port: "abc" is not a port/],
+    ['a negative backendRef weight', `
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIGatewayRoute
+metadata: { name: r }
+spec: { rules: [{ backendRefs: [{ name: b, weight: -5 }] }] }
+${endpoint}`, /backendRefs\[0\]\.weight: "-5" is not a weight/],
+  ];
+  for (const [name, text, expected] of cases) {
+    test(name, LIMIT, async () => {
+      const { code, stderr } = await runCli(['--check', '--config', writeTempFile('bad.yaml', text)]);
+      assert.equal(code, 1, stderr); // not 134 (abort)
+      assert.match(stderr, expected);
+    });
+  }
+});

@@ -24,9 +24,8 @@ struct exchange_request {
   bool head_request;        // HEAD: the response has no body whatever it says
   const upstream::target& target;
   std::size_t backend_index;
-  bool client_keep_alive;   // the client asked to keep its connection
-  unsigned client_version;  // 10 or 11; an HTTP/1.0 client cannot take chunked
-  bool client_http11;
+  bool client_keep_alive;      // the client asked to keep its connection
+  unsigned client_version;     // 10 or 11; an HTTP/1.0 client cannot take chunked
   std::string& response_head;  // scratch for the client response head, reused per session
 };
 

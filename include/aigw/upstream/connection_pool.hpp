@@ -26,7 +26,6 @@ class connection_pool {
   void put(std::size_t backend, std::unique_ptr<connection> c);
   // Drops every idle connection to a backend (after one turned out to be closed).
   void clear(std::size_t backend) { idle_[backend].clear(); }
-  std::size_t idle_count(std::size_t backend) const { return idle_[backend].size(); }
 
  private:
   deadline_sweeper& sweeper_;

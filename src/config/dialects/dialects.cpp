@@ -1,5 +1,7 @@
 #include "dialects.hpp"
 
+#include "../yaml_reader.hpp"
+
 #include <netdb.h>
 
 #include <array>
@@ -145,7 +147,8 @@ loaded_config load_config(std::string_view yaml, config_format format, const env
         out.config = dialects::from_litellm(documents[0], env, out.warnings);
         break;
       default:
-        out.config = load_from_string(yaml, env);
+        if (documents.size() > 1) throw config_error("a native config is one YAML document");
+        out.config = detail::load_native(documents.empty() ? YAML::Node() : documents[0], env);
         break;
     }
   } catch (const YAML::Exception& e) {

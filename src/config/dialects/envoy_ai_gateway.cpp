@@ -71,7 +71,11 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
     auto listeners = d.node["spec"]["listeners"];
     if (listeners && listeners.IsSequence() && listeners.size() > 0) {
       auto port = scalar(listeners[0], "port", "1975");
-      g.listen_port = static_cast<std::uint16_t>(std::stoi(port));
+      auto number = detail::parse_number(port, 1, 65535);
+      if (!number)
+        throw config_error(
+            fmt::format("{}.spec.listeners[0].port: \"{}\" is not a port", d.path, port));
+      g.listen_port = static_cast<std::uint16_t>(*number);
       if (listeners.size() > 1)
         notes.push_back(fmt::format("{}: only the first listener is served", d.path));
     }
@@ -199,13 +203,13 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
                                          path, bi, t.backend));
         t.model_override = scalar(refs[bi], "modelNameOverride");
         auto weight = scalar(refs[bi], "weight", "1");
-        try {
-          t.weight = static_cast<std::uint32_t>(std::stoul(weight));
-        } catch (const std::exception&) {
+        auto number = detail::parse_number(weight, 0, 1000000);
+        if (!number)
           throw config_error(
-              fmt::format("{}.backendRefs[{}].weight: \"{}\" is not a number", path, bi, weight));
-        }
-        if (t.weight == 0) continue;  // Gateway API: weight 0 takes no traffic
+              fmt::format("{}.backendRefs[{}].weight: \"{}\" is not a weight (0 to 1000000)", path,
+                          bi, weight));
+        if (*number == 0) continue;  // Gateway API: weight 0 takes no traffic
+        t.weight = *number;
         target.targets.push_back(std::move(t));
       }
       if (target.targets.empty())
