@@ -65,10 +65,11 @@ int run(std::shared_ptr<const proxy::snapshot> snapshot) {
     return 1;
   }
   tcp::endpoint endpoint(address, cfg.listen_port);
+  server::process_budget budget(cfg.limits.max_buffered_request_bytes, cfg.limits.max_connections);
   std::vector<std::unique_ptr<server::worker>> pool;
   try {
     for (unsigned i = 0; i < workers; ++i) {
-      pool.push_back(std::make_unique<server::worker>(snapshot, endpoint));
+      pool.push_back(std::make_unique<server::worker>(snapshot, endpoint, budget));
       endpoint = pool.back()->local_endpoint();  // port 0 becomes the real port
     }
   } catch (const boost::system::system_error& e) {

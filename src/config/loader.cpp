@@ -349,12 +349,25 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
   g.access_log = top.get_bool("access_log").value_or(true);
   if (top.has("limits")) {
     auto l = top.child("limits");
-    l.allow_only({"max_request_body", "max_request_headers"});
+    l.allow_only({"max_request_body", "max_request_headers", "max_buffered_request_bytes",
+                  "max_connections"});
     if (auto v = l.get_size("max_request_body")) g.limits.max_request_body = *v;
     if (auto v = l.get_size("max_request_headers")) {
       if (*v < 1024 || *v > (16u << 20))
         throw config_error("limits.max_request_headers: must be between 1KiB and 16MiB");
       g.limits.max_request_headers = static_cast<std::uint32_t>(*v);
+    }
+    if (auto v = l.get_size("max_buffered_request_bytes")) {
+      if (*v < (1u << 20))
+        throw config_error("limits.max_buffered_request_bytes: must be at least 1MiB");
+      g.limits.max_buffered_request_bytes = *v;
+    }
+    if (auto v = l.string("max_connections")) {
+      auto n = detail::parse_number(*v, 1, 1u << 24);
+      if (!n)
+        throw config_error(
+            fmt::format("limits.max_connections: \"{}\" is not a number from 1 to 16777216", *v));
+      g.limits.max_connections = static_cast<std::uint32_t>(*n);
     }
   }
   if (top.has("timeouts")) read_timeouts(top.child("timeouts"), g.timeouts);

@@ -37,7 +37,9 @@ std::string print_native(const gateway& g) {
   out << YAML::Key << "limits" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
       << "max_request_body" << YAML::Value << size_text(g.limits.max_request_body) << YAML::Key
       << "max_request_headers" << YAML::Value << size_text(g.limits.max_request_headers)
-      << YAML::EndMap;
+      << YAML::Key << "max_buffered_request_bytes" << YAML::Value
+      << size_text(g.limits.max_buffered_request_bytes) << YAML::Key << "max_connections"
+      << YAML::Value << g.limits.max_connections << YAML::EndMap;
   const auto& t = g.timeouts;
   out << YAML::Key << "timeouts" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
       << "connect" << YAML::Value << duration_text(t.connect) << YAML::Key << "first_byte"

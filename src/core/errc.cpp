@@ -28,6 +28,8 @@ constexpr error_info kErrors[] = {
      "You must provide a model parameter"},
     {status::bad_request, "invalid_model", "http_request_error",
      "The \"model\" field must be a string"},
+    {status::bad_request, "invalid_model", "http_request_error",
+     "The model name cannot be sent to this backend"},
     {status::bad_request, "bad_framing", "http_request_error",
      "The request's framing is ambiguous or malformed"},
     {status::bad_request, "bad_request", "http_request_error", "Malformed HTTP request"},
@@ -46,8 +48,12 @@ constexpr error_info kErrors[] = {
      "The backend sent a malformed or incomplete response"},
     {status::gateway_timeout, "upstream_timeout", "http_response_timeout",
      "The backend did not start answering in time"},
+    {status::service_unavailable, "overloaded", "proxy_internal_error",
+     "The gateway is holding too many request bodies; retry shortly"},
+    {status::service_unavailable, "overloaded", "connection_limit_reached",
+     "The gateway has too many open connections; retry shortly"},
 };
-static_assert(std::size(kErrors) == static_cast<size_t>(errc::upstream_timeout) + 1);
+static_assert(std::size(kErrors) == static_cast<size_t>(errc::too_many_connections) + 1);
 
 const error_info& info(errc e) noexcept {
   auto i = static_cast<size_t>(e);
@@ -61,6 +67,37 @@ class category final : public std::error_category {
     return std::string(info(static_cast<errc>(ev)).message);
   }
 };
+
+// Appends `text` with every byte that is not part of a well-formed UTF-8 sequence (RFC 3629:
+// no overlong forms, no surrogates, nothing past U+10FFFF) replaced by U+FFFD. A detail may
+// quote a client's bytes (a path, a model); Boost.JSON copies invalid UTF-8 through as is,
+// which would make the whole error body invalid JSON.
+void append_valid_utf8(std::string_view text, std::string& out) {
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  auto continuation = [&](std::size_t i) { return i < text.size() && (byte(i) & 0xc0) == 0x80; };
+  for (std::size_t i = 0; i < text.size();) {
+    unsigned char b = byte(i);
+    std::size_t length = b < 0x80                 ? 1
+                         : b >= 0xc2 && b <= 0xdf ? 2
+                         : b >= 0xe0 && b <= 0xef ? 3
+                         : b >= 0xf0 && b <= 0xf4 ? 4
+                                                  : 0;
+    bool ok = length > 0;
+    for (std::size_t k = 1; ok && k < length; ++k) ok = continuation(i + k);
+    if (ok && length >= 3) {
+      unsigned char second = byte(i + 1);
+      ok = !(b == 0xe0 && second < 0xa0) && !(b == 0xed && second >= 0xa0) &&
+           !(b == 0xf0 && second < 0x90) && !(b == 0xf4 && second >= 0x90);
+    }
+    if (!ok) {
+      out += "\xef\xbf\xbd";
+      ++i;
+      continue;
+    }
+    out.append(text.substr(i, length));
+    i += length;
+  }
+}
 
 }  // namespace
 
@@ -86,14 +123,15 @@ std::string_view proxy_status_token(errc e) noexcept {
 
 bool closes_connection(errc e) noexcept {
   return e == errc::bad_framing || e == errc::bad_request || e == errc::body_too_large ||
-         e == errc::headers_too_large || e == errc::request_timeout;
+         e == errc::headers_too_large || e == errc::request_timeout || e == errc::overloaded ||
+         e == errc::too_many_connections;
 }
 
 std::string render_error_json(errc e, std::string_view detail) {
   std::string message(info(e).message);
   if (!detail.empty()) {
     message += ": ";
-    message += detail;
+    append_valid_utf8(detail, message);
   }
   boost::json::value body = {{"error",
                               {{"message", message},

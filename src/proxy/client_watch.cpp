@@ -12,6 +12,13 @@ std::shared_ptr<client_watch> client_watch::create(tcp::socket& client,
 
 void client_watch::arm() {
   gone_ = false;
+  read();
+}
+
+void client_watch::read() {
+  // The session's buffer is bounded: once it is full, a client that has pipelined that much
+  // is no longer watched (its next requests are read when this one is done).
+  if (buffer_.max_size() - buffer_.size() < kReadSize) return;
   pending_ = true;
   client_.async_read_some(
       buffer_.prepare(kReadSize),
@@ -35,7 +42,12 @@ void client_watch::on_read(error_code ec, std::size_t n) {
   // that owns the buffer may be gone.
   if (ec == net::error::operation_aborted) return;
   buffer_.commit(n);
-  if (!ec) return;  // a pipelined request: kept for the session, nothing to stop
+  if (!ec) {
+    // A pipelined request: kept for the session. The client may still go away after it,
+    // so the watch reads on.
+    read();
+    return;
+  }
   gone_ = true;
   if (upstream_) {
     error_code ignored;

@@ -31,9 +31,11 @@ bool matches(const routed_path& r, std::string_view rest) {
 
 // "." and ".." segments (also percent-encoded), encoded slashes and backslashes could walk a
 // backend's path out of its base path once a server behind it decodes them, e.g.
-// /v1/images/../../admin or /v1/images/..%2F..%2Fadmin; no OpenAI path has any of them.
-bool has_dot_segment(std::string_view path) {
-  if (path.find('\\') != std::string_view::npos) return true;
+// /v1/images/../../admin or /v1/images/..%2F..%2Fadmin. So can a ';' (servlet containers
+// drop ";params" from a segment: /v1/images/..;/admin) and an encoded '%' (a server that
+// decodes twice turns ..%252f into ../). No OpenAI path has any of them.
+bool has_path_escape(std::string_view path) {
+  if (path.find_first_of("\\;") != std::string_view::npos) return true;
   for (size_t start = 0; start < path.size();) {
     size_t end = path.find('/', start);
     if (end == std::string_view::npos) end = path.size();
@@ -44,7 +46,8 @@ bool has_dot_segment(std::string_view path) {
   for (size_t i = path.find('%'); i != std::string_view::npos; i = path.find('%', i + 1)) {
     if (i + 2 >= path.size()) continue;
     char hi = path[i + 1], lo = static_cast<char>(path[i + 2] | 0x20);  // lower-case hex
-    if ((hi == '2' && (lo == 'e' || lo == 'f')) || (hi == '5' && lo == 'c')) return true;
+    if ((hi == '2' && (lo == '5' || lo == 'e' || lo == 'f')) || (hi == '5' && lo == 'c'))
+      return true;
   }
   return false;
 }
@@ -54,7 +57,7 @@ bool has_dot_segment(std::string_view path) {
 endpoint classify(std::string_view path) noexcept {
   constexpr std::string_view version = "/v1";
   if (path == "/healthz") return {endpoint_kind::health, false, path};
-  if (!path.starts_with(version) || has_dot_segment(path)) return {};
+  if (!path.starts_with(version) || has_path_escape(path)) return {};
   auto rest = path.substr(version.size());
   if (rest == "/models") return {endpoint_kind::list_models, false, rest};
   if (rest.starts_with("/models/") && rest.size() > 8)

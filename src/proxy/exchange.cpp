@@ -1,6 +1,7 @@
 #include "aigw/proxy/exchange.hpp"
 
 #include <array>
+#include <cstring>
 #include <optional>
 
 #include <fmt/format.h>
@@ -23,6 +24,9 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::size_t kRelayBufferSize = 4096;
 // The largest response head accepted from a backend.
 constexpr std::uint32_t kMaxResponseHead = 64 * 1024;
+// How soon after a request left a close without an answer still means the backend had
+// closed the connection before the request reached it (see may_resend_after_close).
+constexpr auto kStaleGrace = std::chrono::milliseconds(2);
 
 class exchange {
  public:
@@ -79,7 +83,10 @@ class exchange {
     std::array<net::const_buffer, 2> message{net::buffer(request_.head),
                                              net::buffer(request_.body)};
     auto [wec, written] = co_await net::async_write(upstream, message, use_tuple);
+    // A write that failed never delivered the whole request: the backend cannot have acted
+    // on it, so another connection may carry it.
     if (wec) co_return fail_before_head(deadline, reused && is_connection_lost(wec));
+    auto written_at = std::chrono::steady_clock::now();
 
     // Interim 1xx heads (103 Early Hints, a stray 100) are not the answer: skip them.
     std::optional<http::response_parser<http::buffer_body>> parser;
@@ -91,14 +98,24 @@ class exchange {
       if (watch_.gone()) co_return attempt_outcome::done;
       auto [hec, head_bytes] =
           co_await http::async_read_header(upstream, connection.buffer(), *parser, use_tuple);
+      if (hec && add_missing_reason_phrase(connection.buffer())) continue;  // parse it again
       if (hec) {
-        // Retrying is safe only if the backend sent nothing at all: the request was never
-        // answered (a reused connection the backend had closed).
         bool nothing_received = !parser->got_some() && connection.buffer().size() == 0;
-        co_return fail_before_head(deadline, reused && nothing_received && is_connection_lost(hec));
+        co_return fail_before_head(
+            deadline, reused && nothing_received && is_connection_lost(hec) &&
+                          may_resend_after_close(std::chrono::steady_clock::now() - written_at));
       }
       auto status = parser->get().result_int();
-      if (status < 100 || status >= 200 || status == 101) break;
+      if (status >= 100 && status < 200 && status != 101) continue;
+      // A status outside 100-599 is no HTTP status a client can act on; a protocol switch
+      // was never asked for; a transfer coding other than chunked (gzip, chunked) would be
+      // dropped silently by the re-framing below. None of these is relayed, and the
+      // connection is not kept (nginx refuses them too).
+      if (status < 100 || status > 599 || status == 101 || !is_plain_chunked(parser->get())) {
+        result_.error = errc::upstream_broken;
+        co_return attempt_outcome::done;
+      }
+      break;
     }
     result_.first_byte = std::chrono::steady_clock::now();
 
@@ -107,6 +124,47 @@ class exchange {
     if (relayed && parser->keep_alive() && connection.buffer().size() == 0)
       co_return attempt_outcome::reusable;
     co_return attempt_outcome::done;
+  }
+
+  // The rule for sending a request again after its connection closed without a byte of
+  // answer. A reused connection that the backend had already closed (its keep-alive
+  // timeout) fails like that at once; one on which the backend read the request, worked on
+  // it and then died fails like that too, later. Resending in the second case would run
+  // the request twice (two completions billed, two tool calls made), so a request that may
+  // have changed something (POST, PUT, PATCH, DELETE) is sent again only when the close
+  // came within kStaleGrace of the request leaving: too soon for a backend to have done
+  // anything with it. GET, HEAD and OPTIONS change nothing and are always sent again.
+  bool may_resend_after_close(std::chrono::steady_clock::duration after_write) const {
+    return request_.idempotent || after_write <= kStaleGrace;
+  }
+
+  static bool is_plain_chunked(const http::response_header<>& head) {
+    auto codings = head.equal_range(http::field::transfer_encoding);
+    if (codings.first == codings.second) return true;
+    return std::next(codings.first) == codings.second &&
+           beast::iequals(codings.first->value(), "chunked");
+  }
+
+  // "HTTP/1.1 418\r\n", a status line without the space before an empty reason phrase, is
+  // sent by real servers and accepted by browsers and nginx; Beast refuses it. When the
+  // buffer starts with exactly that, the space is put in and the head parsed again.
+  static bool add_missing_reason_phrase(beast::flat_buffer& buffer) {
+    constexpr std::size_t kLine = 14;  // "HTTP/1.x NNN\r\n"
+    auto data = static_cast<const char*>(buffer.data().data());
+    if (buffer.size() < kLine) return false;
+    std::string_view line(data, kLine);
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (!line.starts_with("HTTP/1.") || !digit(line[7]) || line[8] != ' ' || !digit(line[9]) ||
+        !digit(line[10]) || !digit(line[11]) || line.substr(12) != "\r\n")
+      return false;
+    if (buffer.size() == buffer.max_size()) return false;
+    auto size = buffer.size();
+    buffer.prepare(1);
+    buffer.commit(1);
+    auto bytes = static_cast<char*>(buffer.data().data());
+    std::memmove(bytes + 13, bytes + 12, size - 12);
+    bytes[12] = ' ';
+    return true;
   }
 
   static bool is_connection_lost(error_code ec) {

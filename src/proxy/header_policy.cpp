@@ -29,10 +29,20 @@ constexpr std::array kHopByHop = {
     field::proxy_authorization,
 };
 
-// Also dropped from requests: set by the gateway per backend, or answered by it.
-constexpr std::array kRequestOnly = {field::host, field::expect, field::authorization};
-// Credential headers without a Beast field enum.
-constexpr std::array<string_view, 2> kClientCredentials = {"api-key", "x-api-key"};
+// Also dropped from requests: set by the gateway per backend, answered by it, or about the
+// client and its network, which a third-party provider has no business seeing: its cookies
+// (for the gateway's own site, if any) and the forwarding chain (addresses inside the
+// client's network). The gateway adds no X-Forwarded-For or Via of its own either.
+constexpr std::array kRequestOnly = {field::host,   field::expect,    field::authorization,
+                                     field::cookie, field::forwarded, field::via};
+// Dropped from requests, without a Beast field enum: client credentials, the rest of the
+// de-facto forwarding headers.
+constexpr std::array<string_view, 6> kRequestOnlyByName = {"api-key",           "x-api-key",
+                                                           "x-forwarded-for",   "x-forwarded-host",
+                                                           "x-forwarded-proto", "x-real-ip"};
+// Dropped from responses: a provider's cookies are set for the gateway's origin, where the
+// client's cookies never go back to the provider (see above).
+constexpr std::array kResponseOnly = {field::set_cookie};
 
 // The tokens of every Connection header, gathered once: the header fields they name are
 // hop-by-hop too.
@@ -83,16 +93,27 @@ void append_request_headers(const boost::beast::http::fields& from, std::string&
     if (name != field::unknown &&
         std::find(kRequestOnly.begin(), kRequestOnly.end(), name) != kRequestOnly.end())
       return true;
-    return std::any_of(kClientCredentials.begin(), kClientCredentials.end(),
+    return name == field::unknown &&
+           std::any_of(kRequestOnlyByName.begin(), kRequestOnlyByName.end(),
                        [&](string_view c) { return boost::beast::iequals(c, f.name_string()); });
   });
 }
 
 void append_response_headers(const boost::beast::http::fields& from, std::string& out) {
-  append_filtered(from, out, [](const auto&) { return false; });
+  append_filtered(from, out, [](const auto& f) {
+    return std::find(kResponseOnly.begin(), kResponseOnly.end(), f.name()) != kResponseOnly.end();
+  });
 }
 
-void write_upstream_request_head(const upstream_request_line& line,
+bool is_safe_path_segment(std::string_view s) noexcept {
+  if (s.empty() || s == "." || s == "..") return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '~' || c == ':' || c == '-';
+  });
+}
+
+errc write_upstream_request_head(const upstream_request_line& line,
                                  const boost::beast::http::fields& client_headers,
                                  const upstream::target& target, std::size_t body_size,
                                  std::string& out) {
@@ -100,17 +121,28 @@ void write_upstream_request_head(const upstream_request_line& line,
   out.append(line.method).append(" ").append(target.base_path);
   if (target.schema == config::schema::azure_openai) {
     // Azure serves each model as a deployment, addressed in the path, with a required
-    // api-version (a client's own api-version wins).
-    if (is_deployment_path(line.rest))
-      out.append("/openai/deployments/").append(target.deployment_for(line.model));
-    else
+    // api-version (a client's own api-version wins). The deployment is the client's model
+    // unless the config maps it: one path segment of plain characters, never a path, a
+    // query or a line of its own.
+    if (is_deployment_path(line.rest)) {
+      auto deployment = target.deployment_for(line.model);
+      if (!is_safe_path_segment(deployment)) return errc::unsafe_model_name;
+      out.append("/openai/deployments/").append(deployment);
+    } else {
       out.append("/openai");
+    }
     out.append(line.rest).append(line.query);
     if (line.query.find("api-version=") == std::string_view::npos)
       out.append(line.query.empty() ? "?" : "&").append("api-version=").append(target.api_version);
   } else {
     out.append(line.rest).append(line.query);
   }
+  // Whatever the caller passed, the request line ends here: a byte that could end the
+  // target, the line or the message early (or a fragment, never sent on the wire) would
+  // let a client write its own request to the backend, with the gateway's credentials.
+  auto target_bytes = std::string_view(out).substr(line.method.size() + 1);
+  if (target_bytes.find_first_of(std::string_view(" #\r\n\0", 5)) != std::string_view::npos)
+    return errc::bad_request;
   out.append(" HTTP/1.1\r\n");
   append_request_headers(client_headers, out);
   append_field(out, "Host", target.host_header);
@@ -123,6 +155,7 @@ void write_upstream_request_head(const upstream_request_line& line,
     append_field(out, "Content-Length", string_view(digits, static_cast<size_t>(end - digits)));
   }
   out.append("\r\n", 2);
+  return errc::ok;
 }
 
 void write_client_response_head(unsigned status, std::string_view reason,

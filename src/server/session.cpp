@@ -62,13 +62,14 @@ std::string_view log_safe(std::string_view value, std::string& scratch) {
 void write_access_log(const request_log& r) {
   auto end = clock::now();
   auto ttfb = r.first_byte == clock::time_point{} ? 0.0 : ms_since(r.start, r.first_byte);
-  std::string path_scratch, model_scratch;
+  std::string method_scratch, path_scratch, model_scratch;
   fmt::memory_buffer line;
   fmt::format_to(std::back_inserter(line),
                  "access method={} path={} model={} route={} backend={} status={} bytes={} "
                  "ttfb_ms={:.2f} duration_ms={:.2f}",
-                 r.method, log_safe(r.path, path_scratch), log_safe(r.model, model_scratch),
-                 r.route, r.backend, r.status, r.bytes, ttfb, ms_since(r.start, end));
+                 log_safe(r.method, method_scratch), log_safe(r.path, path_scratch),
+                 log_safe(r.model, model_scratch), r.route, r.backend, r.status, r.bytes, ttfb,
+                 ms_since(r.start, end));
   log::write_line({line.data(), line.size()});
 }
 
@@ -105,12 +106,13 @@ bool is_disconnect(error_code ec) {
 class session {
  public:
   session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
-          upstream::connection_pool& pool, deadline_sweeper& sweeper)
+          upstream::connection_pool& pool, deadline_sweeper& sweeper, process_budget& budget)
       : client_(std::move(socket)),
         deadline_(sweeper, client_),
         watch_(proxy::client_watch::create(client_, buffer_)),
         config_(std::move(config)),
-        pool_(pool) {}
+        pool_(pool),
+        budget_(budget) {}
 
   awaitable<void> run() {
     error_code ignored;
@@ -141,16 +143,15 @@ class session {
       bool timed_out = deadline_.fired();
       if (timed_out ? nothing_received : is_disconnect(ec)) co_return false;
       request_log log;
-      log.method = log.path = "-";
+      log_request_line(parser.get(), log);  // when the request line was read before the error
       co_return co_await finish_with_error(log, read_error(ec, timed_out), 11, false);
     }
 
     request_log log;
     auto& request = parser.get();
-    log.method = request.method_string();
+    log_request_line(request, log);
     auto target = request.target();
     auto query_at = target.find('?');
-    log.path = target.substr(0, query_at);
     unsigned version = request.version();
     head_request_ = request.method() == http::verb::head;
 
@@ -164,8 +165,18 @@ class session {
     if (version == 11 && request.count(http::field::host) != 1)
       co_return co_await finish_with_error(log, errc::bad_request, version, false,
                                            "an HTTP/1.1 request needs exactly one Host header");
-    if (auto length = parser.content_length(); length && *length > cfg.limits.max_request_body)
+    // A fragment is never sent in a request target (RFC 9112 3.2); Beast lets '#' through.
+    if (target.find('#') != beast::string_view::npos)
+      co_return co_await finish_with_error(log, errc::bad_request, version, false,
+                                           "the request target has a fragment ('#')");
+    auto declared_length = parser.content_length();
+    if (declared_length && *declared_length > cfg.limits.max_request_body)
       co_return co_await finish_with_error(log, errc::body_too_large, version, false);
+    // The body counts against the process's budget from here until the request ends: a
+    // declared length in full, before anything is read or 100-continue is promised.
+    body_reservation reserved(budget_);
+    if (declared_length && !reserved.grow_to(*declared_length))
+      co_return co_await finish_with_error(log, errc::overloaded, version, false);
 
     if (version == 11 && beast::iequals(request[http::field::expect], "100-continue")) {
       http::response<http::empty_body> go_on{http::status::continue_, 11};
@@ -173,15 +184,23 @@ class session {
       if (cec) co_return false;
     }
 
-    if (auto length = parser.content_length(); length)
-      request.body().reserve(*length + json::parse_padding);
     auto fields_in_head = std::distance(request.begin(), request.end());
-    deadline_.expires_after(cfg.timeouts.idle);
-    auto [bec, bn] = co_await http::async_read(client_, buffer_, parser, use_tuple);
-    if (bec) {
-      bool timed_out = deadline_.fired();
-      if (!timed_out && is_disconnect(bec)) co_return false;
-      co_return co_await finish_with_error(log, read_error(bec, timed_out), version, false);
+    auto& body = request.body();
+    while (!parser.is_done()) {
+      // Memory follows the bytes that arrived, never a declared length alone: a client that
+      // declares 32 MiB and sends a little makes the gateway hold a little.
+      if (declared_length) grow_body_buffer(body, *declared_length);
+      // `idle` is the longest pause between two reads: a slow upload that keeps sending is
+      // not cut, a stalled one is.
+      deadline_.expires_after(cfg.timeouts.idle);
+      auto [bec, bn] = co_await http::async_read_some(client_, buffer_, parser, use_tuple);
+      if (bec) {
+        bool timed_out = deadline_.fired();
+        if (!timed_out && is_disconnect(bec)) co_return false;
+        co_return co_await finish_with_error(log, read_error(bec, timed_out), version, false);
+      }
+      if (!reserved.grow_to(body.capacity()))  // a chunked body, as it grows
+        co_return co_await finish_with_error(log, errc::overloaded, version, false);
     }
     // Beast adds a chunked body's trailer fields to the head; they would be routed on and
     // forwarded as headers that no front proxy ever saw. No OpenAI client sends trailers.
@@ -237,17 +256,30 @@ class session {
     auto query =
         query_at == beast::string_view::npos ? beast::string_view{} : target.substr(query_at);
     auto method = request.method_string();
-    proxy::write_upstream_request_head({{method.data(), method.size()},
-                                        {endpoint.rest.data(), endpoint.rest.size()},
-                                        {query.data(), query.size()},
-                                        upstream_model.empty() ? log.model : upstream_model},
-                                       request.base(), upstream_target, request.body().size(),
-                                       upstream_head_);
+    auto head_error = proxy::write_upstream_request_head(
+        {{method.data(), method.size()},
+         {endpoint.rest.data(), endpoint.rest.size()},
+         {query.data(), query.size()},
+         upstream_model.empty() ? log.model : upstream_model},
+        request.base(), upstream_target, request.body().size(), upstream_head_);
+    if (head_error != errc::ok) {
+      // Built before the co_await: GCC 12 destroys temporaries of a conditional expression
+      // inside a co_await twice.
+      std::string detail =
+          head_error == errc::unsafe_model_name
+              ? fmt::format(
+                    "\"{}\" is not a deployment name of backend \"{}\" (allowed: letters, "
+                    "digits and . _ ~ : -)",
+                    upstream_model.empty() ? log.model : upstream_model, upstream_target.name)
+              : std::string("the upstream request target would carry a space, '#', CR, LF or NUL");
+      co_return co_await finish_with_error(log, head_error, version, keep_alive, detail);
+    }
 
     auto result = co_await proxy::forward(client_, deadline_, *watch_,
                                           {.head = upstream_head_,
                                            .body = request.body(),
                                            .head_request = request.method() == http::verb::head,
+                                           .idempotent = is_idempotent(request.method()),
                                            .target = upstream_target,
                                            .backend_index = route.backend_index,
                                            .client_keep_alive = keep_alive,
@@ -267,7 +299,9 @@ class session {
     log.status = result.status;
     log.bytes = result.body_bytes;
     finish_log(log);
-    // After the head was sent, an incomplete body can only be signalled by closing.
+    // After the head was sent, an incomplete body can only be signalled by closing, and
+    // with a reset: a FIN would look like a clean end to a client reading to EOF.
+    if (!result.complete) abort_on_close_ = true;
     co_return result.complete&& result.client_keep_alive;
   }
 
@@ -301,6 +335,8 @@ class session {
     http::response<http::string_body> response{http_status(e), version};
     response.set(http::field::content_type, "application/json");
     response.set("proxy-status", fmt::format("aigw-proxy; error={}", proxy_status_token(e)));
+    if (response.result() == http::status::service_unavailable)
+      response.set(http::field::retry_after, "1");
     response.body() = render_error_json(e, detail);
     response.keep_alive(keep_alive);
     response.prepare_payload();
@@ -332,6 +368,32 @@ class session {
     }
   }
 
+  // What the access log says of the request line, as far as it was read.
+  static void log_request_line(const http::request<http::string_body>& request, request_log& log) {
+    auto method = request.method_string();
+    auto target = request.target();
+    log.method = method.empty() ? "-" : std::string_view(method.data(), method.size());
+    auto path = target.substr(0, target.find('?'));
+    log.path = path.empty() ? "-" : std::string_view(path.data(), path.size());
+  }
+
+  // Grows a body with a declared length in steps (64 KiB, then doubling), never past the
+  // declared length plus the JSON scanner's padding.
+  static void grow_body_buffer(std::string& body, std::uint64_t declared) {
+    auto full = declared + json::parse_padding;
+    if (body.capacity() >= full || body.capacity() - body.size() >= kBodyStep) return;
+    // Into a new string: reserve() on a non-empty one rounds up to twice its capacity,
+    // past the declared length (and the budget charged for it).
+    std::string bigger;
+    bigger.reserve(std::min<std::uint64_t>(full, std::max(2 * body.capacity(), kBodyStep)));
+    bigger.append(body);
+    body.swap(bigger);
+  }
+
+  static bool is_idempotent(http::verb method) {
+    return method == http::verb::get || method == http::verb::head || method == http::verb::options;
+  }
+
   void finish_log(const request_log& log) {
     if (config_->config.access_log) write_access_log(log);
   }
@@ -339,6 +401,8 @@ class session {
   // Read-ahead allowed past the header limit; bounds what a peer can make the buffer hold
   // (Beast bounds neither a chunk-size line nor trailers).
   static constexpr std::size_t kReadAhead = 64 * 1024;
+  // The first block of a request body, and the least it grows by.
+  static constexpr std::size_t kBodyStep = 64 * 1024;
 
   tcp::socket client_;
   deadline deadline_;
@@ -352,13 +416,15 @@ class session {
   std::shared_ptr<proxy::client_watch> watch_;
   std::shared_ptr<const proxy::snapshot> config_;
   upstream::connection_pool& pool_;
+  process_budget& budget_;
 };
 
 }  // namespace
 
 awaitable<void> run_session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
-                            upstream::connection_pool& pool, deadline_sweeper& sweeper) {
-  session s(std::move(socket), std::move(config), pool, sweeper);
+                            upstream::connection_pool& pool, deadline_sweeper& sweeper,
+                            process_budget& budget) {
+  session s(std::move(socket), std::move(config), pool, sweeper, budget);
   co_await s.run();
 }
 

@@ -9,6 +9,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <array>
+
+#include <fmt/format.h>
+
+#include "aigw/core/errc.hpp"
 #include "aigw/core/log.hpp"
 #include "aigw/server/session.hpp"
 
@@ -29,8 +34,12 @@ void log_exception(std::exception_ptr e) {
 }
 }  // namespace
 
-worker::worker(std::shared_ptr<const proxy::snapshot> config, const tcp::endpoint& listen_on)
-    : acceptor_(io_), config_(std::move(config)), pool_(config_->targets.size(), sweeper_) {
+worker::worker(std::shared_ptr<const proxy::snapshot> config, const tcp::endpoint& listen_on,
+               process_budget& budget)
+    : acceptor_(io_),
+      config_(std::move(config)),
+      budget_(budget),
+      pool_(config_->targets.size(), sweeper_) {
   acceptor_.open(listen_on.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.set_option(reuse_port(true));
@@ -58,18 +67,58 @@ void worker::join() {
 }
 
 awaitable<void> worker::accept_loop() {
+  // Out of file descriptors (or similar) is not fixed by trying again at once: back off,
+  // doubling the pause up to a second, and say so once per interval, not once per try.
+  constexpr auto kFirstPause = std::chrono::milliseconds(10);
+  constexpr auto kLongestPause = std::chrono::milliseconds(1000);
+  auto pause = kFirstPause;
+  log::rate_limited_warning accept_failed{std::chrono::seconds(10)};
+  log::rate_limited_warning refused{std::chrono::seconds(10)};
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (ec == net::error::operation_aborted) co_return;
     if (ec) {
-      // Out of file descriptors or similar: back off instead of spinning on the error.
-      log::warn("accept failed: {}", ec.message());
-      net::steady_timer pause(io_, std::chrono::milliseconds(50));
-      co_await pause.async_wait(use_tuple);
+      accept_failed.warn("accept failed: {} (backing off)", ec.message());
+      net::steady_timer timer(io_, pause);
+      co_await timer.async_wait(use_tuple);
+      pause = std::min(pause * 2, kLongestPause);
       continue;
     }
-    net::co_spawn(io_, run_session(std::move(socket), config_, pool_, sweeper_), log_exception);
+    pause = kFirstPause;
+    if (!budget_.try_open_connection()) {
+      refused.warn("refusing connections: limits.max_connections ({}) reached, {} refused so far",
+                   config_->config.limits.max_connections, budget_.refused_connections());
+      refuse(socket);
+      continue;
+    }
+    net::co_spawn(io_, run_session(std::move(socket), config_, pool_, sweeper_, budget_),
+                  [this](std::exception_ptr e) {
+                    budget_.close_connection();
+                    log_exception(e);
+                  });
   }
+}
+
+// A connection over the limit gets a 503 and is closed at once: one non-blocking write into
+// an empty send buffer, no session and no coroutine (holding it would be what the limit is
+// there to prevent). What the client already sent is read first, so that the close is a FIN
+// and not a reset that could destroy the reply in flight.
+void worker::refuse(tcp::socket& socket) {
+  static const std::string reply = [] {
+    auto body = render_error_json(errc::too_many_connections);
+    return fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Proxy-Status: aigw-proxy; error={}\r\nRetry-After: 1\r\nConnection: close\r\n"
+        "Content-Length: {}\r\n\r\n{}",
+        proxy_status_token(errc::too_many_connections), body.size(), body);
+  }();
+  error_code ignored;
+  socket.non_blocking(true, ignored);
+  std::array<char, 4096> sink;
+  for (int i = 0; i < 16 && socket.read_some(net::buffer(sink), ignored) > 0;) ++i;
+  socket.write_some(net::buffer(reply), ignored);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
 }
 
 }  // namespace aigw::server

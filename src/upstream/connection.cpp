@@ -31,6 +31,15 @@ connection::connection(const net::any_io_executor& executor, const target& t,
   buffer_.max_size(1 << 20);
 }
 
+bool connection::has_unread_bytes() const noexcept {
+  if (buffer_.size() > 0) return true;
+  if (!tls_) return false;
+  // Plaintext the engine decrypted but nobody read, or records read from the socket that
+  // it has not processed yet.
+  auto* ssl = const_cast<tls_stream&>(*tls_).native_handle();
+  return SSL_pending(ssl) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0;
+}
+
 awaitable<error_code> connection::connect(const target& t) {
   auto& socket = this->socket();
   auto timed_out = [&](error_code ec) {

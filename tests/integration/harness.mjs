@@ -107,13 +107,15 @@ function isCollection(v) {
  * Starts the gateway with this YAML config and resolves once it reports its
  * port. Rejects with its stderr if it exits (or stays silent) first.
  * @param {string} configYamlText
- * @param {{ env?: Record<string,string>, args?: string[] }} [options]
+ * @param {{ env?: Record<string,string>, args?: string[], wrap?: string[] }} [options]
  */
-export async function startGateway(configYamlText, { env = {}, args = [] } = {}) {
+export async function startGateway(configYamlText, { env = {}, args = [], wrap = [] } = {}) {
   // null: start without --config (the zero-config start).
   const configFile = configYamlText === null ? null : writeTempFile('gateway.yaml', configYamlText);
   const configArgs = configFile ? ['--config', configFile] : [];
-  const child = spawn(GATEWAY_BIN, [...configArgs, ...args], {
+  // `wrap`: a command that runs the gateway (e.g. prlimit with its arguments).
+  const command = [...wrap, GATEWAY_BIN, ...configArgs, ...args];
+  const child = spawn(command[0], command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

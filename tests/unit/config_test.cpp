@@ -81,7 +81,22 @@ TEST_CASE("defaults without optional sections") {
   CHECK(g.listen_port == 1975);
   CHECK(g.timeouts.first_byte == 60s);
   CHECK(g.limits.max_request_body == 32u << 20);
+  CHECK(g.limits.max_buffered_request_bytes == 1ull << 30);
+  CHECK(g.limits.max_connections == 16384);
   CHECK(g.access_log);
+}
+
+TEST_CASE("the process-wide limits: read, bounded, named in errors") {
+  auto g = load(std::string(kOne) +
+                "limits: { max_buffered_request_bytes: 256MiB, max_connections: 500 }\n");
+  CHECK(g.limits.max_buffered_request_bytes == 256u << 20);
+  CHECK(g.limits.max_connections == 500);
+  CHECK(error_of(std::string(kOne) + "limits: { max_buffered_request_bytes: 1KiB }\n")
+            .find("limits.max_buffered_request_bytes:") == 0);
+  CHECK(error_of(std::string(kOne) + "limits: { max_connections: 0 }\n")
+            .find("limits.max_connections:") == 0);
+  CHECK(error_of(std::string(kOne) + "limits: { max_connections: lots }\n")
+            .find("limits.max_connections:") == 0);
 }
 
 TEST_CASE("environment expansion") {

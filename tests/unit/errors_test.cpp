@@ -55,3 +55,25 @@ TEST_CASE("framing errors close the connection, content errors do not") {
   CHECK_FALSE(aigw::closes_connection(errc::not_found));
   CHECK_FALSE(aigw::closes_connection(errc::upstream_unreachable));
 }
+
+TEST_CASE("a detail that is not UTF-8 still renders as valid JSON") {
+  // Invalid lead bytes, an overlong '/', a surrogate, a truncated sequence; then valid text.
+  std::string detail = "\xff\xfe|\xc0\xaf|\xed\xa0\x80|\xe2\x82|\xe2\x82\xac \xf0\x9f\x98\x80";
+  auto text = aigw::render_error_json(errc::model_not_found, detail);
+  boost::system::error_code ec;
+  auto value = boost::json::parse(text, ec);
+  REQUIRE_FALSE(ec);
+  CHECK(value.at("error").at("message").as_string() ==
+        "The model does not exist on this gateway: "
+        "\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+        "\xef\xbf\xbd\xef\xbf\xbd|\xe2\x82\xac \xf0\x9f\x98\x80");
+}
+
+TEST_CASE("overload refusals are 503s that close the connection") {
+  CHECK(aigw::http_status(errc::overloaded) == http::status::service_unavailable);
+  CHECK(aigw::http_status(errc::too_many_connections) == http::status::service_unavailable);
+  CHECK(aigw::openai_code(errc::overloaded) == "overloaded");
+  CHECK(aigw::closes_connection(errc::overloaded));
+  CHECK(aigw::closes_connection(errc::too_many_connections));
+  CHECK(aigw::http_status(errc::unsafe_model_name) == http::status::bad_request);
+}

@@ -140,3 +140,72 @@ TEST_CASE("only a plain chunked transfer coding is accepted on requests") {
   CHECK_FALSE(is_acceptable_transfer_encoding("xchunked"));
   CHECK_FALSE(is_acceptable_transfer_encoding(""));
 }
+
+TEST_CASE("no client byte can end the upstream request line early, whatever the caller passes") {
+  auto config = aigw::config::load_from_string(R"(
+backends:
+  - name: azure
+    url: https://example-resource.openai.azure.com
+    schema: azure-openai
+    api_version: "2024-10-21"
+    api_key: azure-key
+    deployments: { mapped: prod-gpt4o }
+  - name: plain
+    url: http://127.0.0.1:11434/v1
+routes:
+  - { match: { model: "azure-*" }, backend: azure }
+  - backend: plain
+)",
+                                               [](std::string_view) { return std::nullopt; });
+  auto snapshot = aigw::proxy::snapshot::compile(config);
+  const auto& azure = snapshot->targets[0];
+  const auto& plain = snapshot->targets[1];
+  http::fields client;
+  std::string head;
+  using aigw::errc;
+  using aigw::proxy::write_upstream_request_head;
+  // A deployment from the client's model is one plain path segment, or refused.
+  using namespace std::string_view_literals;
+  for (auto model : {"x/chat/completions HTTP/1.1\r\nHost: a\r\n\r\nGET /x"sv, "../../admin"sv,
+                     ".."sv, "."sv, "a/b"sv, "x?y"sv, "x#"sv, "x y"sv, "x%2f"sv, ""sv, "x\0y"sv}) {
+    CAPTURE(model);
+    CHECK(write_upstream_request_head({"POST", "/chat/completions", "", model}, client, azure, 2,
+                                      head) == errc::unsafe_model_name);
+  }
+  // A mapped model names the configured deployment, whatever the client's model looks like.
+  CHECK(write_upstream_request_head({"POST", "/chat/completions", "", "mapped"}, client, azure, 2,
+                                    head) == errc::ok);
+  CHECK(write_upstream_request_head({"POST", "/chat/completions", "", "gpt-4o:2024~x_y.z"}, client,
+                                    azure, 2, head) == errc::ok);
+  // The request line itself: no space, fragment, CR, LF or NUL, from the path or the query.
+  for (auto query : {"?a=b c"sv, "?a#b"sv, "?a\rb"sv, "?a\nb"sv, "?a\0b"sv}) {
+    CAPTURE(query);
+    CHECK(write_upstream_request_head({"GET", "/responses/r1", query, ""}, client, plain, 0,
+                                      head) == errc::bad_request);
+  }
+  CHECK(write_upstream_request_head({"GET", "/responses/r 1", "", ""}, client, plain, 0, head) ==
+        errc::bad_request);
+  CHECK(write_upstream_request_head({"GET", "/responses/r1", "?a=b", ""}, client, plain, 0, head) ==
+        errc::ok);
+}
+
+TEST_CASE("cookies and the forwarding chain do not cross the gateway") {
+  http::fields in;
+  in.set(http::field::cookie, "session=1");
+  in.set(http::field::forwarded, "for=10.0.0.1");
+  in.set(http::field::via, "1.1 corp");
+  in.set("X-Forwarded-For", "10.0.0.1");
+  in.set("X-Forwarded-Host", "intranet");
+  in.set("X-Forwarded-Proto", "http");
+  in.set("X-Real-IP", "10.0.0.1");
+  in.set("X-Kept", "1");
+  std::string out;
+  append_request_headers(in, out);
+  CHECK(out == "X-Kept: 1\r\n");
+  http::fields response;
+  response.set(http::field::set_cookie, "__cf_bm=x");
+  response.set("X-Kept", "1");
+  out.clear();
+  append_response_headers(response, out);
+  CHECK(out == "X-Kept: 1\r\n");
+}

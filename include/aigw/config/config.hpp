@@ -24,6 +24,12 @@ struct timeouts {
 struct limits {
   std::uint64_t max_request_body = 32ull << 20;
   std::uint32_t max_request_headers = 64u << 10;
+  // Request bodies held at once by the whole process (being read, or waiting on a backend);
+  // a request that would pass it gets 503. Declared lengths count in full when the head
+  // arrives, chunked bodies as they grow.
+  std::uint64_t max_buffered_request_bytes = 1ull << 30;
+  // Client connections open at once in the whole process; more get 503 and a close.
+  std::uint32_t max_connections = 16384;
 };
 
 // How a backend speaks: `openai` for OpenAI and every OpenAI-compatible server (Ollama, vLLM,

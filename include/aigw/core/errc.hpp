@@ -17,6 +17,7 @@ enum class errc {
   duplicate_model,       // 400 "model" appears twice
   missing_model,         // 400 endpoint needs a model
   invalid_model,         // 400 "model" is not a string
+  unsafe_model_name,     // 400 the model would go into an upstream path and cannot
   bad_framing,           // 400 smuggling shapes; connection closed
   bad_request,           // 400 other malformed HTTP
   not_found,             // 404 unknown path
@@ -27,6 +28,8 @@ enum class errc {
   upstream_unreachable,  // 502 connect/TLS/DNS failure
   upstream_broken,       // 502 upstream sent a malformed response or closed early
   upstream_timeout,      // 504 no response head within first_byte
+  overloaded,            // 503 the process's request body budget is spent
+  too_many_connections,  // 503 limits.max_connections reached
 };
 
 const std::error_category& gateway_category() noexcept;

@@ -7,8 +7,9 @@
 // costs no syscall (Asio skips the speculative attempt on an exhausted socket), where a
 // readiness wait would re-arm epoll for every request. EOF or an error means the client is
 // gone: the registered upstream socket is cancelled, which fails its pending operation.
-// Bytes that do arrive (a pipelined request) are kept in the session's buffer, and the watch
-// simply ends. Plain callbacks, no coroutine group: nothing is allocated per request.
+// Bytes that do arrive (a pipelined request) are kept in the session's buffer and the watch
+// reads on, up to the buffer's bound, so a client that pipelines a byte and then leaves is
+// still noticed. Plain callbacks, no coroutine group: nothing is allocated per request.
 #include <cstdint>
 #include <memory>
 
@@ -40,6 +41,7 @@ class client_watch : public std::enable_shared_from_this<client_watch> {
   // Small: it is reserved in the buffer of every open stream. A longer pipelined request is
   // simply read on by the session.
   static constexpr std::size_t kReadSize = 512;
+  void read();
   void on_read(error_code ec, std::size_t n);
 
   tcp::socket& client_;

@@ -22,6 +22,7 @@ struct exchange_request {
   const std::string& head;  // the upstream request head (header_policy)
   const std::string& body;  // the request body, sent as it came
   bool head_request;        // HEAD: the response has no body whatever it says
+  bool idempotent;          // GET, HEAD, OPTIONS: may be sent again after a close
   const upstream::target& target;
   std::size_t backend_index;
   bool client_keep_alive;      // the client asked to keep its connection

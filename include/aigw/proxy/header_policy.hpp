@@ -11,16 +11,18 @@
 
 #include <boost/beast/http/fields.hpp>
 
+#include "aigw/core/errc.hpp"
 #include "aigw/upstream/target.hpp"
 
 namespace aigw::proxy {
 
 // Appends "Name: value\r\n" for every end-to-end request header: skips hop-by-hop and
-// framing headers, Host, Expect and every client credential header.
+// framing headers, Host, Expect, every client credential header, cookies and the
+// forwarding chain (Forwarded, X-Forwarded-*, X-Real-IP, Via).
 void append_request_headers(const boost::beast::http::fields& from, std::string& out);
 
 // Appends "Name: value\r\n" for every end-to-end response header: skips hop-by-hop and
-// framing headers.
+// framing headers, and Set-Cookie.
 void append_response_headers(const boost::beast::http::fields& from, std::string& out);
 
 struct upstream_request_line {
@@ -30,10 +32,16 @@ struct upstream_request_line {
   std::string_view model;  // the model sent upstream (Azure puts its deployment in the path)
 };
 
+// Whether `s` can be one segment of an upstream path as it is: letters, digits and
+// . _ ~ : - (RFC 3986 unreserved, and ':'), and not "." or "..".
+bool is_safe_path_segment(std::string_view s) noexcept;
+
 // The whole head of the request sent to `target`: request line on the backend's base path
 // (for Azure OpenAI: /openai/deployments/<deployment>/<rest>?api-version=...), forwarded
-// headers, Host, the backend's credentials, Content-Length.
-void write_upstream_request_head(const upstream_request_line& line,
+// headers, Host, the backend's credentials, Content-Length. Refuses, whatever the caller
+// passes, a deployment that is not a safe path segment (errc::unsafe_model_name) and a
+// target with a space, '#', CR, LF or NUL (errc::bad_request); `out` is then unusable.
+errc write_upstream_request_head(const upstream_request_line& line,
                                  const boost::beast::http::fields& client_headers,
                                  const upstream::target& target, std::size_t body_size,
                                  std::string& out);

@@ -7,11 +7,13 @@
 #include "aigw/core/asio.hpp"
 #include "aigw/core/deadline.hpp"
 #include "aigw/proxy/snapshot.hpp"
+#include "aigw/server/process_budget.hpp"
 #include "aigw/upstream/connection_pool.hpp"
 
 namespace aigw::server {
 
 awaitable<void> run_session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
-                            upstream::connection_pool& pool, deadline_sweeper& sweeper);
+                            upstream::connection_pool& pool, deadline_sweeper& sweeper,
+                            process_budget& budget);
 
 }  // namespace aigw::server

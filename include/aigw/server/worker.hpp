@@ -8,6 +8,7 @@
 #include "aigw/core/asio.hpp"
 #include "aigw/core/deadline.hpp"
 #include "aigw/proxy/snapshot.hpp"
+#include "aigw/server/process_budget.hpp"
 #include "aigw/upstream/connection_pool.hpp"
 
 namespace aigw::server {
@@ -16,7 +17,9 @@ class worker {
  public:
   // Binds and listens at once, so errors surface at start-up and port 0 resolves to a real
   // port that the other workers then bind too.
-  worker(std::shared_ptr<const proxy::snapshot> config, const tcp::endpoint& listen_on);
+  // `budget` is shared by all workers and must outlive them.
+  worker(std::shared_ptr<const proxy::snapshot> config, const tcp::endpoint& listen_on,
+         process_budget& budget);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
@@ -29,10 +32,12 @@ class worker {
 
  private:
   awaitable<void> accept_loop();
+  void refuse(tcp::socket& socket);
 
   net::io_context io_{1};
   tcp::acceptor acceptor_;
   std::shared_ptr<const proxy::snapshot> config_;
+  process_budget& budget_;
   deadline_sweeper sweeper_{io_};
   upstream::connection_pool pool_;
   std::thread thread_;

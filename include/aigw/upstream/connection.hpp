@@ -36,10 +36,37 @@ class connection {
   // A timeout comes back as net::error::timed_out.
   awaitable<error_code> connect(const target& t);
 
+  // Whether bytes the backend sent are waiting on the gateway's side of the connection: in
+  // the read buffer or, for TLS, inside the TLS engine. Such a connection is out of step
+  // (the backend said more than its response) and is never reused.
+  bool has_unread_bytes() const noexcept;
+
+  // Watches the connection while it is idle in the pool: `on_activity()` runs when the
+  // backend sends anything or closes (a late or extra response, an idle timeout), never
+  // when the watch is cancelled. It peeks at the TCP layer, so nothing is consumed and a TLS
+  // engine is never touched. It costs no syscall when the last read drained the socket:
+  // Asio skips the speculative attempt on an exhausted socket and waits for readiness.
+  template <class F>
+  void watch_idle(F on_activity) {
+    socket().async_receive(net::buffer(&peek_byte_, 1), net::socket_base::message_peek,
+                           [on_activity = std::move(on_activity)](error_code ec, std::size_t) {
+                             // Cancelled (taken from the pool) or closed with the connection:
+                             // the connection may be gone, touch nothing.
+                             if (ec == net::error::operation_aborted) return;
+                             on_activity();
+                           });
+  }
+  // Stops the idle watch without a syscall (the taken connection is about to be used).
+  void stop_watching() noexcept {
+    error_code ignored;
+    socket().cancel(ignored);
+  }
+
   bool reused = false;  // came out of the pool (a failure before any response byte may retry)
   std::chrono::steady_clock::time_point idle_since{};
 
  private:
+  char peek_byte_ = 0;
   std::optional<tcp::socket> plain_;
   std::optional<tls_stream> tls_;
   beast::flat_buffer buffer_;

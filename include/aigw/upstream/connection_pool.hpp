@@ -1,6 +1,13 @@
 #pragma once
 // Idle keep-alive connections of one worker, per backend. Single-threaded by design: each
 // worker owns its pool, so there are no locks on the hot path.
+//
+// An idle connection is watched (connection::watch_idle): a backend that sends anything
+// while no request is outstanding (a late or extra response) or closes is dropped at once,
+// so those bytes can never be read as the answer to another client's request. What remains
+// is the window of one event-loop turn in which bytes have arrived but their readiness
+// event has not been processed yet when a request takes the connection; nginx's and
+// Envoy's keep-alive pools have the same window.
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -22,12 +29,18 @@ class connection_pool {
 
   // The most recently used idle connection not older than the idle limit, or null.
   std::unique_ptr<connection> take(std::size_t backend);
-  // Keeps a connection that finished a complete exchange cleanly.
+  // Keeps a connection that finished a complete exchange cleanly; one with unread bytes
+  // (connection::has_unread_bytes) is closed instead.
   void put(std::size_t backend, std::unique_ptr<connection> c);
   // Drops every idle connection to a backend (after one turned out to be closed).
   void clear(std::size_t backend) { idle_[backend].clear(); }
 
+  std::size_t idle_count(std::size_t backend) const { return idle_[backend].size(); }
+
  private:
+  // Closes an idle connection the backend wrote to or closed.
+  void drop(std::size_t backend, const connection* c);
+
   deadline_sweeper& sweeper_;
   std::vector<std::vector<std::unique_ptr<connection>>> idle_;
   std::size_t max_idle_per_backend_;
