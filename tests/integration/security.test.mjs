@@ -464,11 +464,14 @@ describe('5-9. deadlines, resets, framing, the client watch and the small ones',
   });
 
   test('9. the error for a model id that is not UTF-8 is valid JSON', LIMIT, async () => {
+    // Sent as bytes (a string would go out as UTF-8, valid again).
     const { response, conn } = await rawExchange(gw.port,
-      rawHttp('GET /v1/models/\xff\xfe\xc0\xaf HTTP/1.1', ['Host: gw']));
+      Buffer.from(rawHttp('GET /v1/models/\xff\xfe\xc0\xaf HTTP/1.1', ['Host: gw']), 'latin1'));
     conn.close();
     assert.equal(response.status, 404);
-    const body = JSON.parse(Buffer.from(response.body, 'latin1').toString('utf8'));
+    // JSON text is UTF-8 (RFC 8259): decoded strictly, not with replacement characters.
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(response.body, 'latin1'));
+    const body = JSON.parse(text);
     assert.equal(body.error.code, 'model_not_found');
   });
 
