@@ -105,14 +105,6 @@ void append_response_headers(const boost::beast::http::fields& from, std::string
   });
 }
 
-bool is_safe_path_segment(std::string_view s) noexcept {
-  if (s.empty() || s == "." || s == "..") return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '~' || c == ':' || c == '-';
-  });
-}
-
 errc write_upstream_request_head(const upstream_request_line& line,
                                  const boost::beast::http::fields& client_headers,
                                  const upstream::target& target, std::size_t body_size,
@@ -126,7 +118,7 @@ errc write_upstream_request_head(const upstream_request_line& line,
     // query or a line of its own.
     if (is_deployment_path(line.rest)) {
       auto deployment = target.deployment_for(line.model);
-      if (!is_safe_path_segment(deployment)) return errc::unsafe_model_name;
+      if (!upstream::is_safe_path_segment(deployment)) return errc::unsafe_model_name;
       out.append("/openai/deployments/").append(deployment);
     } else {
       out.append("/openai");

@@ -1,11 +1,21 @@
 #include "aigw/upstream/target.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <boost/url/parse.hpp>
 
 #include "aigw/config/loader.hpp"
 
 namespace aigw::upstream {
+
+bool is_safe_path_segment(std::string_view s) noexcept {
+  if (s.empty() || s == "." || s == "..") return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '~' || c == ':' || c == '-';
+  });
+}
 
 target target::compile(const config::backend& backend, const std::string& path) {
   target t;
@@ -23,6 +33,16 @@ target target::compile(const config::backend& backend, const std::string& path) 
   t.schema = backend.schema;
   t.api_version = backend.api_version;
   t.deployments = backend.deployments;
+  // Both go into every request line to this backend.
+  if (t.schema == config::schema::azure_openai && !is_safe_path_segment(t.api_version))
+    throw config::config_error(
+        fmt::format("{}.api_version: \"{}\" is not a version (letters, digits and . _ ~ : -)", path,
+                    t.api_version));
+  for (const auto& [model, deployment] : t.deployments)
+    if (!is_safe_path_segment(deployment))
+      throw config::config_error(fmt::format(
+          "{}.deployments.{}: \"{}\" is not a deployment name (letters, digits and . _ ~ : -)",
+          path, model, deployment));
   if (!backend.api_key.empty()) {
     bool azure = backend.schema == config::schema::azure_openai;
     t.credential_name = azure ? "api-key" : "Authorization";

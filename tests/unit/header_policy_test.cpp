@@ -189,6 +189,28 @@ routes:
         errc::ok);
 }
 
+TEST_CASE("Azure api_version and deployment names from the config are checked when compiled") {
+  auto compile = [](const char* yaml) {
+    return aigw::proxy::snapshot::compile(
+        aigw::config::load_from_string(yaml, [](std::string_view) { return std::nullopt; }));
+  };
+  CHECK_THROWS_WITH_AS(compile(R"(
+backends:
+  - { name: az, url: "https://x.openai.azure.com", schema: azure-openai, api_version: "1&x=y" }
+)"),
+                       doctest::Contains("backends[0].api_version"), aigw::config::config_error);
+  CHECK_THROWS_WITH_AS(compile(R"(
+backends:
+  - name: az
+    url: "https://x.openai.azure.com"
+    schema: azure-openai
+    api_version: "2024-10-21"
+    deployments: { gpt-4o: "../admin" }
+)"),
+                       doctest::Contains("backends[0].deployments.gpt-4o"),
+                       aigw::config::config_error);
+}
+
 TEST_CASE("cookies and the forwarding chain do not cross the gateway") {
   http::fields in;
   in.set(http::field::cookie, "session=1");

@@ -32,10 +32,6 @@ struct upstream_request_line {
   std::string_view model;  // the model sent upstream (Azure puts its deployment in the path)
 };
 
-// Whether `s` can be one segment of an upstream path as it is: letters, digits and
-// . _ ~ : - (RFC 3986 unreserved, and ':'), and not "." or "..".
-bool is_safe_path_segment(std::string_view s) noexcept;
-
 // The whole head of the request sent to `target`: request line on the backend's base path
 // (for Azure OpenAI: /openai/deployments/<deployment>/<rest>?api-version=...), forwarded
 // headers, Host, the backend's credentials, Content-Length. Refuses, whatever the caller

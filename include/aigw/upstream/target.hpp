@@ -4,12 +4,18 @@
 // an SSL_CTX is safe to use from several threads once configured).
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/ssl/context.hpp>
 
 #include "aigw/config/config.hpp"
 
 namespace aigw::upstream {
+
+// Whether `s` can be one segment of an upstream path as it is: letters, digits and
+// . _ ~ : - (RFC 3986 unreserved, and ':'), and not "." or "..". Anything else from a client
+// (a model naming an Azure deployment) is refused rather than encoded: no real name needs it.
+bool is_safe_path_segment(std::string_view s) noexcept;
 
 struct target {
   std::string name;
