@@ -13,15 +13,17 @@
 #include <boost/container/static_vector.hpp>
 
 #include "aigw/proxy/header_policy.hpp"
+#include "chunked_scanner.hpp"
 
 namespace aigw::proxy {
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-// Bytes relayed per read. It lives in every open stream's coroutine frame, so it is small: one
-// SSE event is far smaller still, and larger bodies simply take a few more reads.
-constexpr std::size_t kRelayBufferSize = 4096;
+// Bytes read from a backend at a time. The connection's buffer holds them for every open
+// stream, so it is small: one SSE event is far smaller still, and larger bodies simply take
+// a few more reads.
+constexpr std::size_t kRelayReadSize = 4096;
 // The largest response head accepted from a backend.
 constexpr std::uint32_t kMaxResponseHead = 64 * 1024;
 // How soon after a request left a close without an answer still means the backend had
@@ -181,8 +183,14 @@ class exchange {
     return may_retry ? attempt_outcome::retry : attempt_outcome::done;
   }
 
-  // Sends the response head, then each piece of body as soon as it arrives. Returns whether
-  // the whole response reached the client.
+  // Sends the response head, then whatever body bytes each read brought, in one write per
+  // read, as soon as they arrive. Bytes are relayed as the upstream framed them whenever the
+  // client takes that framing (chunked to an HTTP/1.1 client, a Content-Length body), so the
+  // only work per read is a scan for where the message ends (chunked_scanner); a close-
+  // delimited body gets chunk framing for an HTTP/1.1 client, and a chunked one loses it for
+  // an HTTP/1.0 client. Returns whether the connection may carry another request: the whole
+  // response was relayed and its end was not the connection's close (result_.complete says
+  // whether the whole response reached the client).
   template <class Stream>
   awaitable<bool> relay(Stream& upstream, upstream::connection& connection,
                         http::response_parser<http::buffer_body>& parser) {
@@ -200,59 +208,107 @@ class exchange {
       framing = body_framing::until_close;  // HTTP/1.0 client: the body ends with the connection
       keep_alive = false;
     }
-    bool chunked = framing == body_framing::chunked;
     result_.status = upstream_head.result_int();
     write_client_response_head(result_.status, upstream_head.reason(), upstream_head.base(),
                                framing, parser.content_length().value_or(0), keep_alive,
                                request_.client_version, request_.response_head);
 
+    // How the upstream delimits its body, and what the client needs done to it.
+    enum class source { chunked, length, close };
+    auto from = parser.chunked()          ? source::chunked
+                : parser.content_length() ? source::length
+                                          : source::close;
+    bool unchunk = from == source::chunked && framing != body_framing::chunked;
+    bool add_chunks = from != source::chunked && framing == body_framing::chunked;
+    std::uint64_t length_left = parser.content_length().value_or(0);
+    chunked_scanner scanner;
+
     auto idle = request_.target.idle_timeout;
-    std::array<char, kRelayBufferSize> buffer;
+    auto& buffer = connection.buffer();
+    bool upstream_done = !has_body;
     char chunk_size[20];
     for (;;) {
-      // The head leaves together with the first piece of body when that piece has already
-      // arrived with it (one write for a whole small response), otherwise alone and at once.
-      std::size_t got = 0;
-      if (!parser.is_done() && (result_.head_sent || connection.buffer().size() > 0)) {
-        parser.get().body().data = buffer.data();
-        parser.get().body().size = buffer.size();
-        connection.deadline().expires_after(idle);
-        if (watch_.gone()) co_return false;
-        auto [rec, rn] =
-            co_await http::async_read_some(upstream, connection.buffer(), parser, use_tuple);
-        if (rec && rec != http::error::need_buffer) {
-          if (!result_.head_sent)  // still time for a clean error reply
-            result_.error =
-                connection.deadline().fired() ? errc::upstream_timeout : errc::upstream_broken;
-          co_return false;
+      // What is buffered now: sent at once, together with the head the first time (one write
+      // for a whole small response; the head alone and at once when no body came with it).
+      auto* base = static_cast<char*>(buffer.data().data());
+      std::string_view input(base, buffer.size());
+      std::size_t taken = 0;  // input bytes done with after this step
+      std::size_t send = 0;   // input bytes, from its start, to send as they are
+      std::uint64_t payload = 0;
+      if (!upstream_done) {
+        switch (from) {
+          case source::chunked: {
+            std::size_t unchunked = 0;  // chunk data moved to the front, for an HTTP/1.0 client
+            auto scanned = scanner.scan(input, [&](std::size_t at, std::size_t n) {
+              if (unchunk) std::memmove(base + unchunked, base + at, n);
+              unchunked += n;
+            });
+            if (scanned.error) co_return fail_relay(errc::upstream_broken);
+            taken = scanned.taken;
+            send = unchunk ? unchunked : scanned.relayable;
+            payload = scanned.data_bytes;
+            upstream_done = scanned.done;
+            break;
+          }
+          case source::length:
+            taken = send =
+                static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), length_left));
+            payload = taken;
+            length_left -= taken;
+            upstream_done = length_left == 0;
+            break;
+          case source::close:
+            taken = send = input.size();
+            payload = taken;
+            break;
         }
-        got = buffer.size() - parser.get().body().size;
-        if (got == 0 && !parser.is_done() && result_.head_sent) continue;
       }
-      // One gather write: [head] [chunk size] [data] [chunk end] [last chunk].
+      // One gather write: [head] [chunk size] [bytes] [chunk end] [last chunk].
       boost::container::static_vector<net::const_buffer, 5> out;
       if (!result_.head_sent) out.push_back(net::buffer(request_.response_head));
-      if (got > 0) {
-        if (chunked) {
-          auto end = fmt::format_to(chunk_size, "{:x}\r\n", got);
+      if (send > 0) {
+        if (add_chunks) {
+          auto end = fmt::format_to(chunk_size, "{:x}\r\n", send);
           out.push_back(net::buffer(chunk_size, static_cast<size_t>(end - chunk_size)));
         }
-        out.push_back(net::buffer(buffer.data(), got));
-        if (chunked) out.push_back(net::buffer("\r\n", 2));
+        out.push_back(net::buffer(base, send));
+        if (add_chunks) out.push_back(net::buffer("\r\n", 2));
       }
-      if (parser.is_done() && chunked) out.push_back(net::buffer("0\r\n\r\n", 5));
-      client_deadline_.expires_after(idle);
+      if (upstream_done && framing == body_framing::chunked && has_body)
+        out.push_back(net::buffer("0\r\n\r\n", 5));
+      if (!out.empty()) {
+        client_deadline_.expires_after(idle);
+        if (watch_.gone()) co_return false;
+        result_.head_sent = true;
+        auto [cec, cn] = co_await net::async_write(client_, out, use_tuple);
+        if (cec) co_return false;
+      }
+      result_.body_bytes += payload;
+      buffer.consume(taken);
+      if (upstream_done) break;
+
+      connection.deadline().expires_after(idle);
       if (watch_.gone()) co_return false;
-      result_.head_sent = true;
-      auto [cec, cn] = co_await net::async_write(client_, out, use_tuple);
-      if (cec) co_return false;
-      result_.body_bytes += got;
-      if (parser.is_done()) break;
+      auto [rec, n] = co_await upstream.async_read_some(buffer.prepare(kRelayReadSize), use_tuple);
+      buffer.commit(n);
+      if (rec == net::error::eof && from == source::close) {
+        upstream_done = true;  // a close-delimited body ends with the connection
+      } else if (rec) {
+        co_return fail_relay(connection.deadline().fired() ? errc::upstream_timeout
+                                                           : errc::upstream_broken);
+      }
     }
     client_deadline_.expires_never();
     result_.complete = true;
     result_.client_keep_alive = keep_alive;
-    co_return true;
+    co_return from != source::close;
+  }
+
+  // A response that cannot be relayed on: before its head left, the client gets an error
+  // reply; after, only a cut connection.
+  bool fail_relay(errc e) {
+    if (!result_.head_sent) result_.error = e;
+    return false;
   }
 
   tcp::socket& client_;

@@ -424,7 +424,8 @@ export async function openRaw(port) {
     async closed(limitMs = RAW_IDLE_LIMIT_MS) {
       if (!ended) {
         const timer = setTimeout(() => socket.destroy(), limitMs);
-        await once(socket, 'close');
+        // Not once(): it rejects on 'error', and a reset from the server is a close here.
+        await new Promise((resolve) => socket.once('close', resolve));
         clearTimeout(timer);
       }
       return { text, closedByServer };
