@@ -326,7 +326,12 @@ describe('4. request bodies cannot exhaust memory, nor connections the process',
     }
   });
 
-  test('out of file descriptors: accept backs off and says so once per interval, then recovers', { timeout: 30000 }, async () => {
+  // Under the sanitizers this one is skipped: UBSan's vptr check needs descriptors of its own
+  // to read the memory it checks, and out of them it reports Boost's error categories as
+  // objects with an invalid vptr (a false positive of the sanitizer that no suppression can
+  // name, the type being unreadable). The optimised build runs it.
+  test('out of file descriptors: accept backs off and says so once per interval, then recovers',
+    { timeout: 30000, skip: process.env.AIGW_SANITIZED === '1' && 'the sanitizers need descriptors too' }, async () => {
     // prlimit (util-linux) lowers the gateway's own descriptor limit, soft and hard.
     const gw = await startGateway(gatewayConfig({ workers: 1, backends: [{ name: 'b', url: fake.url }] }),
       { wrap: ['prlimit', '--nofile=24:24', '--'] });
