@@ -25,9 +25,6 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 using clock = std::chrono::steady_clock;
 using request_parser = http::request_parser<http::string_body>;
 
-// The header a client may use to name the model when the body has none (Envoy AI Gateway's).
-constexpr std::string_view kModelHeader = "x-ai-eg-model";
-
 // What the access log says about one request.
 struct request_log {
   clock::time_point start = clock::now();
@@ -103,6 +100,41 @@ bool is_disconnect(error_code ec) {
          ec == net::error::broken_pipe || ec == net::error::operation_aborted;
 }
 
+// How a request ended: what finish() has to write, log and decide.
+enum class ending {
+  none,         // no phase ended it yet
+  quiet,        // the client closed, or an idle keep-alive connection ended: nothing to say
+  error,        // a local error reply (request_context::error, detail)
+  local_reply,  // an answer of the gateway's own (request_context::reply_body)
+  client_gone,  // the client left before any response byte: logged as 499
+  relayed,      // the backend's response was relayed (request_context::result)
+};
+
+// Everything known about one request, filled in phase by phase: no phase parses again what
+// an earlier one found.
+struct request_context {
+  explicit request_context(process_budget& budget) : reserved(budget) {}
+
+  request_parser parser;  // the head, and the original body (never rewritten)
+  request_log log;
+  unsigned version = 11;
+  bool keep_alive = false;
+  bool head_request = false;
+  body_reservation reserved;  // the body's share of the process budget, until the end
+  proxy::endpoint endpoint;
+  beast::string_view query;  // "" or "?...", as the client sent it
+  json::request_fields fields;
+  routing::route_result route;
+  std::string upstream_model;  // the model the route sends instead of the client's, if any
+  std::string upstream_body;   // the original body with that model; empty without one
+
+  ending end = ending::none;
+  errc error = errc::ok;
+  std::string detail;
+  std::string reply_body;
+  proxy::exchange_result result;
+};
+
 class session {
  public:
   session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
@@ -128,60 +160,68 @@ class session {
   }
 
  private:
-  // Serves one request; returns whether the connection stays open for another.
+  // Serves one request; returns whether the connection stays open for another. A request
+  // goes through named phases, each of which either lets it go on or records how it ended;
+  // finish() is the one exit that writes a local reply, the log line, and decides between
+  // keep-alive, a clean close and a reset. A feature plugs into a phase, never a new path.
   awaitable<bool> serve_one() {
+    request_context ctx(budget_);
+    bool go_on = co_await read_request(ctx);
+    go_on = go_on && admit(ctx) && answer_locally(ctx) && inspect(ctx) && plan(ctx);
+    if (go_on) co_await forward(ctx);
+    co_return co_await finish(ctx);
+  }
+
+  // The head (bounded, under client_header), the framing rules, the body's share of the
+  // process budget, 100-continue, and the body (each read under `idle`).
+  awaitable<bool> read_request(request_context& ctx) {
     const auto& cfg = config_->config;
-    request_parser parser;
+    auto& parser = ctx.parser;
     parser.header_limit(cfg.limits.max_request_headers);
     parser.body_limit(cfg.limits.max_request_body);
 
     deadline_.expires_after(cfg.timeouts.client_header);
     auto [ec, n] = co_await http::async_read_header(client_, buffer_, parser, use_tuple);
+    auto& request = parser.get();
+    log_request_line(request, ctx.log);  // also when the request line came before an error
     if (ec) {
       // A keep-alive connection closed or idle between requests ends quietly.
       bool nothing_received = buffer_.size() == 0 && !parser.got_some();
       bool timed_out = deadline_.fired();
-      if (timed_out ? nothing_received : is_disconnect(ec)) co_return false;
-      request_log log;
-      log_request_line(parser.get(), log);  // when the request line was read before the error
-      co_return co_await finish_with_error(log, read_error(ec, timed_out), 11, false);
+      if (timed_out ? nothing_received : is_disconnect(ec)) co_return end_quietly(ctx);
+      co_return end_with_error(ctx, read_error(ec, timed_out));
     }
-
-    request_log log;
-    auto& request = parser.get();
-    log_request_line(request, log);
+    ctx.version = request.version();
+    ctx.head_request = request.method() == http::verb::head;
     auto target = request.target();
-    auto query_at = target.find('?');
-    unsigned version = request.version();
-    head_request_ = request.method() == http::verb::head;
+    if (auto query_at = target.find('?'); query_at != beast::string_view::npos)
+      ctx.query = target.substr(query_at);
 
     // Framing the gateway will not guess at (RFC 9112 sections 3.2 and 6.1): a transfer
     // coding other than plain chunked, any transfer coding from an HTTP/1.0 client, and an
     // HTTP/1.1 request without exactly one Host.
     if (auto it = request.find(http::field::transfer_encoding);
         it != request.end() &&
-        (version < 11 || !proxy::is_acceptable_transfer_encoding(it->value())))
-      co_return co_await finish_with_error(log, errc::bad_framing, version, false);
-    if (version == 11 && request.count(http::field::host) != 1)
-      co_return co_await finish_with_error(log, errc::bad_request, version, false,
-                                           "an HTTP/1.1 request needs exactly one Host header");
+        (ctx.version < 11 || !proxy::is_acceptable_transfer_encoding(it->value())))
+      co_return end_with_error(ctx, errc::bad_framing);
+    if (ctx.version == 11 && request.count(http::field::host) != 1)
+      co_return end_with_error(ctx, errc::bad_request,
+                               "an HTTP/1.1 request needs exactly one Host header");
     // A fragment is never sent in a request target (RFC 9112 3.2); Beast lets '#' through.
     if (target.find('#') != beast::string_view::npos)
-      co_return co_await finish_with_error(log, errc::bad_request, version, false,
-                                           "the request target has a fragment ('#')");
+      co_return end_with_error(ctx, errc::bad_request, "the request target has a fragment ('#')");
     auto declared_length = parser.content_length();
     if (declared_length && *declared_length > cfg.limits.max_request_body)
-      co_return co_await finish_with_error(log, errc::body_too_large, version, false);
+      co_return end_with_error(ctx, errc::body_too_large);
     // The body counts against the process's budget from here until the request ends: a
     // declared length in full, before anything is read or 100-continue is promised.
-    body_reservation reserved(budget_);
-    if (declared_length && !reserved.grow_to(*declared_length))
-      co_return co_await finish_with_error(log, errc::overloaded, version, false);
+    if (declared_length && !ctx.reserved.grow_to(*declared_length))
+      co_return end_with_error(ctx, errc::overloaded);
 
-    if (version == 11 && beast::iequals(request[http::field::expect], "100-continue")) {
+    if (ctx.version == 11 && beast::iequals(request[http::field::expect], "100-continue")) {
       http::response<http::empty_body> go_on{http::status::continue_, 11};
       auto [cec, cn] = co_await http::async_write(client_, go_on, use_tuple);
-      if (cec) co_return false;
+      if (cec) co_return end_quietly(ctx);
     }
 
     auto fields_in_head = std::distance(request.begin(), request.end());
@@ -196,160 +236,209 @@ class session {
       auto [bec, bn] = co_await http::async_read_some(client_, buffer_, parser, use_tuple);
       if (bec) {
         bool timed_out = deadline_.fired();
-        if (!timed_out && is_disconnect(bec)) co_return false;
-        co_return co_await finish_with_error(log, read_error(bec, timed_out), version, false);
+        if (!timed_out && is_disconnect(bec)) co_return end_quietly(ctx);
+        co_return end_with_error(ctx, read_error(bec, timed_out));
       }
-      if (!reserved.grow_to(body.capacity()))  // a chunked body, as it grows
-        co_return co_await finish_with_error(log, errc::overloaded, version, false);
+      if (!ctx.reserved.grow_to(body.capacity()))  // a chunked body, as it grows
+        co_return end_with_error(ctx, errc::overloaded);
     }
+    deadline_.expires_never();
     // Beast adds a chunked body's trailer fields to the head; they would be routed on and
     // forwarded as headers that no front proxy ever saw. No OpenAI client sends trailers.
     if (std::distance(request.begin(), request.end()) != fields_in_head)
-      co_return co_await finish_with_error(log, errc::bad_framing, version, false,
-                                           "trailer fields are not accepted");
-    deadline_.expires_never();
-    bool keep_alive = request.keep_alive();
+      co_return end_with_error(ctx, errc::bad_framing, "trailer fields are not accepted");
+    ctx.keep_alive = request.keep_alive();
+    co_return true;
+  }
 
-    auto endpoint = proxy::classify(log.path);
-    switch (endpoint.kind) {
+  // Who may send this request, and how much (client keys, rate limits: to come).
+  static bool admit(request_context&) { return true; }
+
+  // The paths the gateway answers itself, and those it does not serve at all.
+  bool answer_locally(request_context& ctx) {
+    ctx.endpoint = proxy::classify(ctx.log.path);
+    switch (ctx.endpoint.kind) {
       case proxy::endpoint_kind::unknown:
-        co_return co_await finish_with_error(log, errc::not_found, version, keep_alive,
-                                             fmt::format("{} {}", log.method, log.path));
+        return end_with_error(ctx, errc::not_found,
+                              fmt::format("{} {}", ctx.log.method, ctx.log.path));
       case proxy::endpoint_kind::health:
-        co_return co_await finish_local(log, http::status::ok, R"({"status":"ok"})", version,
-                                        keep_alive);
+        return end_with_reply(ctx, R"({"status":"ok"})");
       case proxy::endpoint_kind::list_models:
-        co_return co_await finish_local(log, http::status::ok, config_->models_json, version,
-                                        keep_alive);
+        return end_with_reply(ctx, config_->models_json);
       case proxy::endpoint_kind::retrieve_model: {
-        auto id = endpoint.rest.substr(std::string_view("/models/").size());
-        if (auto body = config_->model_json(id))
-          co_return co_await finish_local(log, http::status::ok, *body, version, keep_alive);
-        co_return co_await finish_with_error(log, errc::model_not_found, version, keep_alive,
-                                             fmt::format("\"{}\"", id));
+        auto id = ctx.endpoint.rest.substr(std::string_view("/models/").size());
+        if (auto body = config_->model_json(id)) return end_with_reply(ctx, std::move(*body));
+        return end_with_error(ctx, errc::model_not_found, fmt::format("\"{}\"", id));
       }
       case proxy::endpoint_kind::routed:
-        break;
+        return true;
     }
+    return true;
+  }
 
-    bool needs_model = endpoint.needs_model && request.method() == http::verb::post;
-    json::request_fields fields;
+  // The body, validated and read once: the model (or the x-ai-eg-model header) and the
+  // fields later phases need.
+  static bool inspect(request_context& ctx) {
+    auto& request = ctx.parser.get();
+    bool needs_model = ctx.endpoint.needs_model && request.method() == http::verb::post;
     if (!request.body().empty() && is_json_body(request)) {
-      if (auto e = json::extract_request_fields(request.body(), fields); e != errc::ok)
-        co_return co_await finish_with_error(log, e, version, keep_alive);
+      if (auto e = json::extract_request_fields(request.body(), ctx.fields); e != errc::ok)
+        return end_with_error(ctx, e);
     } else if (needs_model && is_json_body(request)) {
-      co_return co_await finish_with_error(log, errc::invalid_json, version, keep_alive,
-                                           "the body is empty");
+      return end_with_error(ctx, errc::invalid_json, "the body is empty");
     }
-    log.model = fields.has_model ? std::move(fields.model) : std::string(request[kModelHeader]);
-    if (needs_model && log.model.empty())
-      co_return co_await finish_with_error(log, errc::missing_model, version, keep_alive);
+    ctx.log.model = ctx.fields.has_model ? std::move(ctx.fields.model)
+                                         : std::string(request[config::kModelHeader]);
+    if (needs_model && ctx.log.model.empty()) return end_with_error(ctx, errc::missing_model);
+    return true;
+  }
 
-    auto route = config_->routes.match({log.model, request.base()});
-    const auto& upstream_target = config_->targets[route.backend_index];
-    std::string upstream_model;
-    if (fields.has_model) upstream_model = config_->routes.upstream_model(route, log.model);
-    if (!upstream_model.empty()) json::replace_model(request.body(), fields, upstream_model);
-    log.route = static_cast<int>(route.route_index);
-    log.backend = upstream_target.name;
+  // The route, its target, and the model and body the target is sent. The original body is
+  // never rewritten: a model override goes into a copy.
+  bool plan(request_context& ctx) {
+    auto& request = ctx.parser.get();
+    ctx.route = config_->routes.match({ctx.log.model, request.base()});
+    ctx.log.route = static_cast<int>(ctx.route.route_index);
+    ctx.log.backend = config_->targets[ctx.route.backend_index].name;
+    if (ctx.fields.has_model)
+      ctx.upstream_model = config_->routes.upstream_model(ctx.route, ctx.log.model);
+    if (!ctx.upstream_model.empty()) {
+      ctx.upstream_body = request.body();
+      json::replace_model(ctx.upstream_body, ctx.fields, ctx.upstream_model);
+      if (!ctx.reserved.grow_to(request.body().capacity() + ctx.upstream_body.capacity()))
+        return end_with_error(ctx, errc::overloaded);
+    }
+    return true;
+  }
 
-    auto query =
-        query_at == beast::string_view::npos ? beast::string_view{} : target.substr(query_at);
+  // The exchange with the planned backend, and the relay of its answer.
+  awaitable<void> forward(request_context& ctx) {
+    auto& request = ctx.parser.get();
+    const auto& upstream_target = config_->targets[ctx.route.backend_index];
+    std::string_view model = ctx.upstream_model.empty() ? ctx.log.model : ctx.upstream_model;
     auto method = request.method_string();
+    const auto& body = ctx.upstream_model.empty() ? request.body() : ctx.upstream_body;
     auto head_error = proxy::write_upstream_request_head(
         {{method.data(), method.size()},
-         {endpoint.rest.data(), endpoint.rest.size()},
-         {query.data(), query.size()},
-         upstream_model.empty() ? log.model : upstream_model},
-        request.base(), upstream_target, request.body().size(), upstream_head_);
+         {ctx.endpoint.rest.data(), ctx.endpoint.rest.size()},
+         {ctx.query.data(), ctx.query.size()},
+         model},
+        request.base(), upstream_target, body.size(), upstream_head_);
+    if (head_error == errc::unsafe_model_name) {
+      end_with_error(ctx, head_error,
+                     fmt::format("\"{}\" is not a deployment name of backend \"{}\" (allowed: "
+                                 "letters, digits and . _ ~ : -)",
+                                 model, upstream_target.name));
+      co_return;
+    }
     if (head_error != errc::ok) {
-      // Built before the co_await: GCC 12 destroys temporaries of a conditional expression
-      // inside a co_await twice.
-      std::string detail =
-          head_error == errc::unsafe_model_name
-              ? fmt::format(
-                    "\"{}\" is not a deployment name of backend \"{}\" (allowed: letters, "
-                    "digits and . _ ~ : -)",
-                    upstream_model.empty() ? log.model : upstream_model, upstream_target.name)
-              : std::string("the upstream request target would carry a space, '#', CR, LF or NUL");
-      co_return co_await finish_with_error(log, head_error, version, keep_alive, detail);
+      end_with_error(ctx, head_error,
+                     "the upstream request target would carry a space, '#', CR, LF or NUL");
+      co_return;
     }
 
-    auto result = co_await proxy::forward(client_, deadline_, *watch_,
-                                          {.head = upstream_head_,
-                                           .body = request.body(),
-                                           .head_request = request.method() == http::verb::head,
-                                           .idempotent = is_idempotent(request.method()),
-                                           .target = upstream_target,
-                                           .backend_index = route.backend_index,
-                                           .client_keep_alive = keep_alive,
-                                           .client_version = version,
-                                           .response_head = response_head_},
-                                          pool_);
-    log.first_byte = result.first_byte;
-    if (!result.head_sent) {
-      if (result.client_gone) {
+    ctx.result = co_await proxy::forward(client_, deadline_, *watch_,
+                                         {.head = upstream_head_,
+                                          .body = body,
+                                          .head_request = ctx.head_request,
+                                          .idempotent = is_idempotent(request.method()),
+                                          .target = upstream_target,
+                                          .backend_index = ctx.route.backend_index,
+                                          .client_keep_alive = ctx.keep_alive,
+                                          .client_version = ctx.version,
+                                          .response_head = response_head_},
+                                         pool_);
+    ctx.log.first_byte = ctx.result.first_byte;
+    if (ctx.result.head_sent)
+      ctx.end = ending::relayed;
+    else if (ctx.result.client_gone)
+      ctx.end = ending::client_gone;
+    else
+      end_with_error(ctx, ctx.result.error, fmt::format("backend \"{}\"", upstream_target.name));
+  }
+
+  // The one exit: the local reply or error, the log line, and keep-alive, a clean close or a
+  // reset. Returns whether the connection stays open for another request.
+  awaitable<bool> finish(request_context& ctx) {
+    auto& log = ctx.log;
+    switch (ctx.end) {
+      case ending::none:  // every phase went on, yet nothing answered: a bug, never a hang
+      case ending::quiet:
+        co_return false;
+      case ending::client_gone:
         log.status = 499;  // nginx's "client closed request": no response was sent
         finish_log(log);
         co_return false;
+      case ending::relayed:
+        log.status = ctx.result.status;
+        log.bytes = ctx.result.body_bytes;
+        finish_log(log);
+        // After the head was sent, an incomplete body can only be signalled by closing, and
+        // with a reset: a FIN would look like a clean end to a client reading to EOF.
+        if (!ctx.result.complete) abort_on_close_ = true;
+        co_return ctx.result.complete&& ctx.result.client_keep_alive;
+      case ending::local_reply: {
+        http::response<http::string_body> response{http::status::ok, ctx.version};
+        response.set(http::field::content_type, "application/json");
+        response.body() = std::move(ctx.reply_body);
+        response.keep_alive(ctx.keep_alive);
+        response.prepare_payload();
+        log.status = response.result_int();
+        log.bytes = ctx.head_request ? 0 : response.body().size();
+        deadline_.expires_after(config_->config.timeouts.idle);
+        auto ec = co_await write_local(response, ctx.head_request);
+        deadline_.expires_never();
+        finish_log(log);
+        co_return !ec && ctx.keep_alive;
       }
-      co_return co_await finish_with_error(log, result.error, version, keep_alive,
-                                           fmt::format("backend \"{}\"", upstream_target.name));
+      case ending::error: {
+        bool keep_alive = ctx.keep_alive && !closes_connection(ctx.error);
+        co_await reply_error(ctx, keep_alive);
+        log.status = static_cast<unsigned>(http_status(ctx.error));
+        finish_log(log);
+        co_return keep_alive;
+      }
     }
-    log.status = result.status;
-    log.bytes = result.body_bytes;
-    finish_log(log);
-    // After the head was sent, an incomplete body can only be signalled by closing, and
-    // with a reset: a FIN would look like a clean end to a client reading to EOF.
-    if (!result.complete) abort_on_close_ = true;
-    co_return result.complete&& result.client_keep_alive;
+    co_return false;
   }
 
-  awaitable<bool> finish_local(request_log& log, http::status status, std::string body,
-                               unsigned version, bool keep_alive) {
-    http::response<http::string_body> response{status, version};
+  // How a phase ends a request (it returns false: no later phase runs).
+  static bool end_with_error(request_context& ctx, errc e, std::string detail = {}) {
+    ctx.end = ending::error;
+    ctx.error = e;
+    ctx.detail = std::move(detail);
+    return false;
+  }
+  static bool end_with_reply(request_context& ctx, std::string body) {
+    ctx.end = ending::local_reply;
+    ctx.reply_body = std::move(body);
+    return false;
+  }
+  static bool end_quietly(request_context& ctx) {
+    ctx.end = ending::quiet;
+    return false;
+  }
+
+  awaitable<void> reply_error(const request_context& ctx, bool keep_alive) {
+    http::response<http::string_body> response{http_status(ctx.error), ctx.version};
     response.set(http::field::content_type, "application/json");
-    response.body() = std::move(body);
-    response.keep_alive(keep_alive);
-    response.prepare_payload();
-    log.status = response.result_int();
-    log.bytes = head_request_ ? 0 : response.body().size();
-    deadline_.expires_after(config_->config.timeouts.idle);
-    auto ec = co_await write_local(response);
-    deadline_.expires_never();
-    finish_log(log);
-    co_return !ec && keep_alive;
-  }
-
-  awaitable<bool> finish_with_error(request_log& log, errc e, unsigned version, bool keep_alive,
-                                    std::string_view detail = {}) {
-    keep_alive = keep_alive && !closes_connection(e);
-    co_await reply_error(e, version, keep_alive, detail);
-    log.status = static_cast<unsigned>(http_status(e));
-    finish_log(log);
-    co_return keep_alive;
-  }
-
-  awaitable<void> reply_error(errc e, unsigned version, bool keep_alive,
-                              std::string_view detail = {}) {
-    http::response<http::string_body> response{http_status(e), version};
-    response.set(http::field::content_type, "application/json");
-    response.set("proxy-status", fmt::format("aigw-proxy; error={}", proxy_status_token(e)));
+    response.set("proxy-status",
+                 fmt::format("aigw-proxy; error={}", proxy_status_token(ctx.error)));
     if (response.result() == http::status::service_unavailable)
       response.set(http::field::retry_after, "1");
-    response.body() = render_error_json(e, detail);
+    response.body() = render_error_json(ctx.error, ctx.detail);
     response.keep_alive(keep_alive);
     response.prepare_payload();
     deadline_.expires_after(config_->config.timeouts.client_header);
-    co_await write_local(response);
+    co_await write_local(response, ctx.head_request);
     if (!keep_alive) co_await linger();
   }
 
   // A reply of the gateway's own; to a HEAD request, without its body (Content-Length kept).
-  awaitable<error_code> write_local(http::response<http::string_body>& response) {
+  awaitable<error_code> write_local(http::response<http::string_body>& response, bool head_only) {
     http::response_serializer<http::string_body> serializer{response};
-    auto [ec, n] = head_request_ ? co_await http::async_write_header(client_, serializer, use_tuple)
-                                 : co_await http::async_write(client_, serializer, use_tuple);
+    auto [ec, n] = head_only ? co_await http::async_write_header(client_, serializer, use_tuple)
+                             : co_await http::async_write(client_, serializer, use_tuple);
     co_return ec;
   }
 
@@ -407,7 +496,6 @@ class session {
   tcp::socket client_;
   deadline deadline_;
   beast::flat_buffer buffer_;
-  bool head_request_ = false;    // the current request is a HEAD
   bool abort_on_close_ = false;  // a response was cut short: close with a reset
   // Message heads the gateway writes, reused from request to request (no allocation once
   // they have grown to the largest head seen).

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -71,6 +72,10 @@ struct route_target {
   std::string model_override;
   std::uint32_t weight = 1;  // share of the route's requests, among its targets
 };
+
+// The header a request may name its model in when its body has none (Envoy AI Gateway's);
+// a route's `model` match applies to it too.
+inline constexpr std::string_view kModelHeader = "x-ai-eg-model";
 
 struct route {
   std::optional<std::string> model;   // glob on the request's model (a regex if model_regex)

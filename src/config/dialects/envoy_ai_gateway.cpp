@@ -17,8 +17,6 @@
 namespace aigw::config::dialects {
 namespace {
 
-constexpr std::string_view kModelHeader = "x-ai-eg-model";
-
 struct document {
   YAML::Node node;
   std::string path;  // e.g. `documents[3] (AIGatewayRoute aigw-run)`
