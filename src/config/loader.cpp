@@ -131,11 +131,7 @@ backend read_backend(const reader& r, const timeouts& defaults) {
   if (b.schema != config::schema::azure_openai && (r.has("api_version") || r.has("deployments")))
     throw config_error(
         fmt::format("{}: api_version and deployments need schema: azure-openai", r.path()));
-  bool valid_name = std::all_of(b.name.begin(), b.name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
-           c == ':' || c == '/';
-  });
-  if (!valid_name)
+  if (!std::all_of(b.name.begin(), b.name.end(), is_backend_name_char))
     throw config_error(fmt::format("{}: \"{}\" may only use letters, digits and - _ . : /",
                                    r.child_path("name"), b.name));
   b.url = r.required_string("url");
@@ -153,9 +149,7 @@ backend read_backend(const reader& r, const timeouts& defaults) {
     tr.allow_only({"connect", "first_byte", "idle"});
     read_timeouts(tr, t);
   }
-  b.connect_timeout = t.connect;
-  b.first_byte_timeout = t.first_byte;
-  b.idle_timeout = t.idle;
+  b.use_timeouts(t);
   return b;
 }
 
@@ -403,9 +397,7 @@ gateway zero_config(const env_lookup& env) {
     b.name = "ollama";
     b.url = "http://127.0.0.1:11434/v1";
   }
-  b.connect_timeout = g.timeouts.connect;
-  b.first_byte_timeout = g.timeouts.first_byte;
-  b.idle_timeout = g.timeouts.idle;
+  b.use_timeouts(g.timeouts);
   g.routes.push_back(route::to(b.name));
   g.backends.push_back(std::move(b));
   return g;
@@ -427,18 +419,6 @@ void refuse_self_loop(const gateway& g) {
           "reach the gateway; start the gateway with the provider's URL instead, e.g. "
           "OPENAI_BASE_URL=https://api.openai.com/v1",
           b.name, b.url));
-  }
-}
-
-gateway load_from_file(const std::string& file, const env_lookup& env) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw config_error(fmt::format("{}: cannot open the config file", file));
-  std::ostringstream text;
-  text << in.rdbuf();
-  try {
-    return load_from_string(text.str(), env);
-  } catch (const config_error& e) {
-    throw config_error(fmt::format("{}: {}", file, e.what()));
   }
 }
 

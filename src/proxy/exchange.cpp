@@ -18,8 +18,6 @@
 namespace aigw::proxy {
 namespace {
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-
 // Bytes read from a backend at a time. The connection's buffer holds them for every open
 // stream, so it is small: one SSE event is far smaller still, and larger bodies simply take
 // a few more reads.
@@ -167,11 +165,6 @@ class exchange {
     std::memmove(bytes + 13, bytes + 12, size - 12);
     bytes[12] = ' ';
     return true;
-  }
-
-  static bool is_connection_lost(error_code ec) {
-    return ec == http::error::end_of_stream || ec == net::error::eof ||
-           ec == net::error::connection_reset || ec == net::error::broken_pipe;
   }
 
   attempt_outcome fail_before_head(const deadline& upstream_deadline, bool may_retry) {

@@ -21,7 +21,6 @@
 namespace aigw::server {
 namespace {
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 using clock = std::chrono::steady_clock;
 using request_parser = http::request_parser<http::string_body>;
 
@@ -94,10 +93,10 @@ errc read_error(error_code ec, bool timed_out) {
   return errc::bad_request;
 }
 
+// A client that went away while its request was read: nothing to answer.
 bool is_disconnect(error_code ec) {
-  return ec == http::error::end_of_stream || ec == http::error::partial_message ||
-         ec == net::error::eof || ec == net::error::connection_reset ||
-         ec == net::error::broken_pipe || ec == net::error::operation_aborted;
+  return is_connection_lost(ec) || ec == http::error::partial_message ||
+         ec == net::error::operation_aborted;
 }
 
 // How a request ended: what finish() has to write, log and decide.

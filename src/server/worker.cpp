@@ -19,7 +19,6 @@
 
 namespace aigw::server {
 namespace {
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 void log_exception(std::exception_ptr e) {

@@ -10,7 +10,6 @@
 namespace aigw::upstream {
 
 namespace {
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 bool is_ip_literal(const std::string& host) {
   error_code ec;

@@ -56,7 +56,19 @@ struct backend {
   duration connect_timeout{};
   duration first_byte_timeout{};
   duration idle_timeout{};
+
+  void use_timeouts(const timeouts& t) {
+    connect_timeout = t.connect;
+    first_byte_timeout = t.first_byte;
+    idle_timeout = t.idle;
+  }
 };
+
+// The characters of a backend name: it appears in logs, errors and metrics labels as is.
+inline bool is_backend_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == ':' || c == '/';
+}
 
 struct header_match {
   std::string name;    // lower-case

@@ -38,7 +38,6 @@ void refuse_self_loop(const gateway& g);
 
 // Applies --listen HOST:PORT over whatever the config said.
 void override_listen(gateway& g, const std::string& listen);
-gateway load_from_file(const std::string& file, const env_lookup& env = process_env);
 
 // Other gateways' configs, turned into the same structs (config/dialects/).
 enum class config_format { automatic, native, envoy_ai_gateway, archgw, litellm };

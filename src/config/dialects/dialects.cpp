@@ -66,16 +66,8 @@ std::string outside_docker(std::string host, warnings& notes, const std::string&
 std::string backend_name(std::string_view text) {
   std::string out(text);
   for (auto& c : out)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
-          c == ':' || c == '/'))
-      c = '-';
+    if (!is_backend_name_char(c)) c = '-';
   return out.empty() ? "backend" : out;
-}
-
-void default_timeouts(const gateway& g, backend& b) {
-  b.connect_timeout = g.timeouts.connect;
-  b.first_byte_timeout = g.timeouts.first_byte;
-  b.idle_timeout = g.timeouts.idle;
 }
 
 }  // namespace dialects

@@ -26,7 +26,5 @@ std::string with_api_root(std::string url);
 std::string outside_docker(std::string host, warnings& notes, const std::string& path);
 // Backend names allowed by the native config: letters, digits and - _ . : /; others become -.
 std::string backend_name(std::string_view text);
-// Sets a backend's timeouts from the gateway's defaults.
-void default_timeouts(const gateway& g, backend& b);
 
 }  // namespace aigw::config::dialects

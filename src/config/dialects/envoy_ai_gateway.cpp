@@ -158,7 +158,7 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
     b.name = backend_name(name);
     b.url = url->second;
     detail::validate_url(b.url, d.path);
-    default_timeouts(g, b);
+    b.use_timeouts(g.timeouts);
     if (auto t = scalar(spec["timeouts"], "request"); !t.empty()) {
       if (auto parsed = parse_duration(t))
         b.first_byte_timeout = *parsed;

@@ -87,7 +87,7 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
       b.url = url;
       b.api_key = api_key;
       b.api_key_ref = key_ref;
-      default_timeouts(g, b);
+      b.use_timeouts(g.timeouts);
       name = b.name;
       g.backends.push_back(std::move(b));
     }
