@@ -78,13 +78,6 @@ void append_filtered(const boost::beast::http::fields& from, std::string& out, E
   }
 }
 
-// The Azure OpenAI operations that run on one deployment.
-bool is_deployment_path(std::string_view rest) {
-  for (std::string_view p : {"/chat/completions", "/completions", "/embeddings"})
-    if (rest == p) return true;
-  return rest.starts_with("/images/") || rest.starts_with("/audio/");
-}
-
 }  // namespace
 
 void append_request_headers(const boost::beast::http::fields& from, std::string& out) {
@@ -105,34 +98,14 @@ void append_response_headers(const boost::beast::http::fields& from, std::string
   });
 }
 
-errc write_upstream_request_head(const upstream_request_line& line,
-                                 const boost::beast::http::fields& client_headers,
-                                 const upstream::target& target, std::size_t body_size,
-                                 std::string& out) {
-  out.clear();
-  out.append(line.method).append(" ").append(target.base_path);
-  if (target.schema == config::schema::azure_openai) {
-    // Azure serves each model as a deployment, addressed in the path, with a required
-    // api-version (a client's own api-version wins). The deployment is the client's model
-    // unless the config maps it: one path segment of plain characters, never a path, a
-    // query or a line of its own.
-    if (is_deployment_path(line.rest)) {
-      auto deployment = target.deployment_for(line.model);
-      if (!upstream::is_safe_path_segment(deployment)) return errc::unsafe_model_name;
-      out.append("/openai/deployments/").append(deployment);
-    } else {
-      out.append("/openai");
-    }
-    out.append(line.rest).append(line.query);
-    if (line.query.find("api-version=") == std::string_view::npos)
-      out.append(line.query.empty() ? "?" : "&").append("api-version=").append(target.api_version);
-  } else {
-    out.append(line.rest).append(line.query);
-  }
-  // Whatever the caller passed, the request line ends here: a byte that could end the
+errc finish_upstream_request_head(std::string_view method,
+                                  const boost::beast::http::fields& client_headers,
+                                  const upstream::target& target, std::size_t target_start,
+                                  std::size_t body_size, std::string& out) {
+  // Whatever the adapter wrote, the request line ends here: a byte that could end the
   // target, the line or the message early (or a fragment, never sent on the wire) would
   // let a client write its own request to the backend, with the gateway's credentials.
-  auto target_bytes = std::string_view(out).substr(line.method.size() + 1);
+  auto target_bytes = std::string_view(out).substr(target_start);
   if (target_bytes.find_first_of(std::string_view(" #\r\n\0", 5)) != std::string_view::npos)
     return errc::bad_request;
   out.append(" HTTP/1.1\r\n");
@@ -140,7 +113,7 @@ errc write_upstream_request_head(const upstream_request_line& line,
   append_field(out, "Host", target.host_header);
   if (!target.credential_name.empty())
     append_field(out, target.credential_name, target.credential_value);
-  bool method_has_body = line.method == "POST" || line.method == "PUT" || line.method == "PATCH";
+  bool method_has_body = method == "POST" || method == "PUT" || method == "PATCH";
   if (body_size > 0 || method_has_body) {
     char digits[24];
     auto end = fmt::format_to(digits, "{}", body_size);

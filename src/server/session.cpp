@@ -11,9 +11,11 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include "aigw/core/log.hpp"
 #include "aigw/json/model_extractor.hpp"
+#include "aigw/providers/adapter.hpp"
 #include "aigw/proxy/endpoints.hpp"
 #include "aigw/proxy/exchange.hpp"
 #include "aigw/proxy/header_policy.hpp"
@@ -109,6 +111,13 @@ enum class ending {
   relayed,      // the backend's response was relayed (request_context::result)
 };
 
+// One target of a request's plan: a backend and the model the route sends it (empty: the
+// client's own).
+struct planned_attempt {
+  std::size_t backend_index = 0;
+  std::string upstream_model;
+};
+
 // Everything known about one request, filled in phase by phase: no phase parses again what
 // an earlier one found.
 struct request_context {
@@ -123,9 +132,9 @@ struct request_context {
   proxy::endpoint endpoint;
   beast::string_view query;  // "" or "?...", as the client sent it
   json::request_fields fields;
-  routing::route_result route;
-  std::string upstream_model;  // the model the route sends instead of the client's, if any
-  std::string upstream_body;   // the original body with that model; empty without one
+  // The targets to try, in order (today the route's weighted draw: one).
+  boost::container::small_vector<planned_attempt, 2> plan;
+  std::string upstream_body;  // an attempt's rewritten body (adapter scratch); else empty
 
   ending end = ending::none;
   errc error = errc::ok;
@@ -292,68 +301,70 @@ class session {
     return true;
   }
 
-  // The route, its target, and the model and body the target is sent. The original body is
-  // never rewritten: a model override goes into a copy.
+  // The targets the request may be sent to, in order, and the model each is sent.
   bool plan(request_context& ctx) {
-    auto& request = ctx.parser.get();
-    ctx.route = config_->routes.match({ctx.log.model, request.base()});
-    ctx.log.route = static_cast<int>(ctx.route.route_index);
-    ctx.log.backend = config_->targets[ctx.route.backend_index].name;
-    if (ctx.fields.has_model)
-      ctx.upstream_model = config_->routes.upstream_model(ctx.route, ctx.log.model);
-    if (!ctx.upstream_model.empty()) {
-      ctx.upstream_body = request.body();
-      json::replace_model(ctx.upstream_body, ctx.fields, ctx.upstream_model);
-      if (!ctx.reserved.grow_to(request.body().capacity() + ctx.upstream_body.capacity()))
-        return end_with_error(ctx, errc::overloaded);
-    }
+    auto route = config_->routes.match({ctx.log.model, ctx.parser.get().base()});
+    ctx.log.route = static_cast<int>(route.route_index);
+    ctx.plan.push_back({route.backend_index,
+                        ctx.fields.has_model ? config_->routes.upstream_model(route, ctx.log.model)
+                                             : std::string()});
     return true;
   }
 
-  // The exchange with the planned backend, and the relay of its answer.
+  // The attempt loop: each planned target's adapter builds the upstream request from the
+  // original body, and the exchange runs. It stops once a response head reached the client
+  // (or the client left), and on any failure after which the backend may have seen the
+  // request: only a target that could not be reached gives way to the next.
   awaitable<void> forward(request_context& ctx) {
     auto& request = ctx.parser.get();
-    const auto& upstream_target = config_->targets[ctx.route.backend_index];
-    std::string_view model = ctx.upstream_model.empty() ? ctx.log.model : ctx.upstream_model;
     auto method = request.method_string();
-    const auto& body = ctx.upstream_model.empty() ? request.body() : ctx.upstream_body;
-    auto head_error = proxy::write_upstream_request_head(
-        {{method.data(), method.size()},
-         {ctx.endpoint.rest.data(), ctx.endpoint.rest.size()},
-         {ctx.query.data(), ctx.query.size()},
-         model},
-        request.base(), upstream_target, body.size(), upstream_head_);
-    if (head_error == errc::unsafe_model_name) {
-      end_with_error(ctx, head_error,
-                     fmt::format("\"{}\" is not a deployment name of backend \"{}\" (allowed: "
-                                 "letters, digits and . _ ~ : -)",
-                                 model, upstream_target.name));
-      co_return;
+    for (const auto& attempt : ctx.plan) {
+      const auto& target = config_->targets[attempt.backend_index];
+      ctx.log.backend = target.name;
+      providers::upstream_call call{.method = {method.data(), method.size()},
+                                    .rest = ctx.endpoint.rest,
+                                    .query = {ctx.query.data(), ctx.query.size()},
+                                    .client_headers = request.base(),
+                                    .original_body = request.body(),
+                                    .fields = ctx.fields,
+                                    .client_model = ctx.log.model,
+                                    .upstream_model = attempt.upstream_model};
+      std::string_view body;
+      std::string detail;
+      auto e = target.adapter->write_request(call, target, upstream_head_, ctx.upstream_body, body,
+                                             detail);
+      if (e != errc::ok) {
+        end_with_error(ctx, e, std::move(detail));
+        co_return;
+      }
+      // A rewritten body is held too.
+      if (!ctx.reserved.grow_to(request.body().capacity() + ctx.upstream_body.capacity())) {
+        end_with_error(ctx, errc::overloaded);
+        co_return;
+      }
+      ctx.result = co_await proxy::forward(client_, deadline_, *watch_,
+                                           {.head = upstream_head_,
+                                            .body = body,
+                                            .head_request = ctx.head_request,
+                                            .idempotent = is_idempotent(request.method()),
+                                            .target = target,
+                                            .backend_index = attempt.backend_index,
+                                            .client_keep_alive = ctx.keep_alive,
+                                            .client_version = ctx.version,
+                                            .response_head = response_head_},
+                                           pool_);
+      ctx.log.first_byte = ctx.result.first_byte;
+      if (ctx.result.head_sent) {
+        ctx.end = ending::relayed;
+        co_return;
+      }
+      if (ctx.result.client_gone) {
+        ctx.end = ending::client_gone;
+        co_return;
+      }
+      if (ctx.result.error != errc::upstream_unreachable) break;
     }
-    if (head_error != errc::ok) {
-      end_with_error(ctx, head_error,
-                     "the upstream request target would carry a space, '#', CR, LF or NUL");
-      co_return;
-    }
-
-    ctx.result = co_await proxy::forward(client_, deadline_, *watch_,
-                                         {.head = upstream_head_,
-                                          .body = body,
-                                          .head_request = ctx.head_request,
-                                          .idempotent = is_idempotent(request.method()),
-                                          .target = upstream_target,
-                                          .backend_index = ctx.route.backend_index,
-                                          .client_keep_alive = ctx.keep_alive,
-                                          .client_version = ctx.version,
-                                          .response_head = response_head_},
-                                         pool_);
-    ctx.log.first_byte = ctx.result.first_byte;
-    if (ctx.result.head_sent)
-      ctx.end = ending::relayed;
-    else if (ctx.result.client_gone)
-      ctx.end = ending::client_gone;
-    else
-      end_with_error(ctx, ctx.result.error, fmt::format("backend \"{}\"", upstream_target.name));
+    end_with_error(ctx, ctx.result.error, fmt::format("backend \"{}\"", ctx.log.backend));
   }
 
   // The one exit: the local reply or error, the log line, and keep-alive, a clean close or a

@@ -1,11 +1,13 @@
 #include "aigw/upstream/target.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <boost/url/parse.hpp>
 
 #include "aigw/config/loader.hpp"
+#include "aigw/providers/adapter.hpp"
 
 namespace aigw::upstream {
 
@@ -43,11 +45,9 @@ target target::compile(const config::backend& backend, const std::string& path) 
       throw config::config_error(fmt::format(
           "{}.deployments.{}: \"{}\" is not a deployment name (letters, digits and . _ ~ : -)",
           path, model, deployment));
-  if (!backend.api_key.empty()) {
-    bool azure = backend.schema == config::schema::azure_openai;
-    t.credential_name = azure ? "api-key" : "Authorization";
-    t.credential_value = azure ? backend.api_key : "Bearer " + backend.api_key;
-  }
+  t.adapter = &providers::adapter_for(backend.schema);
+  if (!backend.api_key.empty())
+    std::tie(t.credential_name, t.credential_value) = t.adapter->credential(backend.api_key);
   t.connect_timeout = backend.connect_timeout;
   t.first_byte_timeout = backend.first_byte_timeout;
   t.idle_timeout = backend.idle_timeout;

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "aigw/config/loader.hpp"
+#include "aigw/providers/adapter.hpp"
 #include "aigw/proxy/header_policy.hpp"
 #include "aigw/proxy/snapshot.hpp"
 
@@ -8,6 +9,33 @@ namespace http = boost::beast::http;
 using aigw::proxy::append_request_headers;
 using aigw::proxy::append_response_headers;
 using aigw::proxy::body_framing;
+
+namespace {
+
+struct request_line {
+  std::string_view method, rest, query, model;
+};
+
+// The upstream head the backend's adapter writes for this request, with a body of
+// `body_size` bytes (no model override).
+aigw::errc write_upstream_request_head(const request_line& line, const http::fields& client,
+                                       const aigw::upstream::target& target, std::size_t body_size,
+                                       std::string& head) {
+  static const aigw::json::request_fields no_fields;
+  std::string body(body_size, 'x'), scratch, detail;
+  std::string_view sent;
+  aigw::providers::upstream_call call{.method = line.method,
+                                      .rest = line.rest,
+                                      .query = line.query,
+                                      .client_headers = client,
+                                      .original_body = body,
+                                      .fields = no_fields,
+                                      .client_model = line.model,
+                                      .upstream_model = {}};
+  return target.adapter->write_request(call, target, head, scratch, sent, detail);
+}
+
+}  // namespace
 
 TEST_CASE("request headers: hop-by-hop, framing, host and credentials stay behind") {
   http::fields in;
@@ -65,9 +93,8 @@ TEST_CASE("the upstream request head: base path, query, Host, credentials, lengt
   client.set(http::field::authorization, "Bearer sk-client");
   client.set(http::field::content_type, "application/json");
   std::string head;
-  aigw::proxy::write_upstream_request_head(
-      {"POST", "/chat/completions", "?api-version=1", "gpt-4o"}, client, snapshot->targets[0], 42,
-      head);
+  write_upstream_request_head({"POST", "/chat/completions", "?api-version=1", "gpt-4o"}, client,
+                              snapshot->targets[0], 42, head);
   CHECK(head ==
         "POST /openai/v1/chat/completions?api-version=1 HTTP/1.1\r\n"
         "Content-Type: application/json\r\n"
@@ -75,8 +102,8 @@ TEST_CASE("the upstream request head: base path, query, Host, credentials, lengt
         "Authorization: Bearer sk-backend\r\n"
         "Content-Length: 42\r\n"
         "\r\n");
-  aigw::proxy::write_upstream_request_head({"GET", "/responses/r1", "", ""}, client,
-                                           snapshot->targets[0], 0, head);
+  write_upstream_request_head({"GET", "/responses/r1", "", ""}, client, snapshot->targets[0], 0,
+                              head);
   CHECK(head.find("GET /openai/v1/responses/r1 HTTP/1.1\r\n") == 0);
   CHECK(head.find("Content-Length") == std::string::npos);
 }
@@ -96,8 +123,8 @@ backends:
   http::fields client;
   client.set(http::field::authorization, "Bearer sk-client");
   std::string head;
-  aigw::proxy::write_upstream_request_head({"POST", "/chat/completions", "", "gpt-4o"}, client,
-                                           snapshot->targets[0], 2, head);
+  write_upstream_request_head({"POST", "/chat/completions", "", "gpt-4o"}, client,
+                              snapshot->targets[0], 2, head);
   CHECK(head ==
         "POST /openai/deployments/prod-gpt4o/chat/completions?api-version=2024-10-21 HTTP/1.1\r\n"
         "Host: example-resource.openai.azure.com\r\n"
@@ -105,7 +132,7 @@ backends:
         "Content-Length: 2\r\n"
         "\r\n");
   // An unmapped model is its own deployment; a client's api-version wins.
-  aigw::proxy::write_upstream_request_head(
+  write_upstream_request_head(
       {"POST", "/embeddings", "?api-version=2025-01-01", "text-embedding-3-small"}, client,
       snapshot->targets[0], 2, head);
   CHECK(head.find("POST /openai/deployments/text-embedding-3-small/embeddings"
@@ -163,7 +190,6 @@ routes:
   http::fields client;
   std::string head;
   using aigw::errc;
-  using aigw::proxy::write_upstream_request_head;
   // A deployment from the client's model is one plain path segment, or refused.
   using namespace std::string_view_literals;
   for (auto model : {"x/chat/completions HTTP/1.1\r\nHost: a\r\n\r\nGET /x"sv, "../../admin"sv,

@@ -8,6 +8,7 @@
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <string>
+#include <string_view>
 
 #include "aigw/core/asio.hpp"
 #include "aigw/core/deadline.hpp"
@@ -20,7 +21,7 @@ namespace aigw::proxy {
 
 struct exchange_request {
   const std::string& head;  // the upstream request head (header_policy)
-  const std::string& body;  // the request body, sent as it came
+  std::string_view body;    // the request body the adapter gave
   bool head_request;        // HEAD: the response has no body whatever it says
   bool idempotent;          // GET, HEAD, OPTIONS: may be sent again after a close
   const upstream::target& target;

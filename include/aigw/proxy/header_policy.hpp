@@ -25,22 +25,14 @@ void append_request_headers(const boost::beast::http::fields& from, std::string&
 // framing headers, and Set-Cookie.
 void append_response_headers(const boost::beast::http::fields& from, std::string& out);
 
-struct upstream_request_line {
-  std::string_view method;
-  std::string_view rest;   // path after /v1, e.g. "/chat/completions"
-  std::string_view query;  // "" or "?..."
-  std::string_view model;  // the model sent upstream (Azure puts its deployment in the path)
-};
-
-// The whole head of the request sent to `target`: request line on the backend's base path
-// (for Azure OpenAI: /openai/deployments/<deployment>/<rest>?api-version=...), forwarded
-// headers, Host, the backend's credentials, Content-Length. Refuses, whatever the caller
-// passes, a deployment that is not a safe path segment (errc::unsafe_model_name) and a
-// target with a space, '#', CR, LF or NUL (errc::bad_request); `out` is then unusable.
-errc write_upstream_request_head(const upstream_request_line& line,
-                                 const boost::beast::http::fields& client_headers,
-                                 const upstream::target& target, std::size_t body_size,
-                                 std::string& out);
+// Completes an upstream request head that an adapter (providers::adapter) has begun with
+// "METHOD target": refuses, whatever the adapter wrote, a target (from `target_start` on)
+// with a space, '#', CR, LF or NUL (errc::bad_request; `out` is then unusable), then writes
+// the line's end, the forwarded headers, Host, the backend's credentials and Content-Length.
+errc finish_upstream_request_head(std::string_view method,
+                                  const boost::beast::http::fields& client_headers,
+                                  const upstream::target& target, std::size_t target_start,
+                                  std::size_t body_size, std::string& out);
 
 enum class body_framing { none, content_length, chunked, until_close };
 

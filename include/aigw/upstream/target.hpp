@@ -10,6 +10,10 @@
 
 #include "aigw/config/config.hpp"
 
+namespace aigw::providers {
+class adapter;
+}
+
 namespace aigw::upstream {
 
 // Whether `s` can be one segment of an upstream path as it is: letters, digits and
@@ -29,7 +33,8 @@ struct target {
   std::string credential_name;
   std::string credential_value;
   config::schema schema = config::schema::openai;
-  std::string api_version;                                       // azure_openai
+  const providers::adapter* adapter = nullptr;  // the schema's (providers::adapter_for)
+  std::string api_version;                      // azure_openai
   std::vector<std::pair<std::string, std::string>> deployments;  // azure_openai
 
   // The Azure deployment serving `model` (the model itself when not mapped).

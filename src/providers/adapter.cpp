@@ -1,0 +1,37 @@
+#include "aigw/providers/adapter.hpp"
+
+#include "aigw/proxy/header_policy.hpp"
+#include "azure_openai.hpp"
+#include "openai.hpp"
+
+namespace aigw::providers {
+
+std::string_view adapter::body_for(const upstream_call& call, std::string& scratch) {
+  if (call.upstream_model.empty() || !call.fields.has_model) return call.original_body;
+  scratch = call.original_body;
+  json::replace_model(scratch, call.fields, call.upstream_model);
+  return scratch;
+}
+
+errc adapter::finish_head(const upstream_call& call, const upstream::target& target,
+                          std::size_t target_start, std::size_t body_size, std::string& head,
+                          std::string& detail) {
+  auto e = proxy::finish_upstream_request_head(call.method, call.client_headers, target,
+                                               target_start, body_size, head);
+  if (e != errc::ok) detail = "the upstream request target would carry a space, '#', CR, LF or NUL";
+  return e;
+}
+
+const adapter& adapter_for(config::schema schema) noexcept {
+  static const openai_adapter openai;
+  static const azure_openai_adapter azure;
+  switch (schema) {
+    case config::schema::azure_openai:
+      return azure;
+    case config::schema::openai:
+      break;
+  }
+  return openai;
+}
+
+}  // namespace aigw::providers

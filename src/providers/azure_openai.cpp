@@ -1,0 +1,46 @@
+#include "azure_openai.hpp"
+
+#include <fmt/format.h>
+
+namespace aigw::providers {
+namespace {
+
+// The Azure OpenAI operations that run on one deployment.
+bool is_deployment_path(std::string_view rest) {
+  for (std::string_view p : {"/chat/completions", "/completions", "/embeddings"})
+    if (rest == p) return true;
+  return rest.starts_with("/images/") || rest.starts_with("/audio/");
+}
+
+}  // namespace
+
+errc azure_openai_adapter::write_request(const upstream_call& call, const upstream::target& target,
+                                         std::string& head, std::string& scratch,
+                                         std::string_view& body, std::string& detail) const {
+  head.clear();
+  head.append(call.method).append(" ");
+  auto target_start = head.size();
+  head.append(target.base_path);
+  if (is_deployment_path(call.rest)) {
+    // The deployment is the model unless the config maps it: one path segment of plain
+    // characters, never a path, a query or a line of its own.
+    auto deployment = target.deployment_for(call.model());
+    if (!upstream::is_safe_path_segment(deployment)) {
+      detail = fmt::format(
+          "\"{}\" is not a deployment name of backend \"{}\" (allowed: letters, digits and "
+          ". _ ~ : -)",
+          call.model(), target.name);
+      return errc::unsafe_model_name;
+    }
+    head.append("/openai/deployments/").append(deployment);
+  } else {
+    head.append("/openai");
+  }
+  head.append(call.rest).append(call.query);
+  if (call.query.find("api-version=") == std::string_view::npos)
+    head.append(call.query.empty() ? "?" : "&").append("api-version=").append(target.api_version);
+  body = body_for(call, scratch);
+  return finish_head(call, target, target_start, body.size(), head, detail);
+}
+
+}  // namespace aigw::providers

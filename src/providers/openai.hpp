@@ -1,0 +1,27 @@
+#pragma once
+// OpenAI and every OpenAI-compatible server: the identity adapter. The request goes to the
+// backend's base path plus the client's path and query, with the client's body as it came
+// (a copy only for a model override) and the key as a bearer token.
+#include "aigw/providers/adapter.hpp"
+
+namespace aigw::providers {
+
+class openai_adapter final : public adapter {
+ public:
+  std::pair<std::string, std::string> credential(const std::string& api_key) const override {
+    return {"Authorization", "Bearer " + api_key};
+  }
+
+  errc write_request(const upstream_call& call, const upstream::target& target, std::string& head,
+                     std::string& scratch, std::string_view& body,
+                     std::string& detail) const override {
+    body = body_for(call, scratch);
+    head.clear();
+    head.append(call.method).append(" ");
+    auto target_start = head.size();
+    head.append(target.base_path).append(call.rest).append(call.query);
+    return finish_head(call, target, target_start, body.size(), head, detail);
+  }
+};
+
+}  // namespace aigw::providers

@@ -1,0 +1,79 @@
+#include <doctest/doctest.h>
+
+#include "aigw/config/loader.hpp"
+#include "aigw/providers/adapter.hpp"
+#include "aigw/proxy/snapshot.hpp"
+
+namespace http = boost::beast::http;
+using aigw::errc;
+
+namespace {
+
+std::shared_ptr<const aigw::proxy::snapshot> compile(const char* yaml) {
+  return aigw::proxy::snapshot::compile(
+      aigw::config::load_from_string(yaml, [](std::string_view) { return std::nullopt; }));
+}
+
+}  // namespace
+
+TEST_CASE("the openai adapter sends the original body itself, and a copy only to override") {
+  auto s = compile("backends: [{ name: o, url: 'http://127.0.0.1:9/v1', api_key: k }]\n");
+  const auto& target = s->targets[0];
+  std::string original = R"({"model":"alias","messages":[]})";
+  aigw::json::request_fields fields;
+  REQUIRE(aigw::json::extract_request_fields(original, fields) == errc::ok);
+  const std::string before = original;
+  http::fields client;
+  aigw::providers::upstream_call call{.method = "POST",
+                                      .rest = "/chat/completions",
+                                      .query = "",
+                                      .client_headers = client,
+                                      .original_body = original,
+                                      .fields = fields,
+                                      .client_model = "alias",
+                                      .upstream_model = {}};
+  std::string head, scratch, detail;
+  std::string_view body;
+  REQUIRE(target.adapter->write_request(call, target, head, scratch, body, detail) == errc::ok);
+  CHECK(body.data() == original.data());  // identity: no copy
+  CHECK(head.find("POST /v1/chat/completions HTTP/1.1\r\n") == 0);
+  CHECK(head.find("Authorization: Bearer k\r\n") != std::string::npos);
+
+  call.upstream_model = "real-model";
+  REQUIRE(target.adapter->write_request(call, target, head, scratch, body, detail) == errc::ok);
+  CHECK(body == R"({"model":"real-model","messages":[]})");
+  CHECK(body.data() == scratch.data());
+  CHECK(original == before);  // the original is kept for another attempt
+  CHECK(head.find("Content-Length: " + std::to_string(body.size()) + "\r\n") != std::string::npos);
+}
+
+TEST_CASE("the azure adapter puts the model's deployment in the path and the key in api-key") {
+  auto s = compile(R"(
+backends:
+  - { name: az, url: "https://r.openai.azure.com", schema: azure-openai, api_version: "2024-10-21",
+      api_key: k, deployments: { alias: prod } }
+)");
+  const auto& target = s->targets[0];
+  std::string original = R"({"model":"alias"})";
+  aigw::json::request_fields fields;
+  REQUIRE(aigw::json::extract_request_fields(original, fields) == errc::ok);
+  http::fields client;
+  aigw::providers::upstream_call call{.method = "POST",
+                                      .rest = "/embeddings",
+                                      .query = "",
+                                      .client_headers = client,
+                                      .original_body = original,
+                                      .fields = fields,
+                                      .client_model = "alias",
+                                      .upstream_model = {}};
+  std::string head, scratch, detail;
+  std::string_view body;
+  REQUIRE(target.adapter->write_request(call, target, head, scratch, body, detail) == errc::ok);
+  CHECK(head.find("POST /openai/deployments/prod/embeddings?api-version=2024-10-21 HTTP/1.1\r\n") ==
+        0);
+  CHECK(head.find("api-key: k\r\n") != std::string::npos);
+  call.client_model = "../x";
+  CHECK(target.adapter->write_request(call, target, head, scratch, body, detail) ==
+        errc::unsafe_model_name);
+  CHECK(detail.find("is not a deployment name of backend \"az\"") != std::string::npos);
+}
