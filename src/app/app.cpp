@@ -4,6 +4,8 @@
 
 #include <csignal>
 
+#include <functional>
+#include <future>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -54,6 +56,22 @@ void print_startup(const proxy::snapshot& s, const tcp::endpoint& endpoint, unsi
             workers, workers == 1 ? "" : "s");
 }
 
+// SIGUSR1: every worker's counters, gathered and merged, as one log line "stats {json}".
+void log_stats(const proxy::snapshot& snapshot,
+               const std::vector<std::unique_ptr<server::worker>>& workers) {
+  std::vector<std::future<metrics::worker_stats>> parts;
+  for (const auto& w : workers) parts.push_back(w->read_stats());
+  metrics::worker_stats total(snapshot.routes.size(), snapshot.targets.size());
+  for (auto& part : parts) {
+    if (part.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+      log::warn("stats: a worker did not answer within 2 s");
+      return;
+    }
+    total.merge(part.get());
+  }
+  log::info("stats {}", total.to_json(snapshot));
+}
+
 int run(std::shared_ptr<const proxy::snapshot> snapshot) {
   const auto& cfg = snapshot->config;
   raise_open_file_limit();
@@ -80,14 +98,21 @@ int run(std::shared_ptr<const proxy::snapshot> snapshot) {
   // Signals are caught before anyone is told the port, so a SIGTERM right after start-up
   // still shuts down cleanly.
   net::io_context main_io;
-  net::signal_set signals(main_io, SIGINT, SIGTERM);
+  net::signal_set signals(main_io, SIGINT, SIGTERM, SIGUSR1);
   for (auto& w : pool) w->start();
   print_startup(*snapshot, endpoint, workers);
 
-  signals.async_wait([&](error_code, int signal) {
+  std::function<void(error_code, int)> on_signal = [&](error_code ec, int signal) {
+    if (ec) return;
+    if (signal == SIGUSR1) {
+      log_stats(*snapshot, pool);
+      signals.async_wait(on_signal);
+      return;
+    }
     log::info("signal {}: shutting down", signal);
     for (auto& w : pool) w->stop();
-  });
+  };
+  signals.async_wait(on_signal);
   main_io.run();
   for (auto& w : pool) w->join();
   return 0;

@@ -46,9 +46,11 @@ class exchange {
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto connection = attempt == 0 ? pool_.take(request_.backend_index) : nullptr;
       if (!connection) {
-        connection = pool_.create(client_.get_executor(), request_.target);
+        connection = pool_.create(client_.get_executor(), request_.target, request_.backend_index);
         watch_.guard(&connection->socket());
         auto ec = co_await connection->connect(request_.target);
+        ++(ec ? request_.stats.upstream_connect_failures
+              : request_.stats.upstream_connects)[request_.backend_index];
         if (ec || watch_.gone()) {
           watch_.guard(nullptr);  // the connection dies with this scope
           result_.error = errc::upstream_unreachable;
@@ -218,6 +220,12 @@ class exchange {
 
     auto idle = request_.target.idle_timeout;
     auto& buffer = connection.buffer();
+    // A response being relayed, from its head on, whatever way the relay ends.
+    struct active_stream {
+      std::uint64_t& gauge;
+      explicit active_stream(std::uint64_t& g) : gauge(g) { ++gauge; }
+      ~active_stream() { --gauge; }
+    } active(request_.stats.active_streams);
     bool upstream_done = !has_body;
     char chunk_size[20];
     for (;;) {

@@ -135,6 +135,7 @@ struct request_context {
   // The targets to try, in order (today the route's weighted draw: one).
   boost::container::small_vector<planned_attempt, 2> plan;
   std::string upstream_body;  // an attempt's rewritten body (adapter scratch); else empty
+  std::size_t backend_index = metrics::kNoBackend;  // the backend tried last
 
   ending end = ending::none;
   errc error = errc::ok;
@@ -146,13 +147,14 @@ struct request_context {
 class session {
  public:
   session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
-          upstream::connection_pool& pool, deadline_sweeper& sweeper, process_budget& budget)
+          worker_resources resources)
       : client_(std::move(socket)),
-        deadline_(sweeper, client_),
+        deadline_(resources.sweeper, client_),
         watch_(proxy::client_watch::create(client_, buffer_)),
         config_(std::move(config)),
-        pool_(pool),
-        budget_(budget) {}
+        pool_(resources.pool),
+        budget_(resources.budget),
+        stats_(resources.stats) {}
 
   awaitable<void> run() {
     error_code ignored;
@@ -321,6 +323,7 @@ class session {
     for (const auto& attempt : ctx.plan) {
       const auto& target = config_->targets[attempt.backend_index];
       ctx.log.backend = target.name;
+      ctx.backend_index = attempt.backend_index;
       providers::upstream_call call{.method = {method.data(), method.size()},
                                     .rest = ctx.endpoint.rest,
                                     .query = {ctx.query.data(), ctx.query.size()},
@@ -351,7 +354,8 @@ class session {
                                             .backend_index = attempt.backend_index,
                                             .client_keep_alive = ctx.keep_alive,
                                             .client_version = ctx.version,
-                                            .response_head = response_head_},
+                                            .response_head = response_head_,
+                                            .stats = stats_},
                                            pool_);
       ctx.log.first_byte = ctx.result.first_byte;
       if (ctx.result.head_sent) {
@@ -377,12 +381,12 @@ class session {
         co_return false;
       case ending::client_gone:
         log.status = 499;  // nginx's "client closed request": no response was sent
-        finish_log(log);
+        finish_log(ctx);
         co_return false;
       case ending::relayed:
         log.status = ctx.result.status;
         log.bytes = ctx.result.body_bytes;
-        finish_log(log);
+        finish_log(ctx);
         // After the head was sent, an incomplete body can only be signalled by closing, and
         // with a reset: a FIN would look like a clean end to a client reading to EOF.
         if (!ctx.result.complete) abort_on_close_ = true;
@@ -398,14 +402,14 @@ class session {
         deadline_.expires_after(config_->config.timeouts.idle);
         auto ec = co_await write_local(response, ctx.head_request);
         deadline_.expires_never();
-        finish_log(log);
+        finish_log(ctx);
         co_return !ec && ctx.keep_alive;
       }
       case ending::error: {
         bool keep_alive = ctx.keep_alive && !closes_connection(ctx.error);
         co_await reply_error(ctx, keep_alive);
         log.status = static_cast<unsigned>(http_status(ctx.error));
-        finish_log(log);
+        finish_log(ctx);
         co_return keep_alive;
       }
     }
@@ -493,8 +497,11 @@ class session {
     return method == http::verb::get || method == http::verb::head || method == http::verb::options;
   }
 
-  void finish_log(const request_log& log) {
-    if (config_->config.access_log) write_access_log(log);
+  // The access-log line and the worker's counters: once per request that got an answer.
+  void finish_log(const request_context& ctx) {
+    stats_.record_request(ctx.log.route, ctx.backend_index, ctx.log.status);
+    if (ctx.end == ending::error) stats_.record_local_error(ctx.error);
+    if (config_->config.access_log) write_access_log(ctx.log);
   }
 
   // Read-ahead allowed past the header limit; bounds what a peer can make the buffer hold
@@ -515,14 +522,14 @@ class session {
   std::shared_ptr<const proxy::snapshot> config_;
   upstream::connection_pool& pool_;
   process_budget& budget_;
+  metrics::worker_stats& stats_;
 };
 
 }  // namespace
 
 awaitable<void> run_session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
-                            upstream::connection_pool& pool, deadline_sweeper& sweeper,
-                            process_budget& budget) {
-  session s(std::move(socket), std::move(config), pool, sweeper, budget);
+                            worker_resources resources) {
+  session s(std::move(socket), std::move(config), resources);
   co_await s.run();
 }
 

@@ -38,7 +38,8 @@ worker::worker(std::shared_ptr<const proxy::snapshot> config, const tcp::endpoin
     : acceptor_(io_),
       config_(std::move(config)),
       budget_(budget),
-      pool_(config_->targets.size(), sweeper_) {
+      pool_(config_->targets.size(), sweeper_),
+      stats_(config_->routes.size(), config_->targets.size()) {
   acceptor_.open(listen_on.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.set_option(reuse_port(true));
@@ -63,6 +64,20 @@ void worker::stop() {
 
 void worker::join() {
   if (thread_.joinable()) thread_.join();
+}
+
+std::future<metrics::worker_stats> worker::read_stats() {
+  auto promise = std::make_shared<std::promise<metrics::worker_stats>>();
+  auto future = promise->get_future();
+  net::post(io_, [this, promise] {
+    auto copy = stats_;
+    for (std::size_t b = 0; b < copy.pool_open.size(); ++b) {
+      copy.pool_open[b] = pool_.open_count(b);
+      copy.pool_idle[b] = pool_.idle_count(b);
+    }
+    promise->set_value(std::move(copy));
+  });
+  return future;
 }
 
 awaitable<void> worker::accept_loop() {
@@ -90,7 +105,7 @@ awaitable<void> worker::accept_loop() {
       refuse(socket);
       continue;
     }
-    net::co_spawn(io_, run_session(std::move(socket), config_, pool_, sweeper_, budget_),
+    net::co_spawn(io_, run_session(std::move(socket), config_, {pool_, sweeper_, budget_, stats_}),
                   [this](std::exception_ptr e) {
                     budget_.close_connection();
                     log_exception(e);

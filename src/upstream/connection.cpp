@@ -19,7 +19,10 @@ bool is_ip_literal(const std::string& host) {
 }  // namespace
 
 connection::connection(const net::any_io_executor& executor, const target& t,
-                       deadline_sweeper& sweeper) {
+                       deadline_sweeper& sweeper,
+                       std::shared_ptr<std::vector<std::uint64_t>> open_counts, std::size_t backend)
+    : open_counts_(std::move(open_counts)), backend_(backend) {
+  ++(*open_counts_)[backend_];
   if (t.tls)
     tls_.emplace(executor, *t.tls_context);
   else
@@ -28,6 +31,10 @@ connection::connection(const net::any_io_executor& executor, const target& t,
   // Bounds what a backend can make the read buffer hold (Beast bounds neither a chunk-size
   // line nor trailers); response heads are limited separately, to 64 KiB.
   buffer_.max_size(1 << 20);
+}
+
+connection::~connection() {
+  --(*open_counts_)[backend_];
 }
 
 bool connection::has_unread_bytes() const noexcept {

@@ -8,6 +8,7 @@ connection_pool::connection_pool(std::size_t backend_count, deadline_sweeper& sw
                                  std::size_t max_idle_per_backend,
                                  std::chrono::seconds max_idle_time)
     : sweeper_(sweeper),
+      open_(std::make_shared<std::vector<std::uint64_t>>(backend_count)),
       idle_(backend_count),
       max_idle_per_backend_(max_idle_per_backend),
       max_idle_time_(max_idle_time) {}

@@ -31,6 +31,8 @@ enum class errc {
   overloaded,            // 503 the process's request body budget is spent
   too_many_connections,  // 503 limits.max_connections reached
 };
+// How many errc values there are (ok included): the size of a table indexed by errc.
+inline constexpr std::size_t kErrcCount = static_cast<std::size_t>(errc::too_many_connections) + 1;
 
 const std::error_category& gateway_category() noexcept;
 inline std::error_code make_error_code(errc e) noexcept {

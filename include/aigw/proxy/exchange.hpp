@@ -13,6 +13,7 @@
 #include "aigw/core/asio.hpp"
 #include "aigw/core/deadline.hpp"
 #include "aigw/core/errc.hpp"
+#include "aigw/metrics/worker_stats.hpp"
 #include "aigw/proxy/client_watch.hpp"
 #include "aigw/upstream/connection_pool.hpp"
 #include "aigw/upstream/target.hpp"
@@ -26,9 +27,10 @@ struct exchange_request {
   bool idempotent;          // GET, HEAD, OPTIONS: may be sent again after a close
   const upstream::target& target;
   std::size_t backend_index;
-  bool client_keep_alive;      // the client asked to keep its connection
-  unsigned client_version;     // 10 or 11; an HTTP/1.0 client cannot take chunked
-  std::string& response_head;  // scratch for the client response head, reused per session
+  bool client_keep_alive;        // the client asked to keep its connection
+  unsigned client_version;       // 10 or 11; an HTTP/1.0 client cannot take chunked
+  std::string& response_head;    // scratch for the client response head, reused per session
+  metrics::worker_stats& stats;  // upstream connects, active streams
 };
 
 struct exchange_result {

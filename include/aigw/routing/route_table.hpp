@@ -46,6 +46,7 @@ class route_table {
     std::uint32_t backend_index;
   };
   const std::vector<served_model>& exact_models() const noexcept { return exact_models_; }
+  std::size_t size() const noexcept { return routes_.size(); }
 
  private:
   struct compiled_header {

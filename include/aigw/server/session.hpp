@@ -6,14 +6,23 @@
 
 #include "aigw/core/asio.hpp"
 #include "aigw/core/deadline.hpp"
+#include "aigw/metrics/worker_stats.hpp"
 #include "aigw/proxy/snapshot.hpp"
 #include "aigw/server/process_budget.hpp"
 #include "aigw/upstream/connection_pool.hpp"
 
 namespace aigw::server {
 
+// What a session shares with the other sessions of its worker (and, for the budget, with
+// every worker).
+struct worker_resources {
+  upstream::connection_pool& pool;
+  deadline_sweeper& sweeper;
+  process_budget& budget;
+  metrics::worker_stats& stats;
+};
+
 awaitable<void> run_session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
-                            upstream::connection_pool& pool, deadline_sweeper& sweeper,
-                            process_budget& budget);
+                            worker_resources resources);
 
 }  // namespace aigw::server

@@ -2,11 +2,13 @@
 // A worker: one thread, one io_context, its own SO_REUSEPORT acceptor and its own upstream
 // connection pool. Workers share nothing mutable, so the hot path takes no locks (the
 // nginx/Envoy worker model); the kernel spreads connections across their acceptors.
+#include <future>
 #include <memory>
 #include <thread>
 
 #include "aigw/core/asio.hpp"
 #include "aigw/core/deadline.hpp"
+#include "aigw/metrics/worker_stats.hpp"
 #include "aigw/proxy/snapshot.hpp"
 #include "aigw/server/process_budget.hpp"
 #include "aigw/upstream/connection_pool.hpp"
@@ -30,6 +32,10 @@ class worker {
   void stop();
   void join();
 
+  // A copy of this worker's counters (with its pool's gauges), taken on its own thread. The
+  // future stays unready while the worker is stopped: wait with a limit.
+  std::future<metrics::worker_stats> read_stats();
+
  private:
   awaitable<void> accept_loop();
   void refuse(tcp::socket& socket);
@@ -40,6 +46,7 @@ class worker {
   process_budget& budget_;
   deadline_sweeper sweeper_{io_};
   upstream::connection_pool pool_;
+  metrics::worker_stats stats_;
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -18,7 +19,13 @@ class connection {
  public:
   using tls_stream = beast::ssl_stream<tcp::socket>;
 
-  connection(const net::any_io_executor& executor, const target& t, deadline_sweeper& sweeper);
+  // `open_counts[backend]` counts this connection for as long as it exists (the pool's
+  // gauge of open connections; shared, so it outlives the pool at shutdown).
+  connection(const net::any_io_executor& executor, const target& t, deadline_sweeper& sweeper,
+             std::shared_ptr<std::vector<std::uint64_t>> open_counts, std::size_t backend);
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
 
   // The TCP layer: socket options, cancel, close.
   tcp::socket& socket() noexcept { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
@@ -67,6 +74,8 @@ class connection {
 
  private:
   char peek_byte_ = 0;
+  std::shared_ptr<std::vector<std::uint64_t>> open_counts_;
+  std::size_t backend_;
   std::optional<tcp::socket> plain_;
   std::optional<tls_stream> tls_;
   beast::flat_buffer buffer_;

@@ -22,9 +22,11 @@ class connection_pool {
                   std::size_t max_idle_per_backend = 128,
                   std::chrono::seconds max_idle_time = std::chrono::seconds(60));
 
-  // A new, unconnected connection to `t` whose deadline this worker's sweeper watches.
-  std::unique_ptr<connection> create(const net::any_io_executor& executor, const target& t) {
-    return std::make_unique<connection>(executor, t, sweeper_);
+  // A new, unconnected connection to backend `backend` (`t`) whose deadline this worker's
+  // sweeper watches.
+  std::unique_ptr<connection> create(const net::any_io_executor& executor, const target& t,
+                                     std::size_t backend) {
+    return std::make_unique<connection>(executor, t, sweeper_, open_, backend);
   }
 
   // The most recently used idle connection not older than the idle limit, or null.
@@ -36,12 +38,15 @@ class connection_pool {
   void clear(std::size_t backend) { idle_[backend].clear(); }
 
   std::size_t idle_count(std::size_t backend) const { return idle_[backend].size(); }
+  // Connections to a backend that exist, idle or in use.
+  std::uint64_t open_count(std::size_t backend) const { return (*open_)[backend]; }
 
  private:
   // Closes an idle connection the backend wrote to or closed.
   void drop(std::size_t backend, const connection* c);
 
   deadline_sweeper& sweeper_;
+  std::shared_ptr<std::vector<std::uint64_t>> open_;  // by backend; see connection's ctor
   std::vector<std::vector<std::unique_ptr<connection>>> idle_;
   std::size_t max_idle_per_backend_;
   std::chrono::seconds max_idle_time_;

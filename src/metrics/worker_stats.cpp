@@ -1,0 +1,92 @@
+#include "aigw/metrics/worker_stats.hpp"
+
+#include <numeric>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "aigw/proxy/snapshot.hpp"
+
+namespace aigw::metrics {
+namespace {
+
+void add_into(std::vector<std::uint64_t>& to, const std::vector<std::uint64_t>& from) {
+  for (std::size_t i = 0; i < to.size() && i < from.size(); ++i) to[i] += from[i];
+}
+
+boost::json::object classes(const status_counts& c) {
+  static constexpr const char* kNames[] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
+  boost::json::object out;
+  for (std::size_t i = 0; i < c.by_class.size(); ++i)
+    if (c.by_class[i] > 0) out[kNames[i]] = c.by_class[i];
+  return out;
+}
+
+}  // namespace
+
+std::uint64_t status_counts::total() const noexcept {
+  return std::accumulate(by_class.begin(), by_class.end(), std::uint64_t{0});
+}
+
+worker_stats::worker_stats(std::size_t routes, std::size_t backends)
+    : requests_by_route(routes + 1),
+      requests_by_backend(backends + 1),
+      upstream_connects(backends),
+      upstream_connect_failures(backends),
+      pool_open(backends),
+      pool_idle(backends) {}
+
+void worker_stats::merge(const worker_stats& other) {
+  for (std::size_t i = 0; i < requests_by_route.size() && i < other.requests_by_route.size(); ++i)
+    for (std::size_t c = 0; c < 6; ++c)
+      requests_by_route[i].by_class[c] += other.requests_by_route[i].by_class[c];
+  for (std::size_t i = 0; i < requests_by_backend.size() && i < other.requests_by_backend.size();
+       ++i)
+    for (std::size_t c = 0; c < 6; ++c)
+      requests_by_backend[i].by_class[c] += other.requests_by_backend[i].by_class[c];
+  for (std::size_t i = 0; i < local_errors.size(); ++i) local_errors[i] += other.local_errors[i];
+  add_into(upstream_connects, other.upstream_connects);
+  add_into(upstream_connect_failures, other.upstream_connect_failures);
+  add_into(pool_open, other.pool_open);
+  add_into(pool_idle, other.pool_idle);
+  active_streams += other.active_streams;
+}
+
+std::string worker_stats::to_json(const proxy::snapshot& config) const {
+  boost::json::object routes;
+  for (std::size_t i = 0; i < requests_by_route.size(); ++i) {
+    if (requests_by_route[i].total() == 0) continue;
+    auto name = i + 1 == requests_by_route.size() ? std::string("local") : std::to_string(i);
+    routes[name] = classes(requests_by_route[i]);
+  }
+  boost::json::object backends;
+  for (std::size_t i = 0; i < requests_by_backend.size(); ++i) {
+    bool none = i + 1 == requests_by_backend.size();
+    if (none && requests_by_backend[i].total() == 0) continue;
+    boost::json::object b;
+    b["requests"] = classes(requests_by_backend[i]);
+    if (!none) {
+      b["connects"] = upstream_connects[i];
+      b["connect_failures"] = upstream_connect_failures[i];
+      b["pool_open"] = pool_open[i];
+      b["pool_idle"] = pool_idle[i];
+    }
+    backends[none ? std::string("-") : config.targets[i].name] = std::move(b);
+  }
+  boost::json::object errors;
+  for (std::size_t i = 1; i < local_errors.size(); ++i)
+    if (local_errors[i] > 0) {
+      auto code = openai_code(static_cast<errc>(i));
+      // Two errc share "overloaded": count them together under their code.
+      auto& slot = errors[code];
+      slot = (slot.is_uint64() ? slot.as_uint64() : 0) + local_errors[i];
+    }
+  boost::json::object out;
+  out["requests_by_route"] = std::move(routes);
+  out["backends"] = std::move(backends);
+  out["local_errors"] = std::move(errors);
+  out["active_streams"] = active_streams;
+  return boost::json::serialize(out);
+}
+
+}  // namespace aigw::metrics
