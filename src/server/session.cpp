@@ -159,6 +159,7 @@ class session {
   awaitable<void> run() {
     error_code ignored;
     client_.set_option(tcp::no_delay(true), ignored);
+    client_.non_blocking(true, ignored);  // the relay writes with the non-blocking call first
     buffer_.max_size(config_->config.limits.max_request_headers + kReadAhead);
     while (co_await serve_one()) {
     }
