@@ -15,12 +15,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
 
-#include "aigw/app/version.hpp"
 #include "aigw/config/loader.hpp"
 #include "aigw/core/log.hpp"
 #include "aigw/json/model_extractor.hpp"
 #include "aigw/proxy/snapshot.hpp"
 #include "aigw/server/worker.hpp"
+#include "version.hpp"
 
 namespace aigw::app {
 namespace {

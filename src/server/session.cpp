@@ -1,4 +1,4 @@
-#include "aigw/server/session.hpp"
+#include "session.hpp"
 
 #include <algorithm>
 #include <chrono>

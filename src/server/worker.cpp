@@ -15,7 +15,7 @@
 
 #include "aigw/core/errc.hpp"
 #include "aigw/core/log.hpp"
-#include "aigw/server/session.hpp"
+#include "session.hpp"
 
 namespace aigw::server {
 namespace {
