@@ -26,10 +26,14 @@ errc azure_openai_adapter::write_request(const upstream_call& call, const upstre
     // characters, never a path, a query or a line of its own.
     auto deployment = target.deployment_for(call.model());
     if (!upstream::is_safe_path_segment(deployment)) {
+      // The model is quoted back cut short: it can be as long as a body, and an error reply
+      // must not cost a multiple of what the client sent.
+      constexpr std::size_t kQuoted = 128;
+      auto model = call.model();
       detail = fmt::format(
-          "\"{}\" is not a deployment name of backend \"{}\" (allowed: letters, digits and "
+          "\"{}{}\" is not a deployment name of backend \"{}\" (allowed: letters, digits and "
           ". _ ~ : -)",
-          call.model(), target.name);
+          model.substr(0, kQuoted), model.size() > kQuoted ? "..." : "", target.name);
       return errc::unsafe_model_name;
     }
     head.append("/openai/deployments/").append(deployment);

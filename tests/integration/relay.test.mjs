@@ -96,11 +96,12 @@ describe('chunked bodies pass through as the backend framed them', () => {
 
   test('a malformed chunk later cuts the response: no last chunk, a reset', LIMIT, async () => {
     const conn = await rawExchange(gw.port, post('bad-chunk-later')).then((r) => r.conn);
-    const { text } = await conn.closed();
+    const { text, closedByServer } = await conn.closed();
     const [response] = parseResponses(text);
     assert.equal(response.status, 200);
     assert.equal(response.body, 'ok');
     assert.equal(response.complete, false);
+    assert.ok(closedByServer, 'the gateway kept the cut connection open');
     assert.doesNotMatch(text, /nope/);
   });
 });

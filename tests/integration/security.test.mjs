@@ -72,6 +72,13 @@ describe('1. nothing from a client reaches an upstream request line unvalidated'
     });
   }
 
+  test('a long refused model is quoted back cut short, not whole', LIMIT, async () => {
+    const res = await chat(gw.base, { model: `a/${'m'.repeat(100 * 1024)}` });
+    const error = assertOpenAiError(res, 400);
+    assert.ok(res.text.length < 1024, `a ${res.text.length}-byte error for a long model`);
+    assert.match(error.message, /"a\/m+\.\.\." is not a deployment name/);
+  });
+
   test('an Azure deployment from the x-ai-eg-model header is refused the same way', LIMIT, async () => {
     const before = up.requests.length;
     const res = await request(gw.base, '/v1/chat/completions', {
