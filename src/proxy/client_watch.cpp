@@ -12,6 +12,7 @@ std::shared_ptr<client_watch> client_watch::create(tcp::socket& client,
 
 void client_watch::arm() {
   gone_ = false;
+  armed_ = true;
   read();
 }
 
@@ -26,6 +27,7 @@ void client_watch::read() {
 }
 
 awaitable<void> client_watch::disarm() {
+  armed_ = false;
   upstream_ = nullptr;
   if (!pending_) co_return;
   error_code ignored;
@@ -44,8 +46,10 @@ void client_watch::on_read(error_code ec, std::size_t n) {
   buffer_.commit(n);
   if (!ec) {
     // A pipelined request: kept for the session. The client may still go away after it,
-    // so the watch reads on.
-    read();
+    // so the watch reads on, but only while armed: a read that completed with data just as
+    // the exchange ended runs after disarm(), and a read started then would race the
+    // session's own read of the next request.
+    if (armed_) read();
     return;
   }
   gone_ = true;

@@ -47,6 +47,7 @@ class client_watch : public std::enable_shared_from_this<client_watch> {
   tcp::socket& client_;
   beast::flat_buffer& buffer_;
   tcp::socket* upstream_ = nullptr;
+  bool armed_ = false;  // between arm() and disarm()
   bool pending_ = false;
   bool gone_ = false;
 };
