@@ -179,24 +179,85 @@ class exchange {
     return may_retry ? attempt_outcome::retry : attempt_outcome::done;
   }
 
+  // The response's stages (response_stage.hpp) as one relay runs them: the transforming
+  // one, if any, first; the readers after it. Whatever way the relay ends, each stage's
+  // on_end runs once.
+  class stage_run {
+   public:
+    explicit stage_run(response_stages stages) : stages_(stages) {}
+    stage_run(const stage_run&) = delete;
+    stage_run& operator=(const stage_run&) = delete;
+    ~stage_run() {
+      if (transformer_ && !transformer_ended_) transformer_->on_end(false);
+      if (!readers_ended_)
+        for (auto* stage : readers()) stage->on_end(false);
+    }
+
+    void head(const http::response_header<>& head) {
+      for (auto* stage : stages_) stage->on_head(head);
+      auto* output = stages_.empty() ? nullptr : stages_.front()->output();
+      if (output) {
+        transformer_ = stages_.front();
+        output_ = output;
+        output_->clear();
+      }
+    }
+    response_stage* transformer() const { return transformer_; }
+    bool has_readers() const { return !readers().empty(); }
+    // What the transforming stage has made of the input so far.
+    std::string_view output() const { return *output_; }
+    void sent() { output_->clear(); }
+
+    void transform(std::string_view input) { transformer_->on_data(input); }
+    void end_transform() {
+      transformer_ended_ = true;
+      transformer_->on_end(true);
+    }
+    void read(std::string_view bytes) {
+      if (bytes.empty()) return;
+      for (auto* stage : readers()) stage->on_data(bytes);
+    }
+    // The whole response was relayed. (A transforming stage not ended yet had no body to
+    // transform, and nothing of it is sent.)
+    void end() {
+      if (transformer_ && !transformer_ended_) end_transform();
+      readers_ended_ = true;
+      for (auto* stage : readers()) stage->on_end(true);
+    }
+
+   private:
+    response_stages readers() const { return transformer_ ? stages_.subspan(1) : stages_; }
+
+    response_stages stages_;
+    response_stage* transformer_ = nullptr;
+    std::string* output_ = nullptr;
+    bool transformer_ended_ = false;
+    bool readers_ended_ = false;
+  };
+
   // Sends the response head, then whatever body bytes each read brought, in one write per
-  // read, as soon as they arrive. Bytes are relayed as the upstream framed them whenever the
-  // client takes that framing (chunked to an HTTP/1.1 client, a Content-Length body), so the
-  // only work per read is a scan for where the message ends (chunked_scanner); a close-
-  // delimited body gets chunk framing for an HTTP/1.1 client, and a chunked one loses it for
-  // an HTTP/1.0 client. Returns whether the connection may carry another request: the whole
-  // response was relayed and its end was not the connection's close (result_.complete says
-  // whether the whole response reached the client).
+  // read, as soon as they arrive. With no transforming stage, bytes are relayed as the
+  // upstream framed them whenever the client takes that framing (chunked to an HTTP/1.1
+  // client, a Content-Length body), so the only work per read is a scan for where the
+  // message ends (chunked_scanner); a close-delimited body gets chunk framing for an
+  // HTTP/1.1 client, and a chunked one loses it for an HTTP/1.0 client. A transforming
+  // stage is given the body without framing, and what it makes of it is sent chunked.
+  // Returns whether the connection may carry another request: the whole response was
+  // relayed and its end was not the connection's close (result_.complete says whether the
+  // whole response reached the client).
   template <class Stream>
   awaitable<bool> relay(Stream& upstream, upstream::connection& connection,
                         http::response_parser<http::buffer_body>& parser) {
     auto& upstream_head = parser.get();
     bool has_body = !parser.is_done();
     bool keep_alive = request_.client_keep_alive;
+    stage_run stages(request_.stages);
+    stages.head(upstream_head);
+    auto* transformer = stages.transformer();
     auto framing = body_framing::none;
     auto status = upstream_head.result_int();
     bool bodiless_status = status == 204 || status == 304;
-    if (!parser.chunked() && parser.content_length() && !bodiless_status) {
+    if (!parser.chunked() && parser.content_length() && !bodiless_status && !transformer) {
       framing = body_framing::content_length;
     } else if (has_body && request_.client_version >= 11) {
       framing = body_framing::chunked;
@@ -214,8 +275,9 @@ class exchange {
     auto from = parser.chunked()          ? source::chunked
                 : parser.content_length() ? source::length
                                           : source::close;
-    bool unchunk = from == source::chunked && framing != body_framing::chunked;
-    bool add_chunks = from != source::chunked && framing == body_framing::chunked;
+    bool pass_framing = from == source::chunked && framing == body_framing::chunked && !transformer;
+    bool unchunk = from == source::chunked && framing != body_framing::chunked && !transformer;
+    bool add_chunks = framing == body_framing::chunked && !pass_framing;
     std::uint64_t length_left = parser.content_length().value_or(0);
     chunked_scanner scanner;
 
@@ -235,45 +297,56 @@ class exchange {
       auto* base = static_cast<char*>(buffer.data().data());
       std::string_view input(base, buffer.size());
       std::size_t taken = 0;  // input bytes done with after this step
-      std::size_t send = 0;   // input bytes, from its start, to send as they are
-      std::uint64_t payload = 0;
+      std::string_view body;  // what goes out (before any chunk framing of ours)
+      std::string_view payload;  // ... and what stages that read see: it without framing
+      std::uint64_t payload_size = 0;  // (also when the framing is passed on as it is)
+      auto scanner_before = scanner;
       if (!upstream_done) {
         switch (from) {
           case source::chunked: {
             std::size_t unchunked = 0;  // chunk data moved to the front, for an HTTP/1.0 client
             auto scanned = scanner.scan(input, [&](std::size_t at, std::size_t n) {
+              if (transformer) stages.transform({base + at, n});
               if (unchunk) std::memmove(base + unchunked, base + at, n);
               unchunked += n;
             });
             if (scanned.error) co_return fail_relay(errc::upstream_broken);
             taken = scanned.taken;
-            send = unchunk ? unchunked : scanned.relayable;
-            payload = scanned.data_bytes;
+            body = {base, pass_framing ? scanned.relayable : unchunked};
+            if (unchunk) payload = body;
+            payload_size = scanned.data_bytes;
             upstream_done = scanned.done;
             break;
           }
           case source::length:
-            taken = send =
-                static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), length_left));
-            payload = taken;
+            taken = static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), length_left));
             length_left -= taken;
             upstream_done = length_left == 0;
+            payload = body = {base, taken};
+            payload_size = taken;
             break;
           case source::close:
-            taken = send = input.size();
-            payload = taken;
+            taken = input.size();
+            payload = body = {base, taken};
+            payload_size = taken;
             break;
+        }
+        if (transformer) {
+          if (from != source::chunked) stages.transform(body);
+          if (upstream_done) stages.end_transform();
+          payload = body = stages.output();
+          payload_size = body.size();
         }
       }
       // One gather write: [head] [chunk size] [bytes] [chunk end] [last chunk].
       boost::container::static_vector<net::const_buffer, 5> out;
       if (!result_.head_sent) out.push_back(net::buffer(request_.response_head));
-      if (send > 0) {
+      if (!body.empty()) {
         if (add_chunks) {
-          auto end = fmt::format_to(chunk_size, "{:x}\r\n", send);
+          auto end = fmt::format_to(chunk_size, "{:x}\r\n", body.size());
           out.push_back(net::buffer(chunk_size, static_cast<size_t>(end - chunk_size)));
         }
-        out.push_back(net::buffer(base, send));
+        out.push_back(net::buffer(body.data(), body.size()));
         if (add_chunks) out.push_back(net::buffer("\r\n", 2));
       }
       if (upstream_done && framing == body_framing::chunked && has_body)
@@ -282,9 +355,19 @@ class exchange {
         client_deadline_.expires_after(idle);
         if (watch_.gone()) co_return false;
         result_.head_sent = true;
-        if (auto cec = co_await write_to_client(out)) co_return false;
+        // Stages that read see the bytes once their write was started, where they lie.
+        auto let_stages_read = [&] {
+          if (pass_framing && stages.has_readers())
+            scanner_before.scan(input, [&](std::size_t at, std::size_t n) {
+              stages.read({base + at, n});
+            });
+          else
+            stages.read(payload);
+        };
+        if (auto ec = co_await write_to_client(out, let_stages_read)) co_return false;
       }
-      result_.body_bytes += payload;
+      result_.body_bytes += payload_size;
+      if (transformer) stages.sent();
       buffer.consume(taken);
       if (upstream_done) break;
 
@@ -299,6 +382,7 @@ class exchange {
                                                            : errc::upstream_broken);
       }
     }
+    stages.end();
     client_deadline_.expires_never();
     result_.complete = true;
     result_.client_keep_alive = keep_alive;
@@ -308,14 +392,16 @@ class exchange {
   // Writes to the client with the non-blocking call first: a write that fits the socket's
   // buffer (nearly every relay write) completes in its one syscall, without the trip
   // through the scheduler (an epoll_wait) that an async write's completion takes. The rest,
-  // if the client reads slowly, goes by an async write.
-  template <class Buffers>
-  awaitable<error_code> write_to_client(const Buffers& buffers) {
+  // if the client reads slowly, goes by an async write. `started` runs once the write was
+  // started, before any wait for the client.
+  template <class Buffers, class Started>
+  awaitable<error_code> write_to_client(const Buffers& buffers, Started&& started) {
     beast::buffers_suffix<Buffers> rest(buffers);
     error_code ec;
     rest.consume(client_.write_some(rest, ec));
-    if (!ec && beast::buffer_bytes(rest) == 0) co_return ec;
     if (ec && ec != net::error::would_block && ec != net::error::try_again) co_return ec;
+    started();
+    if (beast::buffer_bytes(rest) == 0) co_return error_code{};
     auto [wec, n] = co_await net::async_write(client_, rest, use_tuple);
     co_return wec;
   }

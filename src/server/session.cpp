@@ -135,6 +135,9 @@ struct request_context {
   // The targets to try, in order (today the route's weighted draw: one).
   boost::container::small_vector<planned_attempt, 2> plan;
   std::string upstream_body;  // an attempt's rewritten body (adapter scratch); else empty
+  // What reads or rewrites the response body (proxy/response_stage.hpp), in order; the
+  // features that need one (usage accounting, translation) add it before forward.
+  boost::container::small_vector<proxy::response_stage*, 4> stages;
   std::size_t backend_index = metrics::kNoBackend;  // the backend tried last
 
   ending end = ending::none;
@@ -356,7 +359,8 @@ class session {
                                             .client_keep_alive = ctx.keep_alive,
                                             .client_version = ctx.version,
                                             .response_head = response_head_,
-                                            .stats = stats_},
+                                            .stats = stats_,
+                                            .stages = ctx.stages},
                                            pool_);
       ctx.log.first_byte = ctx.result.first_byte;
       if (ctx.result.head_sent) {

@@ -15,6 +15,7 @@
 #include "aigw/core/errc.hpp"
 #include "aigw/metrics/worker_stats.hpp"
 #include "aigw/proxy/client_watch.hpp"
+#include "aigw/proxy/response_stage.hpp"
 #include "aigw/upstream/connection_pool.hpp"
 #include "aigw/upstream/target.hpp"
 
@@ -31,6 +32,7 @@ struct exchange_request {
   unsigned client_version;       // 10 or 11; an HTTP/1.0 client cannot take chunked
   std::string& response_head;    // scratch for the client response head, reused per session
   metrics::worker_stats& stats;  // upstream connects, active streams
+  response_stages stages = {};   // what reads or rewrites the response body; none: identity
 };
 
 struct exchange_result {

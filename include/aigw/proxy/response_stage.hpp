@@ -1,0 +1,51 @@
+#pragma once
+// A response stage: a step of the relay that reads, or rewrites, the body a client receives.
+// Usage accounting reads it; an API translation (Anthropic, Bedrock) rewrites it. With no
+// stage at all the relay sends the upstream's bytes as they arrived, framing included: the
+// identity stage is the absence of stages, and costs nothing.
+//
+// A response's stages run in order, each seeing what the one before it produced. At most one
+// of them transforms, and it comes first: the others read what the client receives (the
+// body without its chunk framing), so there is one place that decides what is sent and every
+// reader agrees with it.
+//
+// The relay calls, for a response whose head was relayed:
+//   on_head   once, before the client's response head is written;
+//   on_data   for each piece of the body, in order, as it arrives (an SSE event may be split
+//             over any number of pieces, and one piece may hold many events);
+//   on_end    once, with complete == false when the relay ended early (the upstream cut the
+//             body or timed out, the client left).
+// A read-only stage is given the bytes after their write to the client was started: it reads
+// the relay's own buffer, in place, and never delays a byte. A transforming stage appends
+// what to send instead to output(); the relay sends it and clears it, so a stage that holds
+// a partial event sends nothing until the event is whole. Its length is unknown in advance,
+// so the client gets chunked framing (or, if HTTP/1.0, a body delimited by the close).
+// Stages must not allocate per piece once warm: output() keeps its capacity.
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+
+namespace aigw::proxy {
+
+class response_stage {
+ public:
+  virtual ~response_stage() = default;
+
+  virtual void on_head(const boost::beast::http::response_header<>& head) = 0;
+  virtual void on_data(std::string_view bytes) = 0;
+  // For a transforming stage, complete == true is its last chance to add to output().
+  virtual void on_end(bool complete) = 0;
+
+  // The bytes a transforming stage sends in place of what it was given; nullptr for a stage
+  // that only reads. Asked after on_head, so a stage may decline a response it does not
+  // rewrite (another status, another content type).
+  virtual std::string* output() { return nullptr; }
+};
+
+// A response's stages, in order; they outlive the exchange.
+using response_stages = std::span<response_stage* const>;
+
+}  // namespace aigw::proxy
