@@ -137,10 +137,7 @@ backend read_backend(const reader& r, const timeouts& defaults) {
   b.url = r.required_string("url");
   validate_url(b.url, r.child_path("url"));
   b.api_key = r.string("api_key").value_or("");
-  // Kept for --print-config when the key is exactly one environment reference.
-  if (auto raw = r.raw_string("api_key");
-      raw && raw->starts_with("${") && raw->ends_with("}") && raw->find('}') == raw->size() - 1)
-    b.api_key_ref = *raw;
+  b.api_key_ref = r.env_reference("api_key");
   b.ca_file = r.string("ca_file").value_or("");
   b.tls_insecure_skip_verify = r.get_bool("tls_insecure_skip_verify").value_or(false);
   timeouts t = defaults;
@@ -328,7 +325,8 @@ gateway load_from_string(std::string_view yaml, const env_lookup& env) {
 namespace detail {
 gateway load_native(const YAML::Node& root, const env_lookup& env) {
   reader top(root, "", env);
-  top.allow_only({"listen", "workers", "access_log", "limits", "timeouts", "backends", "routes"});
+  top.allow_only({"listen", "workers", "access_log", "object_affinity", "object_affinity_key",
+                  "limits", "timeouts", "backends", "routes"});
 
   gateway g;
   if (auto listen = top.string("listen")) parse_listen(*listen, "listen", g);
@@ -341,6 +339,11 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
     g.workers = *n;
   }
   g.access_log = top.get_bool("access_log").value_or(true);
+  g.object_affinity = top.get_bool("object_affinity").value_or(true);
+  g.object_affinity_key = top.string("object_affinity_key").value_or("");
+  g.object_affinity_key_ref = top.env_reference("object_affinity_key");
+  if (!g.object_affinity_key.empty() && g.object_affinity_key.size() < 16)
+    throw config_error("object_affinity_key: use at least 16 characters (a random secret)");
   if (top.has("limits")) {
     auto l = top.child("limits");
     l.allow_only({"max_request_body", "max_request_headers", "max_buffered_request_bytes",

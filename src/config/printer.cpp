@@ -34,6 +34,11 @@ std::string print_native(const gateway& g) {
   out << YAML::Key << "workers" << YAML::Value
       << (g.workers ? std::to_string(g.workers) : std::string("auto"));
   out << YAML::Key << "access_log" << YAML::Value << g.access_log;
+  out << YAML::Key << "object_affinity" << YAML::Value << g.object_affinity;
+  if (!g.object_affinity_key.empty())  // never the key itself
+    out << YAML::Key << "object_affinity_key" << YAML::Value
+        << (g.object_affinity_key_ref.empty() ? std::string("${REDACTED_OBJECT_AFFINITY_KEY}")
+                                              : g.object_affinity_key_ref);
   out << YAML::Key << "limits" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
       << "max_request_body" << YAML::Value << size_text(g.limits.max_request_body) << YAML::Key
       << "max_request_headers" << YAML::Value << size_text(g.limits.max_request_headers)

@@ -60,6 +60,14 @@ class reader {
     return n.Scalar();
   }
 
+  // "${VAR}" when the scalar is exactly one environment reference, else "": how a secret was
+  // named, for --print-config (which never prints the secret itself).
+  std::string env_reference(std::string_view key) const {
+    auto s = raw_string(key);
+    bool one = s && s->starts_with("${") && s->ends_with("}") && s->find('}') == s->size() - 1;
+    return one ? *s : std::string();
+  }
+
   std::optional<std::string> string(std::string_view key) const {
     auto n = raw(key);
     if (!n) return std::nullopt;

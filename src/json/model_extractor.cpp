@@ -102,6 +102,12 @@ errc extract_request_fields(std::string& body, request_fields& out) {
         out.stream = stream;
         continue;
       }
+    } else if (key == "previous_response_id") {
+      std::string_view id;
+      if (value.get_string().get(id) == simdjson::SUCCESS) {
+        out.has_previous_response = !id.empty();
+        continue;
+      }
     }
     if (auto e = validate(value, 1)) return to_errc(e);
   }

@@ -1,33 +1,17 @@
 #include "aigw/proxy/endpoints.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace aigw::proxy {
 namespace {
 
-enum class shape { exact, with_subpaths, subpaths_only };
-
-struct routed_path {
-  std::string_view path;
-  shape serves;
-  bool needs_model;
-};
-
-constexpr std::array kRouted = {
-    routed_path{"/chat/completions", shape::with_subpaths, true},  // sub-paths: stored ones
-    routed_path{"/completions", shape::exact, true},
-    routed_path{"/embeddings", shape::exact, true},
-    routed_path{"/responses", shape::with_subpaths, false},
-    routed_path{"/moderations", shape::exact, false},
-    routed_path{"/images", shape::subpaths_only, false},
-    routed_path{"/audio", shape::subpaths_only, false},
-};
-
-bool matches(const routed_path& r, std::string_view rest) {
-  if (rest == r.path) return r.serves != shape::subpaths_only;
-  return r.serves != shape::exact && rest.size() > r.path.size() + 1 && rest.starts_with(r.path) &&
-         rest[r.path.size()] == '/';
-}
+// The paths whose POST must name the model that routes it (their sub-paths, stored objects,
+// never do). Every other /v1 path is routed too (files, batches, vector stores,
+// conversations, paths of APIs to come): by the x-ai-eg-model header, a header match, an
+// object id, or the default route.
+constexpr std::array<std::string_view, 4> kNeedModel = {"/chat/completions", "/completions",
+                                                        "/embeddings", "/responses"};
 
 // "." and ".." segments (also percent-encoded), encoded slashes and backslashes could walk a
 // backend's path out of its base path once a server behind it decodes them, e.g.
@@ -62,9 +46,9 @@ endpoint classify(std::string_view path) noexcept {
   if (rest == "/models") return {endpoint_kind::list_models, false, rest};
   if (rest.starts_with("/models/") && rest.size() > 8)
     return {endpoint_kind::retrieve_model, false, rest};
-  for (const auto& r : kRouted)
-    if (matches(r, rest)) return {endpoint_kind::routed, r.needs_model && rest == r.path, rest};
-  return {};
+  if (rest.size() < 2 || rest[0] != '/') return {};
+  bool needs_model = std::find(kNeedModel.begin(), kNeedModel.end(), rest) != kNeedModel.end();
+  return {endpoint_kind::routed, needs_model, rest};
 }
 
 }  // namespace aigw::proxy

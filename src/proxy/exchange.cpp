@@ -364,7 +364,10 @@ class exchange {
           else
             stages.read(payload);
         };
-        if (auto ec = co_await write_to_client(out, let_stages_read)) co_return false;
+        if (auto ec = co_await write_to_client(out, let_stages_read)) {
+          result_.client_gone = true;  // a write the client refused: it left
+          co_return false;
+        }
       }
       result_.body_bytes += payload_size;
       if (transformer) stages.sent();
@@ -430,7 +433,7 @@ awaitable<exchange_result> forward(tcp::socket& client, deadline& client_deadlin
   watch.arm();
   exchange ex(client, client_deadline, watch, request, pool, result);
   co_await ex.run();
-  result.client_gone = watch.gone();
+  result.client_gone = result.client_gone || watch.gone();
   co_await watch.disarm();
   co_return result;
 }

@@ -35,8 +35,12 @@ struct request_log {
   int route = -1;
   std::string_view backend = "-";
   unsigned status = 0;
-  std::uint64_t bytes = 0;
+  std::uint64_t bytes = 0;  // body bytes sent to the client
   clock::time_point first_byte{};
+  // Whether the whole response reached the client; if not, who ended it ("client" or
+  // "upstream"), so that aborted and cut streams are told apart from finished ones.
+  bool complete = true;
+  std::string_view ended_by;
 };
 
 double ms_since(clock::time_point start, clock::time_point end) {
@@ -64,10 +68,11 @@ void write_access_log(const request_log& r) {
   fmt::memory_buffer line;
   fmt::format_to(std::back_inserter(line),
                  "access method={} path={} model={} route={} backend={} status={} bytes={} "
-                 "ttfb_ms={:.2f} duration_ms={:.2f}",
+                 "ttfb_ms={:.2f} duration_ms={:.2f} complete={}",
                  log_safe(r.method, method_scratch), log_safe(r.path, path_scratch),
                  log_safe(r.model, model_scratch), r.route, r.backend, r.status, r.bytes, ttfb,
-                 ms_since(r.start, end));
+                 ms_since(r.start, end), r.complete);
+  if (!r.complete) fmt::format_to(std::back_inserter(line), " ended_by={}", r.ended_by);
   log::write_line({line.data(), line.size()});
 }
 
@@ -303,7 +308,8 @@ class session {
     }
     ctx.log.model = ctx.fields.has_model ? std::move(ctx.fields.model)
                                          : std::string(request[config::kModelHeader]);
-    if (needs_model && ctx.log.model.empty()) return end_with_error(ctx, errc::missing_model);
+    if (needs_model && ctx.log.model.empty() && !ctx.fields.has_previous_response)
+      return end_with_error(ctx, errc::missing_model);
     return true;
   }
 
@@ -386,11 +392,15 @@ class session {
         co_return false;
       case ending::client_gone:
         log.status = 499;  // nginx's "client closed request": no response was sent
+        log.complete = false;
+        log.ended_by = "client";
         finish_log(ctx);
         co_return false;
       case ending::relayed:
         log.status = ctx.result.status;
         log.bytes = ctx.result.body_bytes;
+        log.complete = ctx.result.complete;
+        if (!log.complete) log.ended_by = ctx.result.client_gone ? "client" : "upstream";
         finish_log(ctx);
         // After the head was sent, an incomplete body can only be signalled by closing, and
         // with a reset: a FIN would look like a clean end to a client reading to EOF.
@@ -403,16 +413,16 @@ class session {
         response.keep_alive(ctx.keep_alive);
         response.prepare_payload();
         log.status = response.result_int();
-        log.bytes = ctx.head_request ? 0 : response.body().size();
         deadline_.expires_after(config_->config.timeouts.idle);
         auto ec = co_await write_local(response, ctx.head_request);
         deadline_.expires_never();
+        log.bytes = ec || ctx.head_request ? 0 : response.body().size();
         finish_log(ctx);
         co_return !ec && ctx.keep_alive;
       }
       case ending::error: {
         bool keep_alive = ctx.keep_alive && !closes_connection(ctx.error);
-        co_await reply_error(ctx, keep_alive);
+        log.bytes = co_await reply_error(ctx, keep_alive);
         log.status = static_cast<unsigned>(http_status(ctx.error));
         finish_log(ctx);
         co_return keep_alive;
@@ -438,7 +448,8 @@ class session {
     return false;
   }
 
-  awaitable<void> reply_error(const request_context& ctx, bool keep_alive) {
+  // Returns the body bytes sent.
+  awaitable<std::uint64_t> reply_error(const request_context& ctx, bool keep_alive) {
     http::response<http::string_body> response{http_status(ctx.error), ctx.version};
     response.set(http::field::content_type, "application/json");
     response.set("proxy-status",
@@ -449,8 +460,9 @@ class session {
     response.keep_alive(keep_alive);
     response.prepare_payload();
     deadline_.expires_after(config_->config.timeouts.client_header);
-    co_await write_local(response, ctx.head_request);
+    auto ec = co_await write_local(response, ctx.head_request);
     if (!keep_alive) co_await linger();
+    co_return ec || ctx.head_request ? 0 : response.body().size();
   }
 
   // A reply of the gateway's own; to a HEAD request, without its body (Content-Length kept).

@@ -98,11 +98,21 @@ describe('bad request bodies get 400', () => {
   }
 });
 
-describe('unknown paths get 404', () => {
-  test('POST /v1/nope', LIMIT, async () => {
-    const res = await thenStillServing((agent) => request(gw.base, '/v1/nope', { agent, body: { model: 'llama3' } }));
-    assertOpenAiError(res, 404);
+describe('paths outside /v1 get 404; every /v1 path is routed', () => {
+  test('POST /v1/some/future/api goes to the route (the default here), as it was sent', LIMIT, async () => {
+    const id = `future-${Date.now()}`;
+    const res = await request(gw.base, '/v1/some/future/api?x=1', { headers: { 'x-test-id': id }, body: { anything: true } });
+    assert.equal(res.status, 200, res.text);
+    const upstream = await fake.waitForRequest((r) => r.headers['x-test-id'] === id);
+    assert.equal(upstream.path, '/v1/some/future/api?x=1');
   });
+
+  for (const path of ['/v1', '/v1/', '/v2/chat/completions']) {
+    test(`${path} is 404`, LIMIT, async () => {
+      const res = await thenStillServing((agent) => request(gw.base, path, { agent, body: { model: 'llama3' } }));
+      assertOpenAiError(res, 404);
+    });
+  }
 
   test('GET /foo', LIMIT, async () => {
     const res = await thenStillServing((agent) => request(gw.base, '/foo', { agent }));

@@ -94,7 +94,7 @@ TEST_CASE("served models are the exact names, never globs, without duplicates") 
 
 #include "aigw/proxy/endpoints.hpp"
 
-TEST_CASE("endpoints: routed paths, local model listing, everything else unknown") {
+TEST_CASE("endpoints: every /v1 path routed, local model listing, everything else unknown") {
   using aigw::proxy::classify;
   using aigw::proxy::endpoint_kind;
   CHECK(classify("/v1/chat/completions").kind == endpoint_kind::routed);
@@ -104,7 +104,8 @@ TEST_CASE("endpoints: routed paths, local model listing, everything else unknown
   CHECK_FALSE(classify("/v1/chat/completions/chatcmpl-1").needs_model);
   CHECK(classify("/v1/embeddings").needs_model);
   CHECK(classify("/v1/responses").kind == endpoint_kind::routed);
-  CHECK_FALSE(classify("/v1/responses").needs_model);
+  CHECK(classify("/v1/responses").needs_model);
+  CHECK_FALSE(classify("/v1/responses/resp_1").needs_model);
   CHECK(classify("/v1/responses/resp_1/cancel").kind == endpoint_kind::routed);
   CHECK(classify("/v1/images/generations").kind == endpoint_kind::routed);
   CHECK(classify("/v1/audio/transcriptions").kind == endpoint_kind::routed);
@@ -112,9 +113,14 @@ TEST_CASE("endpoints: routed paths, local model listing, everything else unknown
   CHECK(classify("/v1/models").kind == endpoint_kind::list_models);
   CHECK(classify("/healthz").kind == endpoint_kind::health);
   CHECK(classify("/v1/models/meta/llama-3").kind == endpoint_kind::retrieve_model);
-  CHECK(classify("/v1/images").kind == endpoint_kind::unknown);
-  CHECK(classify("/v1/moderationsx").kind == endpoint_kind::unknown);
-  CHECK(classify("/v1/files").kind == endpoint_kind::unknown);
+  // Every /v1 path is routed; only the ones that need a model say so.
+  CHECK(classify("/v1/files").kind == endpoint_kind::routed);
+  CHECK_FALSE(classify("/v1/files").needs_model);
+  CHECK(classify("/v1/vector_stores/vs_1/files").kind == endpoint_kind::routed);
+  CHECK(classify("/v1/moderationsx").kind == endpoint_kind::routed);
+  CHECK(classify("/v1").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1x/files").kind == endpoint_kind::unknown);
   CHECK(classify("/v2/chat/completions").kind == endpoint_kind::unknown);
   CHECK(classify("/").kind == endpoint_kind::unknown);
   CHECK(classify("/v1/images/../../admin").kind == endpoint_kind::unknown);

@@ -109,6 +109,10 @@ struct gateway {
   std::uint16_t listen_port = 1975;
   unsigned workers = 0;  // 0: one per core
   bool access_log = true;
+  // Ids of stored objects name the backend that made them (proxy/object_ids.hpp).
+  bool object_affinity = true;
+  std::string object_affinity_key;      // secret: empty for a key derived from each backend
+  std::string object_affinity_key_ref;  // "${VAR}" when it came from the environment
   struct limits limits;
   struct timeouts timeouts;
   std::vector<backend> backends;

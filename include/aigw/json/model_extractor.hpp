@@ -18,6 +18,9 @@ struct request_fields {
   std::string model;  // unescaped; empty when absent
   bool has_model = false;
   bool stream = false;
+  // A Responses API request that continues a stored response ("previous_response_id"): its
+  // model may be left out (the stored response has one).
+  bool has_previous_response = false;
   // The model's JSON string token in the body (quotes included), when has_model.
   std::size_t model_offset = 0;
   std::size_t model_length = 0;

@@ -1,0 +1,85 @@
+#include "aigw/proxy/object_ids.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+namespace aigw::proxy {
+namespace {
+
+using digest = std::array<unsigned char, 32>;
+
+constexpr std::string_view kDomain{"aigw-proxy object ids\0", 22};
+constexpr char kHex[] = "0123456789abcdef";
+
+digest sha256(std::string_view data) {
+  digest out;
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
+  return out;
+}
+
+digest hmac(const digest& key, std::string_view data) {
+  digest out;
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &size);
+  return out;
+}
+
+int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
+}  // namespace
+
+object_ids::object_ids(const config::gateway& config) {
+  if (!config.object_affinity || config.backends.size() < 2) return;
+  // A backend's key depends on that backend alone (and the configured key), so adding or
+  // removing another backend leaves its ids valid.
+  std::optional<digest> master;
+  if (!config.object_affinity_key.empty())
+    master = sha256(std::string(kDomain) + config.object_affinity_key);
+  for (const auto& b : config.backends) {
+    auto name_digest = sha256(b.name);
+    backend_key k;
+    k.name_hash = (std::uint32_t{name_digest[0]} << 24) | (std::uint32_t{name_digest[1]} << 16) |
+                  (std::uint32_t{name_digest[2]} << 8) | std::uint32_t{name_digest[3]};
+    k.key = master ? hmac(*master, b.name)
+                   : sha256(std::string(kDomain) + b.name + '\0' + b.api_key);
+    backends_.push_back(k);
+  }
+}
+
+std::array<char, 16> object_ids::mac(const backend_key& b, std::string_view id) const {
+  auto full = hmac(b.key, id);
+  std::array<char, 16> out;
+  for (std::size_t i = 0; i < 8; ++i) {
+    out[2 * i] = kHex[full[i] >> 4];
+    out[2 * i + 1] = kHex[full[i] & 0xf];
+  }
+  return out;
+}
+
+void object_ids::mint(std::string_view id, std::size_t backend, std::string& out) const {
+  const auto& b = backends_[backend];
+  out.append(id);
+  out.push_back('~');
+  for (int shift = 28; shift >= 0; shift -= 4) out.push_back(kHex[(b.name_hash >> shift) & 0xf]);
+  auto m = mac(b, id);
+  out.append(m.data(), m.size());
+}
+
+std::optional<object_ids::decoded> object_ids::decode(std::string_view tagged) const {
+  if (!enabled() || !has_object_tag(tagged)) return std::nullopt;
+  auto id = tagged.substr(0, tagged.size() - kObjectTagSize);
+  auto tag = tagged.substr(id.size() + 1);
+  std::uint32_t name_hash = 0;
+  for (auto c : tag.substr(0, 8)) name_hash = (name_hash << 4) | static_cast<std::uint32_t>(hex_value(c));
+  for (std::size_t i = 0; i < backends_.size(); ++i) {
+    if (backends_[i].name_hash != name_hash) continue;
+    auto m = mac(backends_[i], id);
+    if (CRYPTO_memcmp(m.data(), tag.data() + 8, m.size()) == 0) return decoded{id, i};
+  }
+  return std::nullopt;
+}
+
+}  // namespace aigw::proxy
