@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include "aigw/core/object_tag.hpp"
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/string_view.hpp>
 
@@ -19,9 +21,18 @@ errc to_errc(simdjson::error_code e) {
 // limit is only enforced in its development builds).
 constexpr int kMaxDepth = 128;
 
-// Walks a value to its end so that every byte of the document is checked; On-Demand only
-// validates what is visited.
-simdjson::error_code validate(od::value value, int depth) {
+// Where a string value's token lies in the body: its opening and closing quotes.
+std::pair<std::size_t, std::size_t> string_token(od::value& value, const char* base) {
+  std::string_view raw = value.raw_json_token();  // runs on over whitespace: trim it
+  while (!raw.empty() && raw.back() != '"') raw.remove_suffix(1);
+  auto open = static_cast<std::size_t>(raw.data() - base);
+  return {open, open + raw.size() - 1};
+}
+
+// Walks a value to its end so that every byte of the document is checked (On-Demand only
+// validates what is visited), noting the strings shaped like tagged object ids.
+simdjson::error_code validate(od::value value, int depth, const char* base,
+                              std::vector<std::pair<std::size_t, std::size_t>>& tagged) {
   if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
   od::json_type type;
   if (auto e = value.type().get(type)) return e;
@@ -32,7 +43,7 @@ simdjson::error_code validate(od::value value, int depth) {
       for (auto element : array) {
         od::value v;
         if (auto e = element.get(v)) return e;
-        if (auto e = validate(v, depth + 1)) return e;
+        if (auto e = validate(v, depth + 1, base, tagged)) return e;
       }
       return simdjson::SUCCESS;
     }
@@ -42,15 +53,20 @@ simdjson::error_code validate(od::value value, int depth) {
       for (auto field : object) {
         std::string_view key;
         if (auto e = field.unescaped_key().get(key)) return e;
-        if (auto e = validate(field.value(), depth + 1)) return e;
+        if (auto e = validate(field.value(), depth + 1, base, tagged)) return e;
       }
       return simdjson::SUCCESS;
     }
     case od::json_type::number:
       // As a double: integers beyond 64 bits are valid JSON too, just not exact.
       return value.get_double().error();
-    case od::json_type::string:
-      return value.get_string().error();
+    case od::json_type::string: {
+      auto token = string_token(value, base);
+      std::string_view s;
+      if (auto e = value.get_string().get(s)) return e;
+      if (has_object_tag(s)) tagged.push_back(token);
+      return simdjson::SUCCESS;
+    }
     case od::json_type::boolean:
       return value.get_bool().error();
     case od::json_type::null: {
@@ -102,14 +118,18 @@ errc extract_request_fields(std::string& body, request_fields& out) {
         out.stream = stream;
         continue;
       }
-    } else if (key == "previous_response_id") {
-      std::string_view id;
-      if (value.get_string().get(id) == simdjson::SUCCESS) {
-        out.has_previous_response = !id.empty();
+    } else if (key == "store") {
+      bool store = false;
+      if (value.get_bool().get(store) == simdjson::SUCCESS) {
+        out.store = store;
         continue;
       }
+    } else if (key == "previous_response_id") {
+      // A non-empty string (validated, and looked at for a tag, below).
+      auto raw = value.raw_json_token();
+      out.has_previous_response = raw.size() > 2 && raw[0] == '"' && raw[1] != '"';
     }
-    if (auto e = validate(value, 1)) return to_errc(e);
+    if (auto e = validate(value, 1, body.data(), out.tagged_ids)) return to_errc(e);
   }
   // Anything after the object (a second value, stray bytes) makes the body invalid.
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return errc::invalid_json;

@@ -17,7 +17,8 @@ errc adapter::finish_head(const upstream_call& call, const upstream::target& tar
                           std::size_t target_start, std::size_t body_size, std::string& head,
                           std::string& detail) {
   auto e = proxy::finish_upstream_request_head(call.method, call.client_headers, target,
-                                               target_start, body_size, head);
+                                               target_start, body_size, head,
+                                               call.identity_encoding);
   if (e != errc::ok) detail = "the upstream request target would carry a space, '#', CR, LF or NUL";
   return e;
 }

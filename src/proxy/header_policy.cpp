@@ -80,9 +80,11 @@ void append_filtered(const boost::beast::http::fields& from, std::string& out, E
 
 }  // namespace
 
-void append_request_headers(const boost::beast::http::fields& from, std::string& out) {
-  append_filtered(from, out, [](const auto& f) {
+void append_request_headers(const boost::beast::http::fields& from, std::string& out,
+                            bool drop_accept_encoding) {
+  append_filtered(from, out, [&](const auto& f) {
     auto name = f.name();
+    if (drop_accept_encoding && name == field::accept_encoding) return true;
     if (name != field::unknown &&
         std::find(kRequestOnly.begin(), kRequestOnly.end(), name) != kRequestOnly.end())
       return true;
@@ -101,7 +103,8 @@ void append_response_headers(const boost::beast::http::fields& from, std::string
 errc finish_upstream_request_head(std::string_view method,
                                   const boost::beast::http::fields& client_headers,
                                   const upstream::target& target, std::size_t target_start,
-                                  std::size_t body_size, std::string& out) {
+                                  std::size_t body_size, std::string& out,
+                                  bool identity_encoding) {
   // Whatever the adapter wrote, the request line ends here: a byte that could end the
   // target, the line or the message early (or a fragment, never sent on the wire) would
   // let a client write its own request to the backend, with the gateway's credentials.
@@ -109,7 +112,8 @@ errc finish_upstream_request_head(std::string_view method,
   if (target_bytes.find_first_of(std::string_view(" #\r\n\0", 5)) != std::string_view::npos)
     return errc::bad_request;
   out.append(" HTTP/1.1\r\n");
-  append_request_headers(client_headers, out);
+  append_request_headers(client_headers, out, identity_encoding);
+  if (identity_encoding) append_field(out, "Accept-Encoding", "identity");
   append_field(out, "Host", target.host_header);
   if (!target.credential_name.empty())
     append_field(out, target.credential_name, target.credential_value);

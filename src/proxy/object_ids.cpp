@@ -1,5 +1,7 @@
 #include "aigw/proxy/object_ids.hpp"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -80,6 +82,43 @@ std::optional<object_ids::decoded> object_ids::decode(std::string_view tagged) c
     if (CRYPTO_memcmp(m.data(), tag.data() + 8, m.size()) == 0) return decoded{id, i};
   }
   return std::nullopt;
+}
+
+std::optional<std::size_t> object_ids::restore(
+    std::string_view rest, std::string_view body,
+    std::span<const std::pair<std::size_t, std::size_t>> body_ids, std::string& rest_out,
+    std::string& body_out) const {
+  std::optional<std::size_t> backend;
+  if (!enabled()) return backend;
+  // Copies `text` into `out` without the tags of the genuine ids among `spans` ([begin, end)
+  // of each id in `text`); `out` stays empty when there is none.
+  auto strip = [&](std::string_view text, auto&& spans, std::string& out) {
+    std::size_t done = 0;
+    for (auto [begin, end] : spans) {
+      auto found = decode(text.substr(begin, end - begin));
+      if (!found) continue;
+      if (!backend) backend = found->backend;
+      if (out.empty()) out.reserve(text.size());
+      out.append(text.substr(done, begin + found->id.size() - done));
+      done = end;
+    }
+    if (done > 0) out.append(text.substr(done));
+  };
+  if (rest.find('~') != std::string_view::npos) {
+    std::vector<std::pair<std::size_t, std::size_t>> segments;
+    for (std::size_t start = 0; start < rest.size();) {
+      auto end = std::min(rest.find('/', start), rest.size());
+      if (end > start) segments.emplace_back(start, end);
+      start = end + 1;
+    }
+    strip(rest, segments, rest_out);
+  }
+  if (!body_ids.empty()) {
+    std::vector<std::pair<std::size_t, std::size_t>> strings;  // inside the quotes
+    for (auto [open, close] : body_ids) strings.emplace_back(open + 1, close);
+    strip(body, strings, body_out);
+  }
+  return backend;
 }
 
 }  // namespace aigw::proxy

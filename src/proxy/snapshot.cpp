@@ -30,8 +30,10 @@ std::shared_ptr<const snapshot> snapshot::compile(config::gateway config) {
   for (const auto& m : routes.exact_models()) data.push_back(model_object(m, config));
   auto models_json =
       boost::json::serialize(boost::json::object{{"object", "list"}, {"data", std::move(data)}});
-  return std::make_shared<const snapshot>(
-      snapshot{std::move(config), std::move(routes), std::move(targets), std::move(models_json)});
+  proxy::object_ids ids(config);
+  return std::make_shared<const snapshot>(snapshot{std::move(config), std::move(routes),
+                                                   std::move(targets), std::move(models_json),
+                                                   std::move(ids)});
 }
 
 std::optional<std::string> snapshot::model_json(std::string_view id) const {

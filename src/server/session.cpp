@@ -19,6 +19,7 @@
 #include "aigw/proxy/endpoints.hpp"
 #include "aigw/proxy/exchange.hpp"
 #include "aigw/proxy/header_policy.hpp"
+#include "aigw/proxy/object_id_stage.hpp"
 
 namespace aigw::server {
 namespace {
@@ -137,6 +138,11 @@ struct request_context {
   proxy::endpoint endpoint;
   beast::string_view query;  // "" or "?...", as the client sent it
   json::request_fields fields;
+  // Object affinity: the backend that a tagged object id in the request names, and the path
+  // (after /v1) and body with the tags removed (each empty when unchanged).
+  std::optional<std::size_t> object_backend;
+  std::string upstream_rest;
+  std::string restored_body;
   // The targets to try, in order (today the route's weighted draw: one).
   boost::container::small_vector<planned_attempt, 2> plan;
   std::string upstream_body;  // an attempt's rewritten body (adapter scratch); else empty
@@ -295,9 +301,9 @@ class session {
     return true;
   }
 
-  // The body, validated and read once: the model (or the x-ai-eg-model header) and the
-  // fields later phases need.
-  static bool inspect(request_context& ctx) {
+  // The body, validated and read once: the model (or the x-ai-eg-model header), the fields
+  // later phases need, and the stored objects the request names.
+  bool inspect(request_context& ctx) {
     auto& request = ctx.parser.get();
     bool needs_model = ctx.endpoint.needs_model && request.method() == http::verb::post;
     if (!request.body().empty() && is_json_body(request)) {
@@ -308,18 +314,34 @@ class session {
     }
     ctx.log.model = ctx.fields.has_model ? std::move(ctx.fields.model)
                                          : std::string(request[config::kModelHeader]);
-    if (needs_model && ctx.log.model.empty() && !ctx.fields.has_previous_response)
+    ctx.object_backend = config_->affinity.restore(ctx.endpoint.rest, request.body(),
+                                                   ctx.fields.tagged_ids, ctx.upstream_rest,
+                                                   ctx.restored_body);
+    // A request that continues a stored response (or names another stored object) has the
+    // model of what it continues.
+    if (needs_model && ctx.log.model.empty() && !ctx.fields.has_previous_response &&
+        !ctx.object_backend)
       return end_with_error(ctx, errc::missing_model);
     return true;
   }
 
-  // The targets the request may be sent to, in order, and the model each is sent.
+  // The targets the request may be sent to, in order, the model each is sent, and the
+  // stages its response goes through.
   bool plan(request_context& ctx) {
     auto route = config_->routes.match({ctx.log.model, ctx.parser.get().base()});
     ctx.log.route = static_cast<int>(route.route_index);
-    ctx.plan.push_back({route.backend_index,
-                        ctx.fields.has_model ? config_->routes.upstream_model(route, ctx.log.model)
-                                             : std::string()});
+    if (ctx.object_backend) {
+      // A stored object is served by the backend that holds it, with the model as sent.
+      ctx.plan.push_back({*ctx.object_backend, std::string()});
+    } else {
+      ctx.plan.push_back(
+          {route.backend_index, ctx.fields.has_model
+                                    ? config_->routes.upstream_model(route, ctx.log.model)
+                                    : std::string()});
+    }
+    if (config_->affinity.enabled() &&
+        proxy::returns_stored_objects(ctx.endpoint.rest, ctx.fields.store))
+      ctx.stages.push_back(&object_stage_);
     return true;
   }
 
@@ -334,14 +356,19 @@ class session {
       const auto& target = config_->targets[attempt.backend_index];
       ctx.log.backend = target.name;
       ctx.backend_index = attempt.backend_index;
+      const std::string& body_sent = ctx.restored_body.empty() ? request.body() : ctx.restored_body;
+      std::string_view rest = ctx.upstream_rest.empty() ? ctx.endpoint.rest : ctx.upstream_rest;
+      bool tags_ids = !ctx.stages.empty() && ctx.stages.front() == &object_stage_;
+      if (tags_ids) object_stage_.prepare(config_->affinity, attempt.backend_index);
       providers::upstream_call call{.method = {method.data(), method.size()},
-                                    .rest = ctx.endpoint.rest,
+                                    .rest = rest,
                                     .query = {ctx.query.data(), ctx.query.size()},
                                     .client_headers = request.base(),
-                                    .original_body = request.body(),
+                                    .original_body = body_sent,
                                     .fields = ctx.fields,
                                     .client_model = ctx.log.model,
-                                    .upstream_model = attempt.upstream_model};
+                                    .upstream_model = attempt.upstream_model,
+                                    .identity_encoding = tags_ids};
       std::string_view body;
       std::string detail;
       auto e = target.adapter->write_request(call, target, upstream_head_, ctx.upstream_body, body,
@@ -351,7 +378,8 @@ class session {
         co_return;
       }
       // A rewritten body is held too.
-      if (!ctx.reserved.grow_to(request.body().capacity() + ctx.upstream_body.capacity())) {
+      if (!ctx.reserved.grow_to(request.body().capacity() + ctx.restored_body.capacity() +
+                                ctx.upstream_body.capacity())) {
         end_with_error(ctx, errc::overloaded);
         co_return;
       }
@@ -535,6 +563,8 @@ class session {
   // they have grown to the largest head seen).
   std::string upstream_head_;
   std::string response_head_;
+  // The response stage of object affinity, reused from request to request (warm buffers).
+  proxy::object_id_stage object_stage_;
   std::shared_ptr<proxy::client_watch> watch_;
   std::shared_ptr<const proxy::snapshot> config_;
   upstream::connection_pool& pool_;

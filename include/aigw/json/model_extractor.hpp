@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "aigw/core/errc.hpp"
 
@@ -21,6 +23,10 @@ struct request_fields {
   // A Responses API request that continues a stored response ("previous_response_id"): its
   // model may be left out (the stored response has one).
   bool has_previous_response = false;
+  bool store = false;  // "store": true, a chat completion the backend keeps
+  // Strings anywhere in the body shaped like tagged object ids (core/object_tag.hpp): the
+  // offsets of their opening and closing quotes. Empty for nearly every request.
+  std::vector<std::pair<std::size_t, std::size_t>> tagged_ids;
   // The model's JSON string token in the body (quotes included), when has_model.
   std::size_t model_offset = 0;
   std::size_t model_length = 0;

@@ -18,8 +18,10 @@ namespace aigw::proxy {
 
 // Appends "Name: value\r\n" for every end-to-end request header: skips hop-by-hop and
 // framing headers, Host, Expect, every client credential header, cookies and the
-// forwarding chain (Forwarded, X-Forwarded-*, X-Real-IP, Via).
-void append_request_headers(const boost::beast::http::fields& from, std::string& out);
+// forwarding chain (Forwarded, X-Forwarded-*, X-Real-IP, Via); with `drop_accept_encoding`,
+// Accept-Encoding too.
+void append_request_headers(const boost::beast::http::fields& from, std::string& out,
+                            bool drop_accept_encoding = false);
 
 // Appends "Name: value\r\n" for every end-to-end response header: skips hop-by-hop and
 // framing headers, and Set-Cookie.
@@ -29,10 +31,13 @@ void append_response_headers(const boost::beast::http::fields& from, std::string
 // "METHOD target": refuses, whatever the adapter wrote, a target (from `target_start` on)
 // with a space, '#', CR, LF or NUL (errc::bad_request; `out` is then unusable), then writes
 // the line's end, the forwarded headers, Host, the backend's credentials and Content-Length.
+// `identity_encoding` asks for an unencoded response (a response stage reads its body) in
+// place of the client's Accept-Encoding.
 errc finish_upstream_request_head(std::string_view method,
                                   const boost::beast::http::fields& client_headers,
                                   const upstream::target& target, std::size_t target_start,
-                                  std::size_t body_size, std::string& out);
+                                  std::size_t body_size, std::string& out,
+                                  bool identity_encoding = false);
 
 enum class body_framing { none, content_length, chunked, until_close };
 

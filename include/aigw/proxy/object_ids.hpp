@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,15 @@ class object_ids {
   };
   // The backend an id names, when its tag is genuine.
   std::optional<decoded> decode(std::string_view tagged) const;
+
+  // A request's ids: the backend that the first genuine one names, in its path after /v1
+  // (`rest`, segment by segment) or among its body's tagged strings (the quote offsets that
+  // json::request_fields::tagged_ids holds). `rest_out` and `body_out` get the path and the
+  // body with every genuine tag removed, each only when it had one (else left empty): the
+  // backend is sent its own ids. Forged and foreign ids stay as they are.
+  std::optional<std::size_t> restore(std::string_view rest, std::string_view body,
+                                     std::span<const std::pair<std::size_t, std::size_t>> body_ids,
+                                     std::string& rest_out, std::string& body_out) const;
 
  private:
   struct backend_key {

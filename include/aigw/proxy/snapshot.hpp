@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "aigw/config/config.hpp"
+#include "aigw/proxy/object_ids.hpp"
 #include "aigw/routing/route_table.hpp"
 #include "aigw/upstream/target.hpp"
 
@@ -18,6 +19,7 @@ struct snapshot {
   routing::route_table routes;
   std::vector<upstream::target> targets;  // index = backend index
   std::string models_json;                // GET /v1/models body
+  object_ids affinity;                    // object affinity (off with one backend)
 
   // Throws config::config_error (e.g. an unreadable ca_file).
   static std::shared_ptr<const snapshot> compile(config::gateway config);

@@ -1,0 +1,187 @@
+// Object affinity: ids minted for a backend, read back, refused when forged; the ids found in
+// responses; the response stage that tags them.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include <boost/beast/http/message.hpp>
+
+#include "aigw/config/loader.hpp"
+#include "aigw/json/model_extractor.hpp"
+#include "aigw/json/object_scan.hpp"
+#include "aigw/proxy/object_id_stage.hpp"
+#include "aigw/proxy/object_ids.hpp"
+
+namespace {
+
+using aigw::proxy::object_ids;
+
+std::optional<std::string> no_env(std::string_view) { return std::nullopt; }
+
+aigw::config::gateway two_backends(std::string extra = "") {
+  return aigw::config::load_from_string(extra + R"(
+backends:
+  - name: east
+    url: http://127.0.0.1:1/v1
+    api_key: key-east
+  - name: west
+    url: http://127.0.0.1:2/v1
+routes:
+  - backend: east
+)", no_env);
+}
+
+std::string minted(const object_ids& ids, std::string_view id, std::size_t backend) {
+  std::string out;
+  ids.mint(id, backend, out);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a minted id names its backend, and only a genuine tag does") {
+  object_ids ids(two_backends());
+  REQUIRE(ids.enabled());
+  auto east = minted(ids, "resp_abc123", 0);
+  auto west = minted(ids, "resp_abc123", 1);
+  CHECK(east.starts_with("resp_abc123~"));
+  CHECK(east.size() == std::string("resp_abc123").size() + aigw::kObjectTagSize);
+  CHECK(east != west);
+  auto d = ids.decode(east);
+  REQUIRE(d);
+  CHECK(d->id == "resp_abc123");
+  CHECK(d->backend == 0);
+  CHECK(ids.decode(west)->backend == 1);
+
+  // Forged: another id under the same tag, a changed MAC, a foreign tag-shaped suffix.
+  CHECK_FALSE(ids.decode("resp_other" + east.substr(11)));
+  auto flipped = east;
+  flipped.back() = flipped.back() == '0' ? '1' : '0';
+  CHECK_FALSE(ids.decode(flipped));
+  CHECK_FALSE(ids.decode("resp_abc123~0123456789abcdef01234567"));
+  CHECK_FALSE(ids.decode("resp_abc123"));
+}
+
+TEST_CASE("ids survive a reload that keeps the backend; another key or name does not read them") {
+  object_ids before(two_backends());
+  auto id = minted(before, "file-1", 1);
+  // Same config again (a reload): still read, by name.
+  CHECK(object_ids(two_backends()).decode(id)->backend == 1);
+  // A configured key replaces the derived one: old ids are foreign.
+  object_ids keyed(two_backends("object_affinity_key: 0123456789abcdef0123\n"));
+  CHECK_FALSE(keyed.decode(id));
+  CHECK(keyed.decode(minted(keyed, "file-1", 1))->backend == 1);
+}
+
+TEST_CASE("object affinity is off with one backend or when the config says so") {
+  CHECK_FALSE(object_ids(two_backends("object_affinity: false\n")).enabled());
+  auto one = aigw::config::load_from_string("backends:\n  - name: a\n    url: http://127.0.0.1:1/v1\n", no_env);
+  CHECK_FALSE(object_ids(one).enabled());
+}
+
+TEST_CASE("a request's tagged ids are restored in the path and the body, and pick the backend") {
+  object_ids ids(two_backends());
+  auto resp = minted(ids, "resp_1", 1);
+  auto file = minted(ids, "file-9", 0);
+  std::string rest, body_out;
+  auto backend = ids.restore("/responses/" + resp + "/input_items", "", {}, rest, body_out);
+  REQUIRE(backend);
+  CHECK(*backend == 1);
+  CHECK(rest == "/responses/resp_1/input_items");
+  CHECK(body_out.empty());
+
+  std::string body = R"({"model":"m","previous_response_id":")" + resp +
+                     R"(","input":[{"type":"input_file","file_id":")" + file +
+                     R"("},{"x":"foreign~0123456789abcdef01234567"}]})";
+  aigw::json::request_fields fields;
+  REQUIRE(aigw::json::extract_request_fields(body, fields) == aigw::errc::ok);
+  CHECK(fields.tagged_ids.size() == 3);
+  CHECK(fields.has_previous_response);
+  rest.clear();
+  backend = ids.restore("/responses", body, fields.tagged_ids, rest, body_out);
+  REQUIRE(backend);
+  CHECK(*backend == 1);  // the first genuine id in the body
+  CHECK(rest.empty());
+  CHECK(body_out ==
+        R"({"model":"m","previous_response_id":"resp_1","input":[{"type":"input_file","file_id":"file-9"},{"x":"foreign~0123456789abcdef01234567"}]})");
+}
+
+TEST_CASE("the ids of stored objects are found in a response, nothing else") {
+  std::string body = R"({"object":"list","data":[
+    {"id":"resp_1","object":"response","previous_response_id":"resp_0",
+     "output":[{"id":"msg_1","type":"message"}],"conversation":{"id":"conv_1"}},
+    {"id":"chatcmpl-2","object":"chat.completion"},
+    {"id":"batch_3","object":"batch","input_file_id":"file-4","output_file_id":null}],
+    "first_id":"resp_1"})";
+  body.reserve(body.size() + aigw::json::parse_padding);
+  static constexpr std::string_view types[] = {"response", "batch", "chat.completion"};
+  static constexpr std::string_view refs[] = {"previous_response_id", "input_file_id",
+                                              "conversation"};
+  std::vector<std::pair<std::size_t, std::size_t>> found;
+  REQUIRE(aigw::json::find_object_ids(body, {types, refs}, found));
+  std::vector<std::string> ids;
+  for (auto [open, close] : found) ids.push_back(body.substr(open + 1, close - open - 1));
+  CHECK(ids == std::vector<std::string>{"resp_1", "resp_0", "conv_1", "chatcmpl-2", "batch_3",
+                                        "file-4"});
+  std::string broken = R"({"id":"resp_1","object":"response")";
+  broken.reserve(broken.size() + aigw::json::parse_padding);
+  CHECK_FALSE(aigw::json::find_object_ids(broken, {types, refs}, found));
+  CHECK(found.empty());
+}
+
+namespace {
+
+// Runs `pieces` through the stage as the relay would, for a response of `content_type`.
+std::string staged(aigw::proxy::object_id_stage& stage, const std::string& content_type,
+                   std::vector<std::string> pieces, unsigned status = 200) {
+  boost::beast::http::response_header<> head;
+  head.result(status);
+  head.set(boost::beast::http::field::content_type, content_type);
+  stage.on_head(head);
+  std::string sent;
+  auto* out = stage.output();
+  for (auto& p : pieces) {
+    stage.on_data(p);
+    if (out) sent += *out, out->clear();
+  }
+  stage.on_end(true);
+  if (out) sent += *out, out->clear();
+  return out ? sent : std::string("(declined)");
+}
+
+}  // namespace
+
+TEST_CASE("the stage tags ids in JSON bodies and in SSE data lines split anywhere") {
+  object_ids ids(two_backends());
+  aigw::proxy::object_id_stage stage;
+  stage.prepare(ids, 1);
+  auto tag = minted(ids, "resp_1", 1).substr(6);
+
+  auto json = staged(stage, "application/json", {R"({"id":"resp)", R"(_1","object":"response"})"});
+  CHECK(json == R"({"id":"resp_1)" + tag + R"(","object":"response"})");
+
+  auto sse = staged(stage, "text/event-stream; charset=utf-8",
+                    {"event: response.created\r\ndata: {\"type\":\"response.created\",\"resp",
+                     "onse\":{\"id\":\"resp_1\",\"object\":\"response\"}}\r\n\r\n: ping\n\ndata: [DONE]\n\n"});
+  CHECK(sse == "event: response.created\r\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1" +
+                   tag + "\",\"object\":\"response\"}}\r\n\r\n: ping\n\ndata: [DONE]\n\n");
+
+  // Not for it: error statuses, other content types; invalid JSON passes unchanged.
+  CHECK(staged(stage, "application/json", {R"({"id":"resp_1","object":"response"})"}, 404) ==
+        "(declined)");
+  CHECK(staged(stage, "application/octet-stream", {"bytes"}) == "(declined)");
+  CHECK(staged(stage, "application/json", {R"({"id":"resp_1",)"}) == R"({"id":"resp_1",)");
+}
+
+TEST_CASE("stored objects are looked for on every path but the stateless inference ones") {
+  using aigw::proxy::returns_stored_objects;
+  CHECK(returns_stored_objects("/responses", false));
+  CHECK(returns_stored_objects("/files/file-1/content", false));
+  CHECK(returns_stored_objects("/conversations", false));
+  CHECK(returns_stored_objects("/chat/completions/chatcmpl-1", false));
+  CHECK(returns_stored_objects("/chat/completions", true));
+  CHECK_FALSE(returns_stored_objects("/chat/completions", false));
+  CHECK_FALSE(returns_stored_objects("/embeddings", false));
+  CHECK_FALSE(returns_stored_objects("/audio/speech", false));
+  CHECK_FALSE(returns_stored_objects("/images/generations", false));
+}
