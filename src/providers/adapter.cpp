@@ -18,7 +18,8 @@ errc adapter::finish_head(const upstream_call& call, const upstream::target& tar
                           std::string& detail) {
   auto e = proxy::finish_upstream_request_head(call.method, call.client_headers, target,
                                                target_start, body_size, head,
-                                               call.identity_encoding);
+                                               {.identity_encoding = call.identity_encoding,
+                                                .websocket = call.websocket});
   if (e != errc::ok) detail = "the upstream request target would carry a space, '#', CR, LF or NUL";
   return e;
 }

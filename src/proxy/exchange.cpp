@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
@@ -18,6 +19,8 @@
 
 namespace aigw::proxy {
 namespace {
+
+using namespace boost::asio::experimental::awaitable_operators;
 
 // Bytes read from a backend at a time. The connection's buffer holds them for every open
 // stream, so it is small: one SSE event is far smaller still, and larger bodies simply take
@@ -109,9 +112,15 @@ class exchange {
                           may_resend_after_close(std::chrono::steady_clock::now() - written_at));
       }
       auto status = parser->get().result_int();
+      if (status == 101 && request_.websocket &&
+          beast::iequals(parser->get()[http::field::upgrade], "websocket")) {
+        result_.first_byte = std::chrono::steady_clock::now();
+        co_await tunnel(upstream, connection, parser->get());
+        co_return attempt_outcome::done;  // a connection that switched protocols is spent
+      }
       if (status >= 100 && status < 200 && status != 101) continue;
       // A status outside 100-599 is no HTTP status a client can act on; a protocol switch
-      // was never asked for; a transfer coding other than chunked (gzip, chunked) would be
+      // that was not asked for (or not to WebSocket) is refused; a transfer coding other than chunked (gzip, chunked) would be
       // dropped silently by the re-framing below. None of these is relayed, and the
       // connection is not kept (nginx refuses them too).
       if (status < 100 || status > 599 || status == 101 || !is_plain_chunked(parser->get())) {
@@ -390,6 +399,60 @@ class exchange {
     result_.complete = true;
     result_.client_keep_alive = keep_alive;
     co_return from != source::close;
+  }
+
+  // A WebSocket session, once the backend switched protocols: its 101 goes to the client,
+  // then bytes flow both ways as they come (the frames are the two ends' business) until
+  // either side closes or errs, or nothing moves either way for the backend's `idle`. The
+  // client watch stands down: the tunnel reads the client itself. Ends with
+  // result_.complete when a side closed cleanly.
+  template <class Stream>
+  awaitable<void> tunnel(Stream& upstream, upstream::connection& connection,
+                         const http::response_header<>& head) {
+    auto& from_upstream = connection.buffer();  // may hold the first frames already
+    auto& from_client = *request_.client_buffer;
+    auto& upstream_deadline = connection.deadline();
+    auto idle = request_.target.idle_timeout;
+    co_await watch_.disarm();
+    result_.status = 101;
+    result_.head_sent = true;
+    bool clean = false;
+    auto end_both = [&] {
+      error_code ignored;
+      client_.cancel(ignored);
+      connection.socket().cancel(ignored);
+    };
+    // One direction: whatever `source` holds goes to `sink`, then read on. A clean end (EOF)
+    // or any error ends the whole tunnel.
+    auto pump = [&](auto& source, auto& sink, beast::flat_buffer& buffer, deadline& read_deadline,
+                    deadline& write_deadline) -> awaitable<void> {
+      for (;;) {
+        if (buffer.size() > 0) {
+          write_deadline.expires_after(idle);
+          auto [wec, n] = co_await net::async_write(sink, buffer.data(), use_tuple);
+          buffer.consume(n);
+          if (wec) break;
+        }
+        read_deadline.expires_after(idle);
+        auto [rec, n] = co_await source.async_read_some(buffer.prepare(kRelayReadSize), use_tuple);
+        buffer.commit(n);
+        if (rec == net::error::eof) clean = true;
+        if (rec) break;
+      }
+      end_both();
+    };
+    write_client_switching_head(head, request_.response_head);
+    client_deadline_.expires_after(idle);
+    if (auto ec = co_await write_to_client(std::array{net::buffer(request_.response_head)}, [] {})) {
+      result_.client_gone = true;
+      co_return;
+    }
+    co_await (pump(upstream, client_, from_upstream, upstream_deadline, client_deadline_) &&
+              pump(client_, upstream, from_client, client_deadline_, upstream_deadline));
+    client_deadline_.expires_never();
+    upstream_deadline.expires_never();
+    result_.complete = clean;
+    result_.client_keep_alive = false;
   }
 
   // Writes to the client with the non-blocking call first: a write that fits the socket's

@@ -62,6 +62,22 @@ void append_field(std::string& out, string_view name, string_view value) {
   out.append("\r\n", 2);
 }
 
+// Sec-WebSocket-Protocol without the subprotocols that carry a client's key: browsers, which
+// cannot set an Authorization header on a WebSocket, send the OpenAI key as
+// "openai-insecure-api-key.<key>". The backend's own key goes in its credential header.
+void append_websocket_protocols(const boost::beast::http::fields& from, std::string& out) {
+  std::string kept;
+  for (const auto& f : from) {
+    if (f.name() != field::sec_websocket_protocol) continue;
+    for (auto protocol : boost::beast::http::token_list{f.value()}) {
+      if (boost::beast::iequals(protocol.substr(0, 24), "openai-insecure-api-key.")) continue;
+      if (!kept.empty()) kept.append(", ");
+      kept.append(protocol.data(), protocol.size());
+    }
+  }
+  if (!kept.empty()) append_field(out, "Sec-WebSocket-Protocol", kept);
+}
+
 template <class Extra>
 void append_filtered(const boost::beast::http::fields& from, std::string& out, Extra&& extra_skip) {
   auto named = tokens_of_connection(from);
@@ -81,10 +97,11 @@ void append_filtered(const boost::beast::http::fields& from, std::string& out, E
 }  // namespace
 
 void append_request_headers(const boost::beast::http::fields& from, std::string& out,
-                            bool drop_accept_encoding) {
+                            const upstream_head_options& options) {
   append_filtered(from, out, [&](const auto& f) {
     auto name = f.name();
-    if (drop_accept_encoding && name == field::accept_encoding) return true;
+    if (options.identity_encoding && name == field::accept_encoding) return true;
+    if (name == field::sec_websocket_protocol) return true;  // appended below, filtered
     if (name != field::unknown &&
         std::find(kRequestOnly.begin(), kRequestOnly.end(), name) != kRequestOnly.end())
       return true;
@@ -104,7 +121,7 @@ errc finish_upstream_request_head(std::string_view method,
                                   const boost::beast::http::fields& client_headers,
                                   const upstream::target& target, std::size_t target_start,
                                   std::size_t body_size, std::string& out,
-                                  bool identity_encoding) {
+                                  const upstream_head_options& options) {
   // Whatever the adapter wrote, the request line ends here: a byte that could end the
   // target, the line or the message early (or a fragment, never sent on the wire) would
   // let a client write its own request to the backend, with the gateway's credentials.
@@ -112,8 +129,13 @@ errc finish_upstream_request_head(std::string_view method,
   if (target_bytes.find_first_of(std::string_view(" #\r\n\0", 5)) != std::string_view::npos)
     return errc::bad_request;
   out.append(" HTTP/1.1\r\n");
-  append_request_headers(client_headers, out, identity_encoding);
-  if (identity_encoding) append_field(out, "Accept-Encoding", "identity");
+  append_request_headers(client_headers, out, options);
+  if (options.identity_encoding) append_field(out, "Accept-Encoding", "identity");
+  if (options.websocket) {
+    append_field(out, "Connection", "Upgrade");
+    append_field(out, "Upgrade", "websocket");
+  }
+  append_websocket_protocols(client_headers, out);
   append_field(out, "Host", target.host_header);
   if (!target.credential_name.empty())
     append_field(out, target.credential_name, target.credential_value);
@@ -155,6 +177,26 @@ void write_client_response_head(unsigned status, std::string_view reason,
 
 bool is_acceptable_transfer_encoding(string_view value) noexcept {
   return boost::beast::iequals(value, "chunked");
+}
+
+bool is_websocket_upgrade(const boost::beast::http::request_header<>& request) noexcept {
+  if (request.method() != boost::beast::http::verb::get || request.version() != 11) return false;
+  if (!boost::beast::iequals(request[field::upgrade], "websocket")) return false;
+  for (const auto& f : request)
+    if (f.name() == field::connection)
+      for (auto token : boost::beast::http::token_list{f.value()})
+        if (boost::beast::iequals(token, "upgrade")) return true;
+  return false;
+}
+
+void write_client_switching_head(const boost::beast::http::response_header<>& upstream,
+                                 std::string& out) {
+  out.clear();
+  out.append("HTTP/1.1 101 Switching Protocols\r\n");
+  append_response_headers(upstream, out);
+  append_field(out, "Connection", "Upgrade");
+  append_field(out, "Upgrade", upstream[field::upgrade]);
+  out.append("\r\n", 2);
 }
 
 }  // namespace aigw::proxy

@@ -77,6 +77,38 @@ void write_access_log(const request_log& r) {
   log::write_line({line.data(), line.size()});
 }
 
+// A query parameter's value, percent-decoded ('+' is a space); "" when absent. `query` is ""
+// or "?...". A malformed escape is kept as it is.
+std::string query_parameter(std::string_view query, std::string_view name) {
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0'
+           : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
+                                                    : -1;
+  };
+  for (std::size_t at = 1; at < query.size();) {
+    auto end = std::min(query.find('&', at), query.size());
+    auto param = query.substr(at, end - at);
+    at = end + 1;
+    auto eq = param.find('=');
+    if (param.substr(0, eq) != name) continue;
+    if (eq == std::string_view::npos) return {};
+    std::string value;
+    for (std::size_t i = eq + 1; i < param.size(); ++i) {
+      if (param[i] == '+') {
+        value.push_back(' ');
+      } else if (param[i] == '%' && i + 2 < param.size() && hex(param[i + 1]) >= 0 &&
+                 hex(param[i + 2]) >= 0) {
+        value.push_back(static_cast<char>(hex(param[i + 1]) * 16 + hex(param[i + 2])));
+        i += 2;
+      } else {
+        value.push_back(param[i]);
+      }
+    }
+    return value;
+  }
+  return {};
+}
+
 // Bodies are taken as JSON unless they are declared as something else that an OpenAI
 // endpoint accepts (multipart uploads, raw audio or images). `curl -d` labels JSON as
 // application/x-www-form-urlencoded, so that label cannot mean "not JSON".
@@ -134,6 +166,7 @@ struct request_context {
   unsigned version = 11;
   bool keep_alive = false;
   bool head_request = false;
+  bool websocket = false;  // GET /v1/realtime asking to switch to WebSocket
   body_reservation reserved;  // the body's share of the process budget, until the end
   proxy::endpoint endpoint;
   beast::string_view query;  // "" or "?...", as the client sent it
@@ -314,6 +347,12 @@ class session {
     }
     ctx.log.model = ctx.fields.has_model ? std::move(ctx.fields.model)
                                          : std::string(request[config::kModelHeader]);
+    // The Realtime API names its model in the query (a WebSocket handshake has no body).
+    if (ctx.endpoint.rest == "/realtime") {
+      ctx.websocket = proxy::is_websocket_upgrade(request);
+      if (ctx.log.model.empty())
+        ctx.log.model = query_parameter({ctx.query.data(), ctx.query.size()}, "model");
+    }
     ctx.object_backend = config_->affinity.restore(ctx.endpoint.rest, request.body(),
                                                    ctx.fields.tagged_ids, ctx.upstream_rest,
                                                    ctx.restored_body);
@@ -368,7 +407,8 @@ class session {
                                     .fields = ctx.fields,
                                     .client_model = ctx.log.model,
                                     .upstream_model = attempt.upstream_model,
-                                    .identity_encoding = tags_ids};
+                                    .identity_encoding = tags_ids,
+                                    .websocket = ctx.websocket};
       std::string_view body;
       std::string detail;
       auto e = target.adapter->write_request(call, target, upstream_head_, ctx.upstream_body, body,
@@ -394,7 +434,9 @@ class session {
                                             .client_version = ctx.version,
                                             .response_head = response_head_,
                                             .stats = stats_,
-                                            .stages = ctx.stages},
+                                            .stages = ctx.stages,
+                                            .websocket = ctx.websocket,
+                                            .client_buffer = &buffer_},
                                            pool_);
       ctx.log.first_byte = ctx.result.first_byte;
       if (ctx.result.head_sent) {

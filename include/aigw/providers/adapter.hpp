@@ -33,6 +33,7 @@ struct upstream_call {
   std::string_view client_model;       // the body's model or the x-ai-eg-model header
   std::string_view upstream_model;     // the route's override; empty: the client's
   bool identity_encoding = false;      // a response stage reads the body: ask for it unencoded
+  bool websocket = false;              // a WebSocket upgrade, tunnelled after the 101
   std::string_view model() const { return upstream_model.empty() ? client_model : upstream_model; }
 };
 

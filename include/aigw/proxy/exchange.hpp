@@ -33,6 +33,11 @@ struct exchange_request {
   std::string& response_head;    // scratch for the client response head, reused per session
   metrics::worker_stats& stats;  // upstream connects, active streams
   response_stages stages = {};   // what reads or rewrites the response body; none: identity
+  // A WebSocket upgrade: a 101 answer turns the exchange into a byte tunnel between the
+  // client and the backend, starting with the bytes already in `client_buffer` (the
+  // session's read buffer).
+  bool websocket = false;
+  beast::flat_buffer* client_buffer = nullptr;
 };
 
 struct exchange_result {

@@ -10,18 +10,29 @@
 #include <string_view>
 
 #include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
 
 #include "aigw/core/errc.hpp"
 #include "aigw/upstream/target.hpp"
 
 namespace aigw::proxy {
 
+// What an upstream request asks for beyond the client's own headers.
+struct upstream_head_options {
+  // A response stage reads the body: ask for it unencoded, in place of the client's
+  // Accept-Encoding.
+  bool identity_encoding = false;
+  // A WebSocket upgrade (the Realtime API): Connection and Upgrade are sent (they are
+  // hop-by-hop, so never copied), and Sec-WebSocket-Protocol loses the subprotocols that
+  // carry a client's API key (browsers' "openai-insecure-api-key.<key>").
+  bool websocket = false;
+};
+
 // Appends "Name: value\r\n" for every end-to-end request header: skips hop-by-hop and
 // framing headers, Host, Expect, every client credential header, cookies and the
-// forwarding chain (Forwarded, X-Forwarded-*, X-Real-IP, Via); with `drop_accept_encoding`,
-// Accept-Encoding too.
+// forwarding chain (Forwarded, X-Forwarded-*, X-Real-IP, Via), and what `options` replaces.
 void append_request_headers(const boost::beast::http::fields& from, std::string& out,
-                            bool drop_accept_encoding = false);
+                            const upstream_head_options& options = {});
 
 // Appends "Name: value\r\n" for every end-to-end response header: skips hop-by-hop and
 // framing headers, and Set-Cookie.
@@ -31,13 +42,21 @@ void append_response_headers(const boost::beast::http::fields& from, std::string
 // "METHOD target": refuses, whatever the adapter wrote, a target (from `target_start` on)
 // with a space, '#', CR, LF or NUL (errc::bad_request; `out` is then unusable), then writes
 // the line's end, the forwarded headers, Host, the backend's credentials and Content-Length.
-// `identity_encoding` asks for an unencoded response (a response stage reads its body) in
-// place of the client's Accept-Encoding.
 errc finish_upstream_request_head(std::string_view method,
                                   const boost::beast::http::fields& client_headers,
                                   const upstream::target& target, std::size_t target_start,
                                   std::size_t body_size, std::string& out,
-                                  bool identity_encoding = false);
+                                  const upstream_head_options& options = {});
+
+// Whether a request asks to switch to WebSocket: GET, HTTP/1.1, Upgrade: websocket and a
+// Connection header naming upgrade (RFC 6455 4.1).
+bool is_websocket_upgrade(const boost::beast::http::request_header<>& request) noexcept;
+
+// The head relayed to the client for an upstream's 101 Switching Protocols: its end-to-end
+// headers (Sec-WebSocket-Accept, -Protocol, -Extensions), then Connection: Upgrade and its
+// Upgrade.
+void write_client_switching_head(const boost::beast::http::response_header<>& upstream,
+                                 std::string& out);
 
 enum class body_framing { none, content_length, chunked, until_close };
 
