@@ -184,6 +184,13 @@ int main(int argc, char** argv) {
       log::info("no --config: {} as the default backend",
                 config.backends[0].name == "openai" ? "OPENAI_BASE_URL" : "a local Ollama");
     snapshot = proxy::snapshot::compile(std::move(config));
+    if (snapshot->affinity.mints() && snapshot->config.object_affinity_key.empty())
+      for (const auto& b : snapshot->config.backends)
+        if (b.api_key.empty())
+          log::warn(
+              "object_affinity: backend \"{}\" has no api_key, so the ids it tags are keyed by "
+              "its name alone and a client could forge one to reach it; set object_affinity_key",
+              b.name);
   } catch (const config::config_error& e) {
     std::cerr << "aigw-proxy: invalid config: " << e.what() << "\n";
     return 1;

@@ -30,9 +30,13 @@ std::pair<std::size_t, std::size_t> string_token(od::value& value, const char* b
 }
 
 // Walks a value to its end so that every byte of the document is checked (On-Demand only
-// validates what is visited), noting the strings shaped like tagged object ids.
+// validates what is visited), noting the tagged-looking ids in fields that name stored
+// objects (core/object_tag.hpp). `key` is the field the value is in (an array's elements
+// inherit it); `in_reference` says the enclosing object is itself such a field's value, so
+// its "id" names the object.
 simdjson::error_code validate(od::value value, int depth, const char* base,
-                              std::vector<std::pair<std::size_t, std::size_t>>& tagged) {
+                              std::vector<std::pair<std::size_t, std::size_t>>& tagged,
+                              std::string_view key, bool in_reference) {
   if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
   od::json_type type;
   if (auto e = value.type().get(type)) return e;
@@ -43,17 +47,18 @@ simdjson::error_code validate(od::value value, int depth, const char* base,
       for (auto element : array) {
         od::value v;
         if (auto e = element.get(v)) return e;
-        if (auto e = validate(v, depth + 1, base, tagged)) return e;
+        if (auto e = validate(v, depth + 1, base, tagged, key, false)) return e;
       }
       return simdjson::SUCCESS;
     }
     case od::json_type::object: {
       od::object object;
       if (auto e = value.get_object().get(object)) return e;
+      bool reference = is_object_reference_key(key);
       for (auto field : object) {
-        std::string_view key;
-        if (auto e = field.unescaped_key().get(key)) return e;
-        if (auto e = validate(field.value(), depth + 1, base, tagged)) return e;
+        std::string_view inner;
+        if (auto e = field.unescaped_key().get(inner)) return e;
+        if (auto e = validate(field.value(), depth + 1, base, tagged, inner, reference)) return e;
       }
       return simdjson::SUCCESS;
     }
@@ -64,7 +69,8 @@ simdjson::error_code validate(od::value value, int depth, const char* base,
       auto token = string_token(value, base);
       std::string_view s;
       if (auto e = value.get_string().get(s)) return e;
-      if (has_object_tag(s)) tagged.push_back(token);
+      bool names_object = is_object_reference_key(key) || (in_reference && key == "id");
+      if (names_object && has_object_tag(s)) tagged.push_back(token);
       return simdjson::SUCCESS;
     }
     case od::json_type::boolean:
@@ -129,7 +135,7 @@ errc extract_request_fields(std::string& body, request_fields& out) {
       auto raw = value.raw_json_token();
       out.has_previous_response = raw.size() > 2 && raw[0] == '"' && raw[1] != '"';
     }
-    if (auto e = validate(value, 1, body.data(), out.tagged_ids)) return to_errc(e);
+    if (auto e = validate(value, 1, body.data(), out.tagged_ids, key, false)) return to_errc(e);
   }
   // Anything after the object (a second value, stray bytes) makes the body invalid.
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return errc::invalid_json;

@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include "aigw/core/object_tag.hpp"
 #include "aigw/json/model_extractor.hpp"
 
 namespace aigw::json {
@@ -21,50 +22,61 @@ bool contains(std::span<const std::string_view> set, std::string_view s) {
 
 class scanner {
  public:
-  scanner(const char* base, const object_id_rules& rules, std::vector<quotes>& found)
-      : base_(base), rules_(rules), found_(found) {}
+  scanner(const char* base, std::span<const std::string_view> types, std::vector<quotes>& found)
+      : base_(base), types_(types), found_(found) {}
 
-  // `owned`: an object under a reference key, whose "id" is tagged whatever its type.
-  simdjson::error_code walk(od::value value, int depth, bool owned) {
+  // `key`: the field the value is in (an array's elements inherit it). An object in a
+  // reference field ("conversation": {...}) is a stored object whatever its "object" says.
+  simdjson::error_code walk(od::value value, int depth, std::string_view key) {
     if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
     od::json_type type;
     if (auto e = value.type().get(type)) return e;
-    if (type == od::json_type::array) {
-      od::array array;
-      if (auto e = value.get_array().get(array)) return e;
-      for (auto element : array) {
-        od::value v;
-        if (auto e = element.get(v)) return e;
-        if (auto e = walk(v, depth + 1, false)) return e;
+    switch (type) {
+      case od::json_type::array: {
+        od::array array;
+        if (auto e = value.get_array().get(array)) return e;
+        for (auto element : array) {
+          od::value v;
+          if (auto e = element.get(v)) return e;
+          if (auto e = walk(v, depth + 1, key)) return e;
+        }
+        return simdjson::SUCCESS;
       }
-      return simdjson::SUCCESS;
+      case od::json_type::string:
+        if (is_object_reference_key(key)) {
+          auto token = string_token(value);
+          std::string_view s;
+          if (auto e = value.get_string().get(s)) return e;
+          if (!s.empty()) found_.push_back(token);
+        }
+        return simdjson::SUCCESS;
+      case od::json_type::object:
+        break;
+      default:
+        return simdjson::SUCCESS;  // skipped unread
     }
-    if (type != od::json_type::object) return simdjson::SUCCESS;  // skipped unread
     od::object object;
     if (auto e = value.get_object().get(object)) return e;
     std::optional<quotes> id;
-    bool stored = owned;
+    bool stored = is_object_reference_key(key);
     for (auto field : object) {
-      std::string_view key;
-      if (auto e = field.unescaped_key().get(key)) return e;
+      std::string_view inner;
+      if (auto e = field.unescaped_key().get(inner)) return e;
       od::value v;
       if (auto e = field.value().get(v)) return e;
       od::json_type t;
       if (auto e = v.type().get(t)) return e;
-      bool reference = contains(rules_.reference_keys, key);
-      if (t == od::json_type::string && (key == "id" || key == "object" || reference)) {
+      if (t == od::json_type::string && (inner == "id" || inner == "object")) {
         auto token = string_token(v);
         std::string_view s;
         if (auto e = v.get_string().get(s)) return e;
-        if (key == "object")
-          stored = stored || contains(rules_.types, s);
-        else if (!s.empty() && key == "id")
-          id = token;
+        if (inner == "object")
+          stored = stored || contains(types_, s);
         else if (!s.empty())
-          found_.push_back(token);
+          id = token;
         continue;
       }
-      if (auto e = walk(v, depth + 1, reference && t == od::json_type::object)) return e;
+      if (auto e = walk(v, depth + 1, inner)) return e;
     }
     if (id && stored) found_.push_back(*id);
     return simdjson::SUCCESS;
@@ -79,13 +91,13 @@ class scanner {
   }
 
   const char* base_;
-  const object_id_rules& rules_;
+  std::span<const std::string_view> types_;
   std::vector<quotes>& found_;
 };
 
 }  // namespace
 
-bool find_object_ids(const std::string& json, const object_id_rules& rules,
+bool find_object_ids(const std::string& json, std::span<const std::string_view> stored_types,
                      std::vector<quotes>& found) {
   thread_local od::parser parser;  // per worker thread: keeps its buffers
   found.clear();
@@ -96,8 +108,8 @@ bool find_object_ids(const std::string& json, const object_id_rules& rules,
     return false;
   od::value root;
   if (doc.get_value().get(root)) return false;
-  scanner s(json.data(), rules, found);
-  if (s.walk(root, 0, false) != simdjson::SUCCESS) {
+  scanner s(json.data(), stored_types, found);
+  if (s.walk(root, 0, {}) != simdjson::SUCCESS) {
     found.clear();
     return false;
   }

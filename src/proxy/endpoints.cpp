@@ -47,6 +47,9 @@ endpoint classify(std::string_view path) noexcept {
   if (rest.starts_with("/models/") && rest.size() > 8)
     return {endpoint_kind::retrieve_model, false, rest};
   if (rest.size() < 2 || rest[0] != '/') return {};
+  // The provider's organization administration (users, projects, API keys, audit logs) is
+  // not something to offer every client of a shared gateway with the gateway's key.
+  if (rest == "/organization" || rest.starts_with("/organization/")) return {};
   bool needs_model = std::find(kNeedModel.begin(), kNeedModel.end(), rest) != kNeedModel.end();
   return {endpoint_kind::routed, needs_model, rest};
 }

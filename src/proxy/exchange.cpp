@@ -212,6 +212,7 @@ class exchange {
       }
     }
     response_stage* transformer() const { return transformer_; }
+    bool transform_ended() const { return transformer_ended_; }
     bool has_readers() const { return !readers().empty(); }
     // What the transforming stage has made of the input so far.
     std::string_view output() const { return *output_; }
@@ -266,7 +267,8 @@ class exchange {
     auto framing = body_framing::none;
     auto status = upstream_head.result_int();
     bool bodiless_status = status == 204 || status == 304;
-    if (!parser.chunked() && parser.content_length() && !bodiless_status && !transformer) {
+    if (!parser.chunked() && parser.content_length() && !bodiless_status &&
+        !(transformer && has_body)) {
       framing = body_framing::content_length;
     } else if (has_body && request_.client_version >= 11) {
       framing = body_framing::chunked;
@@ -340,12 +342,14 @@ class exchange {
             payload_size = taken;
             break;
         }
-        if (transformer) {
-          if (from != source::chunked) stages.transform(body);
-          if (upstream_done) stages.end_transform();
-          payload = body = stages.output();
-          payload_size = body.size();
-        }
+        if (transformer && from != source::chunked) stages.transform(body);
+      }
+      // What the transforming stage made of it; at the body's end (also one that ended with
+      // the connection, found by the read after the last bytes), its last words too.
+      if (transformer && has_body) {
+        if (upstream_done && !stages.transform_ended()) stages.end_transform();
+        payload = body = stages.output();
+        payload_size = body.size();
       }
       // One gather write: [head] [chunk size] [bytes] [chunk end] [last chunk].
       boost::container::static_vector<net::const_buffer, 5> out;
@@ -417,7 +421,11 @@ class exchange {
     result_.status = 101;
     result_.head_sent = true;
     bool clean = false;
+    // Set by the first direction to end; the other stops at its next step (its pending
+    // operation is cancelled; one that had completed already sees the flag).
+    bool stopped = false;
     auto end_both = [&] {
+      stopped = true;
       error_code ignored;
       client_.cancel(ignored);
       connection.socket().cancel(ignored);
@@ -426,24 +434,26 @@ class exchange {
     // or any error ends the whole tunnel.
     auto pump = [&](auto& source, auto& sink, beast::flat_buffer& buffer, deadline& read_deadline,
                     deadline& write_deadline) -> awaitable<void> {
-      for (;;) {
+      while (!stopped) {
         if (buffer.size() > 0) {
           write_deadline.expires_after(idle);
           auto [wec, n] = co_await net::async_write(sink, buffer.data(), use_tuple);
           buffer.consume(n);
-          if (wec) break;
+          if (wec || stopped) break;
         }
         read_deadline.expires_after(idle);
         auto [rec, n] = co_await source.async_read_some(buffer.prepare(kRelayReadSize), use_tuple);
         buffer.commit(n);
-        if (rec == net::error::eof) clean = true;
+        if (rec == net::error::eof && !stopped) clean = true;
         if (rec) break;
       }
       end_both();
     };
     write_client_switching_head(head, request_.response_head);
     client_deadline_.expires_after(idle);
-    if (auto ec = co_await write_to_client(std::array{net::buffer(request_.response_head)}, [] {})) {
+    std::array switching{net::buffer(request_.response_head)};
+    auto nothing_to_read = [] {};
+    if (auto ec = co_await write_to_client(switching, nothing_to_read)) {
       result_.client_gone = true;
       co_return;
     }

@@ -21,15 +21,14 @@ constexpr std::array<std::string_view, 16> kStoredTypes = {
     "file",           "upload",            "batch",           "vector_store",
     "vector_store.file", "vector_store.file_batch", "assistant", "thread",
     "thread.run",     "thread.message",    "fine_tuning.job", "eval"};
-// Fields holding the id of a stored object (a string), or the object itself.
-constexpr std::array<std::string_view, 10> kReferenceKeys = {
-    "previous_response_id", "conversation",   "file_id",        "input_file_id",
-    "output_file_id",       "error_file_id",  "vector_store_id", "thread_id",
-    "assistant_id",         "conversation_id"};
-constexpr json::object_id_rules kRules{kStoredTypes, kReferenceKeys};
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && boost::beast::iequals(s.substr(0, prefix.size()), prefix);
+// Whether a Content-Type is `type` (any parameters after it): application/json, but not
+// application/jsonl.
+bool is_media_type(std::string_view content_type, std::string_view type) {
+  if (content_type.size() < type.size() ||
+      !boost::beast::iequals(content_type.substr(0, type.size()), type))
+    return false;
+  return content_type.size() == type.size() || content_type[type.size()] == ';' ||
+         content_type[type.size()] == ' ';
 }
 
 bool is_path_under(std::string_view rest, std::string_view base) {
@@ -38,27 +37,34 @@ bool is_path_under(std::string_view rest, std::string_view base) {
 
 }  // namespace
 
-bool returns_stored_objects(std::string_view rest, bool stored_chat_completion) noexcept {
-  if (rest == "/chat/completions") return stored_chat_completion;
+bool returns_stored_objects(std::string_view rest, std::string_view method,
+                            bool stored_chat_completion) noexcept {
+  // Creating a chat completion stores it only when asked; listing them is about stored ones.
+  if (rest == "/chat/completions") return method != "POST" || stored_chat_completion;
   for (std::string_view stateless : {"/completions", "/embeddings", "/moderations", "/images",
-                                     "/audio", "/models"})
+                                     "/audio", "/models", "/realtime"})
     if (is_path_under(rest, stateless)) return false;
-  return true;
+  // A file's content is the user's data, whatever it looks like.
+  return !rest.ends_with("/content");
 }
 
 void object_id_stage::on_head(const http::response_header<>& head) {
+  // What a large response grew stays with the connection: give it back.
+  for (auto* buffer : {&held_, &out_, &scratch_})
+    if (buffer->capacity() > kKeptCapacity) std::string().swap(*buffer);
   held_.clear();
   out_.clear();
+  scanned_ = 0;
   mode_ = mode::off;
-  if (!ids_ || !ids_->enabled() || head.result_int() < 200 || head.result_int() > 299) return;
+  if (!ids_ || !ids_->mints() || head.result_int() < 200 || head.result_int() > 299) return;
   if (auto coding = head.find(http::field::content_encoding);
       coding != head.end() && !boost::beast::iequals(coding->value(), "identity"))
     return;
   auto type = head[http::field::content_type];
   std::string_view content_type(type.data(), type.size());
-  if (starts_with(content_type, "application/json"))
+  if (is_media_type(content_type, "application/json"))
     mode_ = mode::json;
-  else if (starts_with(content_type, "text/event-stream"))
+  else if (is_media_type(content_type, "text/event-stream"))
     mode_ = mode::sse;
 }
 
@@ -90,7 +96,9 @@ void object_id_stage::on_data(std::string_view bytes) {
 // any other line as it is. The incomplete last line stays held (bounded like a body).
 void object_id_stage::take_lines() {
   std::size_t start = 0;
-  for (std::size_t end; (end = held_.find('\n', start)) != std::string::npos; start = end + 1) {
+  // held_ before scanned_ has no line end (searched on an earlier call).
+  for (std::size_t end; (end = held_.find('\n', std::max(start, scanned_))) != std::string::npos;
+       start = end + 1) {
     std::string_view line(held_.data() + start, end + 1 - start);
     std::string_view content = line.substr(0, line.size() - 1);
     if (content.ends_with('\r')) content.remove_suffix(1);
@@ -108,6 +116,7 @@ void object_id_stage::take_lines() {
     out_.append(line.substr(content.size()));
   }
   held_.erase(0, start);
+  scanned_ = held_.size();
   if (held_.size() > kMaxHeld) {  // no line end in sight: give up on this stream
     mode_ = mode::passthrough;
     out_.append(held_);
@@ -127,7 +136,7 @@ void object_id_stage::on_end(bool complete) {
 void object_id_stage::rewrite(std::string_view json) {
   scratch_.reserve(json.size() + json::parse_padding);
   scratch_.assign(json);
-  if (!json::find_object_ids(scratch_, kRules, found_) || found_.empty()) {
+  if (!json::find_object_ids(scratch_, kStoredTypes, found_) || found_.empty()) {
     out_.append(json);
     return;
   }

@@ -34,7 +34,7 @@ int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 }  // namespace
 
 object_ids::object_ids(const config::gateway& config) {
-  if (!config.object_affinity || config.backends.size() < 2) return;
+  if (!config.object_affinity) return;
   // A backend's key depends on that backend alone (and the configured key), so adding or
   // removing another backend leaves its ids valid.
   std::optional<digest> master;
@@ -71,7 +71,7 @@ void object_ids::mint(std::string_view id, std::size_t backend, std::string& out
 }
 
 std::optional<object_ids::decoded> object_ids::decode(std::string_view tagged) const {
-  if (!enabled() || !has_object_tag(tagged)) return std::nullopt;
+  if (!has_object_tag(tagged)) return std::nullopt;
   auto id = tagged.substr(0, tagged.size() - kObjectTagSize);
   auto tag = tagged.substr(id.size() + 1);
   std::uint32_t name_hash = 0;
@@ -84,41 +84,48 @@ std::optional<object_ids::decoded> object_ids::decode(std::string_view tagged) c
   return std::nullopt;
 }
 
-std::optional<std::size_t> object_ids::restore(
-    std::string_view rest, std::string_view body,
-    std::span<const std::pair<std::size_t, std::size_t>> body_ids, std::string& rest_out,
-    std::string& body_out) const {
-  std::optional<std::size_t> backend;
-  if (!enabled()) return backend;
-  // Copies `text` into `out` without the tags of the genuine ids among `spans` ([begin, end)
-  // of each id in `text`); `out` stays empty when there is none.
-  auto strip = [&](std::string_view text, auto&& spans, std::string& out) {
+void object_ids::restore(std::string_view rest, std::string_view query, std::string_view body,
+                         std::span<const std::pair<std::size_t, std::size_t>> body_ids,
+                         request_ids& out) const {
+  if (backends_.empty()) return;
+  using spans = std::vector<std::pair<std::size_t, std::size_t>>;  // [begin, end) of each id
+  // Copies `text` into `copy` without the tags of the genuine ids among `ids`; `copy` stays
+  // empty when there is none.
+  auto strip = [&](std::string_view text, const spans& ids, std::string& copy) {
     std::size_t done = 0;
-    for (auto [begin, end] : spans) {
+    for (auto [begin, end] : ids) {
       auto found = decode(text.substr(begin, end - begin));
       if (!found) continue;
-      if (!backend) backend = found->backend;
-      if (out.empty()) out.reserve(text.size());
-      out.append(text.substr(done, begin + found->id.size() - done));
+      if (!out.backend) out.backend = found->backend;
+      if (copy.empty()) copy.reserve(text.size());
+      copy.append(text.substr(done, begin + found->id.size() - done));
       done = end;
     }
-    if (done > 0) out.append(text.substr(done));
+    if (done > 0) copy.append(text.substr(done));
   };
-  if (rest.find('~') != std::string_view::npos) {
-    std::vector<std::pair<std::size_t, std::size_t>> segments;
-    for (std::size_t start = 0; start < rest.size();) {
-      auto end = std::min(rest.find('/', start), rest.size());
-      if (end > start) segments.emplace_back(start, end);
+  // The pieces of `text` between separators (path segments; query parameters' values).
+  auto pieces = [](std::string_view text, char separator, bool values_only) {
+    spans found;
+    for (std::size_t start = 0; start < text.size();) {
+      auto end = std::min(text.find(separator, start), text.size());
+      auto begin = start;
+      if (values_only) {
+        auto eq = text.find('=', start);
+        begin = eq < end ? eq + 1 : end;
+      }
+      if (end > begin) found.emplace_back(begin, end);
       start = end + 1;
     }
-    strip(rest, segments, rest_out);
-  }
+    return found;
+  };
+  if (rest.find('~') != std::string_view::npos) strip(rest, pieces(rest, '/', false), out.rest);
+  if (query.find('~') != std::string_view::npos)
+    strip(query, pieces(query, '&', true), out.query);
   if (!body_ids.empty()) {
-    std::vector<std::pair<std::size_t, std::size_t>> strings;  // inside the quotes
+    spans strings;  // inside the quotes
     for (auto [open, close] : body_ids) strings.emplace_back(open + 1, close);
-    strip(body, strings, body_out);
+    strip(body, strings, out.body);
   }
-  return backend;
 }
 
 }  // namespace aigw::proxy

@@ -81,6 +81,15 @@ std::string route_table::upstream_model(const route_result& matched,
   return out;
 }
 
+std::optional<route_result> route_table::target_on(const route_result& matched,
+                                                   std::size_t backend) const {
+  const auto& targets = routes_[matched.route_index].targets;
+  for (std::uint32_t i = 0; i < targets.size(); ++i)
+    if (targets[i].backend_index == backend)
+      return route_result{matched.route_index, i, targets[i].backend_index};
+  return std::nullopt;
+}
+
 route_result route_table::match(const request_view& request) const noexcept {
   static const std::vector<std::uint32_t> kNone;
   auto exact = by_exact_model_.find(request.model);

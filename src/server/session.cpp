@@ -77,36 +77,65 @@ void write_access_log(const request_log& r) {
   log::write_line({line.data(), line.size()});
 }
 
-// A query parameter's value, percent-decoded ('+' is a space); "" when absent. `query` is ""
-// or "?...". A malformed escape is kept as it is.
-std::string query_parameter(std::string_view query, std::string_view name) {
+// A query string's piece percent-decoded ('+' is a space); a malformed escape is kept as it is.
+std::string percent_decoded(std::string_view text) {
   auto hex = [](char c) {
     return c >= '0' && c <= '9' ? c - '0'
            : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
                                                     : -1;
   };
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out.push_back(' ');
+    } else if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 &&
+               hex(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+// Calls `visit(decoded key, raw parameter)` for each parameter of `query` ("" or "?...").
+template <class Visit>
+void for_each_query_parameter(std::string_view query, Visit&& visit) {
   for (std::size_t at = 1; at < query.size();) {
     auto end = std::min(query.find('&', at), query.size());
     auto param = query.substr(at, end - at);
     at = end + 1;
-    auto eq = param.find('=');
-    if (param.substr(0, eq) != name) continue;
-    if (eq == std::string_view::npos) return {};
-    std::string value;
-    for (std::size_t i = eq + 1; i < param.size(); ++i) {
-      if (param[i] == '+') {
-        value.push_back(' ');
-      } else if (param[i] == '%' && i + 2 < param.size() && hex(param[i + 1]) >= 0 &&
-                 hex(param[i + 2]) >= 0) {
-        value.push_back(static_cast<char>(hex(param[i + 1]) * 16 + hex(param[i + 2])));
-        i += 2;
-      } else {
-        value.push_back(param[i]);
-      }
-    }
-    return value;
+    if (!param.empty()) visit(percent_decoded(param.substr(0, param.find('='))), param);
   }
-  return {};
+}
+
+// The first `name` parameter's value, decoded; "" when absent.
+std::string query_parameter(std::string_view query, std::string_view name) {
+  std::optional<std::string> value;
+  for_each_query_parameter(query, [&](const std::string& key, std::string_view param) {
+    auto eq = param.find('=');
+    if (!value && key == name) value = percent_decoded(eq == param.npos ? "" : param.substr(eq + 1));
+  });
+  return value.value_or("");
+}
+
+// `query` ("" or "?...") with every `name` parameter (however its key is encoded) replaced
+// by one `name=value` at its end, the value percent-encoded.
+std::string with_query_parameter(std::string_view query, std::string_view name,
+                                 std::string_view value) {
+  std::string out = "?";
+  for_each_query_parameter(query, [&](const std::string& key, std::string_view param) {
+    if (key != name) out.append(param).push_back('&');
+  });
+  out.append(name).push_back('=');
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+      out.push_back(static_cast<char>(c));
+    else
+      fmt::format_to(std::back_inserter(out), "%{:02X}", c);
+  }
+  return out;
 }
 
 // Bodies are taken as JSON unless they are declared as something else that an OpenAI
@@ -172,10 +201,8 @@ struct request_context {
   beast::string_view query;  // "" or "?...", as the client sent it
   json::request_fields fields;
   // Object affinity: the backend that a tagged object id in the request names, and the path
-  // (after /v1) and body with the tags removed (each empty when unchanged).
-  std::optional<std::size_t> object_backend;
-  std::string upstream_rest;
-  std::string restored_body;
+  // (after /v1), query and body with the tags removed (each empty when unchanged).
+  proxy::object_ids::request_ids objects;
   // The targets to try, in order (today the route's weighted draw: one).
   boost::container::small_vector<planned_attempt, 2> plan;
   std::string upstream_body;  // an attempt's rewritten body (adapter scratch); else empty
@@ -345,21 +372,26 @@ class session {
     } else if (needs_model && is_json_body(request)) {
       return end_with_error(ctx, errc::invalid_json, "the body is empty");
     }
+    config_->affinity.restore(ctx.endpoint.rest, {ctx.query.data(), ctx.query.size()},
+                              request.body(), ctx.fields.tagged_ids, ctx.objects);
+    // The body sent is the one without tags: the model override's offsets must be its own
+    // (the fields are the same: only ids changed).
+    if (!ctx.objects.body.empty()) {
+      ctx.fields = {};
+      json::extract_request_fields(ctx.objects.body, ctx.fields);
+    }
     ctx.log.model = ctx.fields.has_model ? std::move(ctx.fields.model)
                                          : std::string(request[config::kModelHeader]);
-    // The Realtime API names its model in the query (a WebSocket handshake has no body).
+    // The Realtime API names its model in the query (a WebSocket handshake has no body), and
+    // only there: the backend reads it there too.
     if (ctx.endpoint.rest == "/realtime") {
       ctx.websocket = proxy::is_websocket_upgrade(request);
-      if (ctx.log.model.empty())
-        ctx.log.model = query_parameter({ctx.query.data(), ctx.query.size()}, "model");
+      ctx.log.model = query_parameter({ctx.query.data(), ctx.query.size()}, "model");
     }
-    ctx.object_backend = config_->affinity.restore(ctx.endpoint.rest, request.body(),
-                                                   ctx.fields.tagged_ids, ctx.upstream_rest,
-                                                   ctx.restored_body);
     // A request that continues a stored response (or names another stored object) has the
     // model of what it continues.
     if (needs_model && ctx.log.model.empty() && !ctx.fields.has_previous_response &&
-        !ctx.object_backend)
+        !ctx.objects.backend)
       return end_with_error(ctx, errc::missing_model);
     return true;
   }
@@ -369,17 +401,24 @@ class session {
   bool plan(request_context& ctx) {
     auto route = config_->routes.match({ctx.log.model, ctx.parser.get().base()});
     ctx.log.route = static_cast<int>(route.route_index);
-    if (ctx.object_backend) {
-      // A stored object is served by the backend that holds it, with the model as sent.
-      ctx.plan.push_back({*ctx.object_backend, std::string()});
+    // A stored object is served by the backend that holds it: with the model override the
+    // route gives that backend, if the route has it among its targets, else the model as sent.
+    if (ctx.objects.backend) {
+      auto target = config_->routes.target_on(route, *ctx.objects.backend);
+      ctx.plan.push_back({*ctx.objects.backend,
+                          target && ctx.fields.has_model
+                              ? config_->routes.upstream_model(*target, ctx.log.model)
+                              : std::string()});
     } else {
       ctx.plan.push_back(
-          {route.backend_index, ctx.fields.has_model
+          {route.backend_index, ctx.fields.has_model || ctx.websocket
                                     ? config_->routes.upstream_model(route, ctx.log.model)
                                     : std::string()});
     }
-    if (config_->affinity.enabled() &&
-        proxy::returns_stored_objects(ctx.endpoint.rest, ctx.fields.store))
+    auto method = ctx.parser.get().method_string();
+    if (config_->affinity.mints() &&
+        proxy::returns_stored_objects(ctx.endpoint.rest, {method.data(), method.size()},
+                                      ctx.fields.store))
       ctx.stages.push_back(&object_stage_);
     return true;
   }
@@ -395,13 +434,25 @@ class session {
       const auto& target = config_->targets[attempt.backend_index];
       ctx.log.backend = target.name;
       ctx.backend_index = attempt.backend_index;
-      const std::string& body_sent = ctx.restored_body.empty() ? request.body() : ctx.restored_body;
-      std::string_view rest = ctx.upstream_rest.empty() ? ctx.endpoint.rest : ctx.upstream_rest;
+      const auto& objects = ctx.objects;
+      const std::string& body_sent = objects.body.empty() ? request.body() : objects.body;
+      std::string_view rest = objects.rest.empty() ? ctx.endpoint.rest : objects.rest;
+      std::string_view query = objects.query.empty() ? std::string_view(ctx.query.data(), ctx.query.size())
+                                                     : objects.query;
+      // Realtime: the backend reads the model from the query, so it gets exactly one, the
+      // one the request was routed by (or the route's override of it).
+      std::string realtime_query;
+      if (ctx.websocket) {
+        realtime_query = with_query_parameter(
+            query, "model",
+            attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model);
+        query = realtime_query;
+      }
       bool tags_ids = !ctx.stages.empty() && ctx.stages.front() == &object_stage_;
       if (tags_ids) object_stage_.prepare(config_->affinity, attempt.backend_index);
       providers::upstream_call call{.method = {method.data(), method.size()},
                                     .rest = rest,
-                                    .query = {ctx.query.data(), ctx.query.size()},
+                                    .query = query,
                                     .client_headers = request.base(),
                                     .original_body = body_sent,
                                     .fields = ctx.fields,
@@ -418,7 +469,7 @@ class session {
         co_return;
       }
       // A rewritten body is held too.
-      if (!ctx.reserved.grow_to(request.body().capacity() + ctx.restored_body.capacity() +
+      if (!ctx.reserved.grow_to(request.body().capacity() + objects.body.capacity() +
                                 ctx.upstream_body.capacity())) {
         end_with_error(ctx, errc::overloaded);
         co_return;

@@ -78,6 +78,15 @@ describe('Realtime WebSocket sessions', () => {
     await once(ws, 'close');
   });
 
+  test('the backend gets exactly the model the session was routed by', LIMIT, async () => {
+    const from = rt.handshakes.length;
+    const ws = new WebSocket(`${gw.base.replace('http', 'ws')}/v1/realtime?model=gpt-realtime&voice=x&model=other&mod%65l=third`);
+    await once(ws, 'message');
+    assert.equal(rt.handshakes[from].path, '/v1/realtime?voice=x&model=gpt-realtime');
+    ws.close();
+    await once(ws, 'close');
+  });
+
   test('a client that drops its connection closes the backend session', LIMIT, async () => {
     const ws = new WebSocket(`${gw.base.replace('http', 'ws')}/v1/realtime?model=gpt-realtime`);
     await once(ws, 'message');

@@ -26,7 +26,11 @@ before(async () => {
   west = await startStatefulUpstream('west');
   gw = await startGateway(gatewayConfig({
     backends: [{ name: 'east', url: east.url }, { name: 'west', url: west.url }],
-    routes: [{ match: { model: 'west-model' }, backend: 'west' }, { backend: 'east' }],
+    routes: [
+      { match: { model: 'west-model' }, backend: 'west' },
+      { match: { model: 'west-alias' }, backend: 'west', model_override: 'west-real' },
+      { backend: 'east' },
+    ],
   }));
   client = new OpenAI({ baseURL: `${gw.base}/v1`, apiKey: 'sk-client', maxRetries: 0, timeout: 15000 });
 });
@@ -105,6 +109,33 @@ describe('stored objects find their backend', () => {
     assert.match(batch.id, /^batch_west\d+~/);
     assert.equal(batch.input_file_id, file.id, 'ids inside an object are tagged too');
     assert.equal((await client.batches.retrieve(batch.id)).status, 'validating');
+  });
+
+  test("a second turn keeps the route's model override for the object's backend", LIMIT, async () => {
+    const first = await client.responses.create({ model: 'west-alias', input: 'x' });
+    const from = west.requests.length;
+    await client.responses.create({ model: 'west-alias', previous_response_id: first.id, input: 'y' });
+    const sent = JSON.parse(west.requests[from].body);
+    assert.equal(sent.model, 'west-real');
+    assert.equal(sent.previous_response_id, first.id.replace(TAG, ''));
+  });
+
+  test('a list cursor (after=) names its backend too', LIMIT, async () => {
+    const first = await client.files.create({ file: await toFile(Buffer.from('a'), 'a.txt'), purpose: 'user_data' }, onWest);
+    const second = await client.files.create({ file: await toFile(Buffer.from('b'), 'b.txt'), purpose: 'user_data' }, onWest);
+    const page = await client.files.list({ after: first.id });
+    assert.ok(page.data.some((f) => f.id === second.id), 'the page after the first file lists the second');
+    assert.ok(page.data.every((f) => TAG.test(f.id)));
+  });
+
+  test('an id quoted in a prompt or in metadata does not choose the backend', LIMIT, async () => {
+    const response = await client.responses.create({ model: 'west-model', input: 'x' });
+    const from = east.requests.length;
+    const other = await client.responses.create({ model: 'any', input: response.id, metadata: { note: response.id } });
+    assert.equal(other.output_text, 'east says hi');
+    const sent = JSON.parse(east.requests[from].body);
+    assert.equal(sent.input, response.id, 'sent as the client wrote it');
+    assert.equal(sent.metadata.note, response.id);
   });
 
   test('a forged or foreign id goes where the route table says, unchanged', LIMIT, async () => {

@@ -122,6 +122,14 @@ export async function startStatefulUpstream(name) {
         return json(200, { object: 'list', data: data.slice(0, limit), has_more: false, first_id: null, last_id: null });
       }
     }
+    if (kind === 'files' && method === 'GET' && !id) {
+      const after = new URL(req.url, 'http://fake').searchParams.get('after');
+      const files = [...store.file.values()].map((f) => f.file);
+      const at = after === null ? -1 : files.findIndex((f) => f.id === after);
+      if (after !== null && at < 0) return notFound('file', after);
+      const data = files.slice(at + 1);
+      return json(200, { object: 'list', data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+    }
     if (kind === 'files' && method === 'POST' && !id) {
       const { fields, files } = parseMultipart(raw, req.headers['content-type'] ?? '');
       if (!files.file) return json(400, { error: { message: 'fake: no file part', type: 'invalid_request_error' } });

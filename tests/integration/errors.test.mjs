@@ -107,7 +107,7 @@ describe('paths outside /v1 get 404; every /v1 path is routed', () => {
     assert.equal(upstream.path, '/v1/some/future/api?x=1');
   });
 
-  for (const path of ['/v1', '/v1/', '/v2/chat/completions']) {
+  for (const path of ['/v1', '/v1/', '/v2/chat/completions', '/v1/organization/admin_api_keys']) {
     test(`${path} is 404`, LIMIT, async () => {
       const res = await thenStillServing((agent) => request(gw.base, path, { agent, body: { model: 'llama3' } }));
       assertOpenAiError(res, 404);

@@ -41,7 +41,7 @@ std::string minted(const object_ids& ids, std::string_view id, std::size_t backe
 
 TEST_CASE("a minted id names its backend, and only a genuine tag does") {
   object_ids ids(two_backends());
-  REQUIRE(ids.enabled());
+  REQUIRE(ids.mints());
   auto east = minted(ids, "resp_abc123", 0);
   auto west = minted(ids, "resp_abc123", 1);
   CHECK(east.starts_with("resp_abc123~"));
@@ -73,37 +73,62 @@ TEST_CASE("ids survive a reload that keeps the backend; another key or name does
   CHECK(keyed.decode(minted(keyed, "file-1", 1))->backend == 1);
 }
 
-TEST_CASE("object affinity is off with one backend or when the config says so") {
-  CHECK_FALSE(object_ids(two_backends("object_affinity: false\n")).enabled());
-  auto one = aigw::config::load_from_string("backends:\n  - name: a\n    url: http://127.0.0.1:1/v1\n", no_env);
-  CHECK_FALSE(object_ids(one).enabled());
+TEST_CASE("one backend mints nothing but still reads the ids kept from a larger config") {
+  object_ids off(two_backends("object_affinity: false\n"));
+  CHECK_FALSE(off.mints());
+  object_ids both(two_backends());
+  auto id = minted(both, "resp_1", 0);
+  CHECK_FALSE(off.decode(id));
+  // Scaled down to east alone: new ids are plain, old ones still lose their tags.
+  auto one = aigw::config::load_from_string(
+      "backends:\n  - name: east\n    url: http://127.0.0.1:1/v1\n    api_key: key-east\n", no_env);
+  object_ids lone(one);
+  CHECK_FALSE(lone.mints());
+  REQUIRE(lone.decode(id));
+  CHECK(lone.decode(id)->id == "resp_1");
 }
 
 TEST_CASE("a request's tagged ids are restored in the path and the body, and pick the backend") {
   object_ids ids(two_backends());
   auto resp = minted(ids, "resp_1", 1);
   auto file = minted(ids, "file-9", 0);
-  std::string rest, body_out;
-  auto backend = ids.restore("/responses/" + resp + "/input_items", "", {}, rest, body_out);
-  REQUIRE(backend);
-  CHECK(*backend == 1);
-  CHECK(rest == "/responses/resp_1/input_items");
-  CHECK(body_out.empty());
+  object_ids::request_ids found;
+  ids.restore("/responses/" + resp + "/input_items", "?limit=2&after=" + file, "", {}, found);
+  REQUIRE(found.backend);
+  CHECK(*found.backend == 1);  // the path first
+  CHECK(found.rest == "/responses/resp_1/input_items");
+  CHECK(found.query == "?limit=2&after=file-9");
+  CHECK(found.body.empty());
 
   std::string body = R"({"model":"m","previous_response_id":")" + resp +
                      R"(","input":[{"type":"input_file","file_id":")" + file +
-                     R"("},{"x":"foreign~0123456789abcdef01234567"}]})";
+                     R"("},{"file_id":"foreign~0123456789abcdef01234567"}],"conversation":{"id":")" +
+                     resp + R"("}})";
   aigw::json::request_fields fields;
   REQUIRE(aigw::json::extract_request_fields(body, fields) == aigw::errc::ok);
-  CHECK(fields.tagged_ids.size() == 3);
+  CHECK(fields.tagged_ids.size() == 4);
   CHECK(fields.has_previous_response);
-  rest.clear();
-  backend = ids.restore("/responses", body, fields.tagged_ids, rest, body_out);
-  REQUIRE(backend);
-  CHECK(*backend == 1);  // the first genuine id in the body
-  CHECK(rest.empty());
-  CHECK(body_out ==
-        R"({"model":"m","previous_response_id":"resp_1","input":[{"type":"input_file","file_id":"file-9"},{"x":"foreign~0123456789abcdef01234567"}]})");
+  found = {};
+  ids.restore("/responses", "", body, fields.tagged_ids, found);
+  REQUIRE(found.backend);
+  CHECK(*found.backend == 1);  // the first genuine id in the body
+  CHECK(found.rest.empty());
+  CHECK(found.body ==
+        R"({"model":"m","previous_response_id":"resp_1","input":[{"type":"input_file","file_id":"file-9"},{"file_id":"foreign~0123456789abcdef01234567"}],"conversation":{"id":"resp_1"}})");
+}
+
+TEST_CASE("an id quoted anywhere but a field that names a stored object chooses nothing") {
+  object_ids ids(two_backends());
+  auto resp = minted(ids, "resp_1", 1);
+  std::string body = R"({"model":"m","input":")" + resp + R"(","metadata":{"note":")" + resp +
+                     R"("},"id":")" + resp + R"(","tools":[{"id":")" + resp + R"("}]})";
+  aigw::json::request_fields fields;
+  REQUIRE(aigw::json::extract_request_fields(body, fields) == aigw::errc::ok);
+  CHECK(fields.tagged_ids.empty());
+  object_ids::request_ids found;
+  ids.restore("/responses", "", body, fields.tagged_ids, found);
+  CHECK_FALSE(found.backend);
+  CHECK(found.body.empty());
 }
 
 TEST_CASE("the ids of stored objects are found in a response, nothing else") {
@@ -115,17 +140,15 @@ TEST_CASE("the ids of stored objects are found in a response, nothing else") {
     "first_id":"resp_1"})";
   body.reserve(body.size() + aigw::json::parse_padding);
   static constexpr std::string_view types[] = {"response", "batch", "chat.completion"};
-  static constexpr std::string_view refs[] = {"previous_response_id", "input_file_id",
-                                              "conversation"};
   std::vector<std::pair<std::size_t, std::size_t>> found;
-  REQUIRE(aigw::json::find_object_ids(body, {types, refs}, found));
+  REQUIRE(aigw::json::find_object_ids(body, types, found));
   std::vector<std::string> ids;
   for (auto [open, close] : found) ids.push_back(body.substr(open + 1, close - open - 1));
   CHECK(ids == std::vector<std::string>{"resp_1", "resp_0", "conv_1", "chatcmpl-2", "batch_3",
-                                        "file-4"});
+                                        "file-4", "resp_1"});  // the last: the page's first_id
   std::string broken = R"({"id":"resp_1","object":"response")";
   broken.reserve(broken.size() + aigw::json::parse_padding);
-  CHECK_FALSE(aigw::json::find_object_ids(broken, {types, refs}, found));
+  CHECK_FALSE(aigw::json::find_object_ids(broken, types, found));
   CHECK(found.empty());
 }
 
@@ -170,18 +193,27 @@ TEST_CASE("the stage tags ids in JSON bodies and in SSE data lines split anywher
   CHECK(staged(stage, "application/json", {R"({"id":"resp_1","object":"response"})"}, 404) ==
         "(declined)");
   CHECK(staged(stage, "application/octet-stream", {"bytes"}) == "(declined)");
+  CHECK(staged(stage, "application/jsonl", {R"({"id":"resp_1","object":"response"})"}) ==
+        "(declined)");
+  // Past the bound, a body is relayed as it came.
+  std::string big = R"({"id":"resp_1","object":"response","pad":")" +
+                    std::string(aigw::proxy::object_id_stage::kMaxHeld, 'x') + R"("})";
+  CHECK(staged(stage, "application/json", {big.substr(0, 1000), big.substr(1000)}) == big);
   CHECK(staged(stage, "application/json", {R"({"id":"resp_1",)"}) == R"({"id":"resp_1",)");
 }
 
 TEST_CASE("stored objects are looked for on every path but the stateless inference ones") {
   using aigw::proxy::returns_stored_objects;
-  CHECK(returns_stored_objects("/responses", false));
-  CHECK(returns_stored_objects("/files/file-1/content", false));
-  CHECK(returns_stored_objects("/conversations", false));
-  CHECK(returns_stored_objects("/chat/completions/chatcmpl-1", false));
-  CHECK(returns_stored_objects("/chat/completions", true));
-  CHECK_FALSE(returns_stored_objects("/chat/completions", false));
-  CHECK_FALSE(returns_stored_objects("/embeddings", false));
-  CHECK_FALSE(returns_stored_objects("/audio/speech", false));
-  CHECK_FALSE(returns_stored_objects("/images/generations", false));
+  CHECK(returns_stored_objects("/responses", "POST", false));
+  CHECK(returns_stored_objects("/files/file-1", "GET", false));
+  CHECK(returns_stored_objects("/conversations", "POST", false));
+  CHECK(returns_stored_objects("/chat/completions/chatcmpl-1", "GET", false));
+  CHECK(returns_stored_objects("/chat/completions", "GET", false));  // the stored ones, listed
+  CHECK(returns_stored_objects("/chat/completions", "POST", true));
+  CHECK_FALSE(returns_stored_objects("/chat/completions", "POST", false));
+  CHECK_FALSE(returns_stored_objects("/files/file-1/content", "GET", false));  // user data
+  CHECK_FALSE(returns_stored_objects("/realtime", "GET", false));
+  CHECK_FALSE(returns_stored_objects("/embeddings", "POST", false));
+  CHECK_FALSE(returns_stored_objects("/audio/speech", "POST", false));
+  CHECK_FALSE(returns_stored_objects("/images/generations", "POST", false));
 }

@@ -250,6 +250,24 @@ TEST_CASE("a rewritten Content-Length body goes chunked, without the upstream's 
   CHECK(r.response.body() == "1: ab\n2: cd\n3: ef\n4: gh\nend\n");
 }
 
+TEST_CASE("a rewritten close-delimited body keeps its last words (sent when the close is read)") {
+  numbering_stage numbering;
+  auto r = relay({"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nab\ncd", "\nef"}, {&numbering});
+  REQUIRE(r.parsed);
+  CHECK(r.result.complete);
+  CHECK(r.response.chunked());
+  CHECK(r.response.body() == "1: ab\n2: cd\n3: ef\nend\n");
+}
+
+TEST_CASE("a rewriting stage on an empty Content-Length body keeps the length framing") {
+  numbering_stage numbering;
+  auto r = relay({"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}, {&numbering});
+  REQUIRE(r.parsed);
+  CHECK(r.response[http::field::content_length] == "0");
+  CHECK(r.response.body().empty());
+  CHECK(r.result.client_keep_alive);
+}
+
 TEST_CASE("a rewritten body to an HTTP/1.0 client ends with the connection") {
   numbering_stage numbering;
   auto r = relay(kChunkedSse, {&numbering}, 10);

@@ -119,6 +119,8 @@ TEST_CASE("endpoints: every /v1 path routed, local model listing, everything els
   CHECK(classify("/v1/vector_stores/vs_1/files").kind == endpoint_kind::routed);
   CHECK(classify("/v1/moderationsx").kind == endpoint_kind::routed);
   CHECK(classify("/v1").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/organization/admin_api_keys").kind == endpoint_kind::unknown);
+  CHECK(classify("/v1/organizationx").kind == endpoint_kind::routed);
   CHECK(classify("/v1/").kind == endpoint_kind::unknown);
   CHECK(classify("/v1x/files").kind == endpoint_kind::unknown);
   CHECK(classify("/v2/chat/completions").kind == endpoint_kind::unknown);

@@ -24,8 +24,9 @@ struct request_fields {
   // model may be left out (the stored response has one).
   bool has_previous_response = false;
   bool store = false;  // "store": true, a chat completion the backend keeps
-  // Strings anywhere in the body shaped like tagged object ids (core/object_tag.hpp): the
-  // offsets of their opening and closing quotes. Empty for nearly every request.
+  // Strings shaped like tagged object ids in the fields that name stored objects
+  // (core/object_tag.hpp), at any depth: the offsets of their opening and closing quotes.
+  // Empty for nearly every request.
   std::vector<std::pair<std::size_t, std::size_t>> tagged_ids;
   // The model's JSON string token in the body (quotes included), when has_model.
   std::size_t model_offset = 0;

@@ -10,18 +10,13 @@
 
 namespace aigw::json {
 
-struct object_id_rules {
-  // The "object" values whose "id" names a stored object: "response", "file", ...
-  std::span<const std::string_view> types;
-  // Keys whose string value is such an id ("previous_response_id", "input_file_id", ...),
-  // or whose object value is such an object whatever its "object" says ("conversation").
-  std::span<const std::string_view> reference_keys;
-};
-
-// The opening and closing quotes of each id string to tag in `json`, in order. Returns false
-// (and finds nothing) when `json` is not a JSON object or array. `json` must have
-// parse_padding spare capacity (model_extractor.hpp).
-bool find_object_ids(const std::string& json, const object_id_rules& rules,
+// The opening and closing quotes of each id string to tag in `json`, in order: the "id" of
+// every object whose "object" is one of `stored_types` ("response", "file", ...) or that is
+// the value of a reference field, and the ids in reference fields
+// (core/object_tag.hpp: "previous_response_id", "file_ids", ...). Returns false (and finds
+// nothing) when `json` is not valid JSON. `json` must have parse_padding spare capacity
+// (model_extractor.hpp).
+bool find_object_ids(const std::string& json, std::span<const std::string_view> stored_types,
                      std::vector<std::pair<std::size_t, std::size_t>>& found);
 
 }  // namespace aigw::json

@@ -17,9 +17,11 @@
 
 namespace aigw::proxy {
 
-// Whether the responses of a request to `rest` (the path after /v1) may hold stored objects:
-// everything but the stateless inference paths; chat completions only when stored.
-bool returns_stored_objects(std::string_view rest, bool stored_chat_completion) noexcept;
+// Whether the responses of a `method` request to `rest` (the path after /v1) may hold stored
+// objects: everything but the stateless inference paths, file contents and Realtime; a new
+// chat completion only when stored.
+bool returns_stored_objects(std::string_view rest, std::string_view method,
+                            bool stored_chat_completion) noexcept;
 
 class object_id_stage final : public response_stage {
  public:
@@ -34,8 +36,11 @@ class object_id_stage final : public response_stage {
   void on_end(bool complete) override;
   std::string* output() override { return mode_ == mode::off ? nullptr : &out_; }
 
-  // The largest JSON body held for rewriting; a larger one is relayed as it is.
-  static constexpr std::size_t kMaxHeld = 16u << 20;
+  // The largest JSON body (or SSE line) held for rewriting; a larger one is relayed as it
+  // is. Stored objects and their list pages are far smaller. Past kKeptCapacity, buffers
+  // are given back when the next response starts.
+  static constexpr std::size_t kMaxHeld = 1u << 20;
+  static constexpr std::size_t kKeptCapacity = 256u << 10;
 
  private:
   enum class mode { off, json, sse, passthrough };
@@ -47,6 +52,7 @@ class object_id_stage final : public response_stage {
   std::size_t backend_ = 0;
   mode mode_ = mode::off;
   std::string held_;     // a JSON body, or the incomplete last line of a stream
+  std::size_t scanned_ = 0;  // held_ bytes already searched for a line end
   std::string out_;      // what the relay sends
   std::string scratch_;  // a data line's JSON, with the scanner's padding
   std::vector<std::pair<std::size_t, std::size_t>> found_;

@@ -26,11 +26,13 @@ namespace aigw::proxy {
 class object_ids {
  public:
   object_ids() = default;  // off: mints nothing, decodes nothing
-  // On when the config asks for it (object_affinity, the default) and has several backends:
-  // with one, every object is on it anyway and ids pass unchanged.
+  // On when the config asks for it (object_affinity, the default).
   explicit object_ids(const config::gateway& config);
 
-  bool enabled() const noexcept { return !backends_.empty(); }
+  // Whether responses get tagged ids: with several backends. With one, every object is on
+  // it anyway and new ids pass unchanged; tagged ids that clients kept from a larger config
+  // are still read (and their tags removed).
+  bool mints() const noexcept { return backends_.size() > 1; }
 
   // Appends `id` with the tag naming backend `backend`.
   void mint(std::string_view id, std::size_t backend, std::string& out) const;
@@ -42,14 +44,18 @@ class object_ids {
   // The backend an id names, when its tag is genuine.
   std::optional<decoded> decode(std::string_view tagged) const;
 
-  // A request's ids: the backend that the first genuine one names, in its path after /v1
-  // (`rest`, segment by segment) or among its body's tagged strings (the quote offsets that
-  // json::request_fields::tagged_ids holds). `rest_out` and `body_out` get the path and the
-  // body with every genuine tag removed, each only when it had one (else left empty): the
-  // backend is sent its own ids. Forged and foreign ids stay as they are.
-  std::optional<std::size_t> restore(std::string_view rest, std::string_view body,
-                                     std::span<const std::pair<std::size_t, std::size_t>> body_ids,
-                                     std::string& rest_out, std::string& body_out) const;
+  // A request's ids, and what it sends upstream without their tags.
+  struct request_ids {
+    std::optional<std::size_t> backend;  // the backend the first genuine id names
+    // Each only when it had a genuine tag (else left empty): the backend gets its own ids.
+    std::string rest, query, body;
+  };
+  // Looks in the path after /v1 (`rest`, segment by segment), the query's values ("" or
+  // "?...": a list's `after` cursor), and the body's reference fields (the quote offsets that
+  // json::request_fields::tagged_ids holds). Forged and foreign ids stay as they are.
+  void restore(std::string_view rest, std::string_view query, std::string_view body,
+               std::span<const std::pair<std::size_t, std::size_t>> body_ids,
+               request_ids& out) const;
 
  private:
   struct backend_key {

@@ -21,6 +21,7 @@
 // a partial event sends nothing until the event is whole. Its length is unknown in advance,
 // so the client gets chunked framing (or, if HTTP/1.0, a body delimited by the close).
 // Stages must not allocate per piece once warm: output() keeps its capacity.
+// A WebSocket tunnel (Realtime) has no stages: after its 101 the bytes are the two ends'.
 #include <span>
 #include <string>
 #include <string_view>

@@ -3,6 +3,7 @@
 // last route is always the default, so every request has a backend.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,6 +40,9 @@ class route_table {
   // The model to send upstream for a request that matched: empty when the chosen target has
   // no model_override (send the client's as is), else the override with its `*` filled in.
   std::string upstream_model(const route_result& matched, std::string_view client_model) const;
+  // The matched route's target on backend `backend`, if it has one (a stored object's
+  // backend keeps the route's model override for it).
+  std::optional<route_result> target_on(const route_result& matched, std::size_t backend) const;
   // Every exact model name the routes mention, in route order, without duplicates, with the
   // backend each routes to. Globs are never listed: they name no model.
   struct served_model {
