@@ -14,8 +14,9 @@ std::string_view adapter::body_for(const upstream_call& call, std::string& scrat
 }
 
 errc adapter::finish_head(const upstream_call& call, const upstream::target& target,
-                          std::size_t target_start, std::size_t body_size, std::string& head,
+                          std::size_t target_start, std::uint64_t body_size, std::string& head,
                           std::string& detail) {
+  if (call.streamed_body_length > 0) body_size = call.streamed_body_length;
   auto e = proxy::finish_upstream_request_head(call.method, call.client_headers, target,
                                                target_start, body_size, head,
                                                {.identity_encoding = call.identity_encoding,

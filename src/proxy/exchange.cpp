@@ -31,6 +31,8 @@ constexpr std::uint32_t kMaxResponseHead = 64 * 1024;
 // How soon after a request left a close without an answer still means the backend had
 // closed the connection before the request reached it (see may_resend_after_close).
 constexpr auto kStaleGrace = std::chrono::milliseconds(2);
+// Bytes of a streamed request body read from the client at a time.
+constexpr std::size_t kStreamReadSize = 16 * 1024;
 
 class exchange {
  public:
@@ -48,7 +50,11 @@ class exchange {
     // any response byte on such a connection is retried once on a fresh one (its idle
     // siblings are likely just as stale, so they go too).
     for (int attempt = 0; attempt < 2; ++attempt) {
-      auto connection = attempt == 0 ? pool_.take(request_.backend_index) : nullptr;
+      // A streamed body cannot be sent twice: it gets a fresh connection, which no stale
+      // keep-alive can have closed.
+      auto connection = attempt == 0 && request_.streamed_body_length == 0
+                            ? pool_.take(request_.backend_index)
+                            : nullptr;
       if (!connection) {
         connection = pool_.create(client_.get_executor(), request_.target, request_.backend_index);
         watch_.guard(&connection->socket());
@@ -92,6 +98,12 @@ class exchange {
     // A write that failed never delivered the whole request: the backend cannot have acted
     // on it, so another connection may carry it.
     if (wec) co_return fail_before_head(deadline, reused && is_connection_lost(wec));
+    if (request_.streamed_body_length > 0) {
+      auto sent = co_await stream_request_body(upstream, deadline);
+      if (!sent) co_return attempt_outcome::done;  // the client stalled or left: nothing to relay
+      deadline.expires_after(target.first_byte_timeout);
+      watch_.arm();  // the client's bytes are all read: from now on, only its leaving counts
+    }
     auto written_at = std::chrono::steady_clock::now();
 
     // Interim 1xx heads (103 Early Hints, a stray 100) are not the answer: skip them.
@@ -136,6 +148,45 @@ class exchange {
     if (relayed && parser->keep_alive() && connection.buffer().size() == 0)
       co_return attempt_outcome::reusable;
     co_return attempt_outcome::done;
+  }
+
+  // Copies a request body from the client to the backend as it arrives (the bytes read with
+  // the head first), each client read under the backend's `idle`: the gateway holds one
+  // read's worth, never the body. Returns false when the client stalled (408) or left; a
+  // backend that stops taking the body (it may have answered early, e.g. 413) is left to
+  // the response head read that follows. Either way the client's connection is not reused
+  // unless the whole body was read.
+  template <class Stream>
+  awaitable<bool> stream_request_body(Stream& upstream, deadline& upstream_deadline) {
+    auto& from_client = *request_.client_buffer;
+    auto idle = request_.target.idle_timeout;
+    std::uint64_t left = request_.streamed_body_length;
+    while (left > 0) {
+      if (from_client.size() == 0) {
+        client_deadline_.expires_after(idle);
+        auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kStreamReadSize));
+        auto [rec, n] = co_await client_.async_read_some(from_client.prepare(want), use_tuple);
+        from_client.commit(n);
+        if (rec) {
+          if (client_deadline_.fired())
+            result_.error = errc::request_timeout;
+          else
+            result_.client_gone = true;
+          client_deadline_.expires_never();
+          co_return false;
+        }
+      }
+      auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(from_client.size(), left));
+      upstream_deadline.expires_after(idle);
+      auto [wec, n] = co_await net::async_write(
+          upstream, net::buffer(from_client.data().data(), chunk), use_tuple);
+      from_client.consume(n);
+      left -= n;
+      if (wec) break;
+    }
+    client_deadline_.expires_never();
+    result_.client_body_unread = left > 0;
+    co_return true;
   }
 
   // The rule for sending a request again after its connection closed without a byte of
@@ -260,7 +311,7 @@ class exchange {
                         http::response_parser<http::buffer_body>& parser) {
     auto& upstream_head = parser.get();
     bool has_body = !parser.is_done();
-    bool keep_alive = request_.client_keep_alive;
+    bool keep_alive = request_.client_keep_alive && !result_.client_body_unread;
     stage_run stages(request_.stages);
     stages.head(upstream_head);
     auto* transformer = stages.transformer();
@@ -503,7 +554,9 @@ awaitable<exchange_result> forward(tcp::socket& client, deadline& client_deadlin
                                    client_watch& watch, exchange_request request,
                                    upstream::connection_pool& pool) {
   exchange_result result;
-  watch.arm();
+  // A streamed request body is read by the exchange itself; the watch starts after it.
+  result.client_body_unread = request.streamed_body_length > 0;
+  if (request.streamed_body_length == 0) watch.arm();
   exchange ex(client, client_deadline, watch, request, pool, result);
   co_await ex.run();
   result.client_gone = result.client_gone || watch.gone();

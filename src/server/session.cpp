@@ -196,6 +196,10 @@ struct request_context {
   bool keep_alive = false;
   bool head_request = false;
   bool websocket = false;  // GET /v1/realtime asking to switch to WebSocket
+  // A large non-JSON body left unread by read_request, to stream upstream (its length), and
+  // whether some of it is still unread (the connection cannot carry another request then).
+  std::uint64_t streamed_body_length = 0;
+  bool body_unread = false;
   body_reservation reserved;  // the body's share of the process budget, until the end
   proxy::endpoint endpoint;
   beast::string_view query;  // "" or "?...", as the client sent it
@@ -298,9 +302,17 @@ class session {
     auto declared_length = parser.content_length();
     if (declared_length && *declared_length > cfg.limits.max_request_body)
       co_return end_with_error(ctx, errc::body_too_large);
-    // The body counts against the process's budget from here until the request ends: a
-    // declared length in full, before anything is read or 100-continue is promised.
-    if (declared_length && !ctx.reserved.grow_to(*declared_length))
+    // A large body that is not JSON (a file, audio) is not held: it streams to the backend
+    // as it arrives, once the request is routed (by its headers; such a body names no
+    // model). Only a declared length streams: the upstream gets the same Content-Length.
+    ctx.streamed_body_length =
+        declared_length && *declared_length > kStreamBodyOver && !is_json_body(request)
+            ? *declared_length
+            : 0;
+    // Any other body counts against the process's budget from here until the request ends:
+    // a declared length in full, before anything is read or 100-continue is promised.
+    if (declared_length && ctx.streamed_body_length == 0 &&
+        !ctx.reserved.grow_to(*declared_length))
       co_return end_with_error(ctx, errc::overloaded);
 
     if (ctx.version == 11 && beast::iequals(request[http::field::expect], "100-continue")) {
@@ -309,6 +321,12 @@ class session {
       if (cec) co_return end_quietly(ctx);
     }
 
+    if (ctx.streamed_body_length > 0) {
+      deadline_.expires_never();
+      ctx.keep_alive = request.keep_alive();
+      ctx.body_unread = true;
+      co_return true;
+    }
     auto fields_in_head = std::distance(request.begin(), request.end());
     auto& body = request.body();
     while (!parser.is_done()) {
@@ -459,7 +477,8 @@ class session {
                                     .client_model = ctx.log.model,
                                     .upstream_model = attempt.upstream_model,
                                     .identity_encoding = tags_ids,
-                                    .websocket = ctx.websocket};
+                                    .websocket = ctx.websocket,
+                                    .streamed_body_length = ctx.streamed_body_length};
       std::string_view body;
       std::string detail;
       auto e = target.adapter->write_request(call, target, upstream_head_, ctx.upstream_body, body,
@@ -487,9 +506,11 @@ class session {
                                             .stats = stats_,
                                             .stages = ctx.stages,
                                             .websocket = ctx.websocket,
-                                            .client_buffer = &buffer_},
+                                            .client_buffer = &buffer_,
+                                            .streamed_body_length = ctx.streamed_body_length},
                                            pool_);
       ctx.log.first_byte = ctx.result.first_byte;
+      ctx.body_unread = ctx.result.client_body_unread;
       if (ctx.result.head_sent) {
         ctx.end = ending::relayed;
         co_return;
@@ -500,6 +521,10 @@ class session {
       }
       if (ctx.result.error != errc::upstream_unreachable) break;
     }
+    if (ctx.result.error == errc::request_timeout) {  // the client stalled in its streamed body
+      end_with_error(ctx, ctx.result.error);
+      co_return;
+    }
     end_with_error(ctx, ctx.result.error, fmt::format("backend \"{}\"", ctx.log.backend));
   }
 
@@ -507,6 +532,8 @@ class session {
   // reset. Returns whether the connection stays open for another request.
   awaitable<bool> finish(request_context& ctx) {
     auto& log = ctx.log;
+    // Unread body bytes would be taken for the next request: the connection ends here.
+    if (ctx.body_unread) ctx.keep_alive = false;
     switch (ctx.end) {
       case ending::none:  // every phase went on, yet nothing answered: a bug, never a hang
       case ending::quiet:
@@ -647,6 +674,8 @@ class session {
   static constexpr std::size_t kReadAhead = 64 * 1024;
   // The first block of a request body, and the least it grows by.
   static constexpr std::size_t kBodyStep = 64 * 1024;
+  // Bodies that are not JSON and declare more than this stream to the backend (never held).
+  static constexpr std::uint64_t kStreamBodyOver = 1u << 20;
 
   tcp::socket client_;
   deadline deadline_;

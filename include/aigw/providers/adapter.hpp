@@ -8,6 +8,7 @@
 // compiled. An attempt asks its target's adapter for the request, always from the client's
 // original body, so that another attempt (on another backend) starts from it again.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,9 @@ struct upstream_call {
   std::string_view upstream_model;     // the route's override; empty: the client's
   bool identity_encoding = false;      // a response stage reads the body: ask for it unencoded
   bool websocket = false;              // a WebSocket upgrade, tunnelled after the 101
+  // A body that streams from the client after the head (its declared length): the
+  // original body is then empty, and nothing rewrites it.
+  std::uint64_t streamed_body_length = 0;
   std::string_view model() const { return upstream_model.empty() ? client_model : upstream_model; }
 };
 
@@ -57,7 +61,7 @@ class adapter {
   // The head after the request target: the line's end, the header policy, Host, the
   // backend's credentials and Content-Length. `target_start` is where the target begins.
   static errc finish_head(const upstream_call& call, const upstream::target& target,
-                          std::size_t target_start, std::size_t body_size, std::string& head,
+                          std::size_t target_start, std::uint64_t body_size, std::string& head,
                           std::string& detail);
 };
 

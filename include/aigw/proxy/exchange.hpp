@@ -38,6 +38,9 @@ struct exchange_request {
   // session's read buffer).
   bool websocket = false;
   beast::flat_buffer* client_buffer = nullptr;
+  // A request body that streams from the client after the head (`body` is then empty): its
+  // declared length, read from `client_buffer` first, then from the client.
+  std::uint64_t streamed_body_length = 0;
 };
 
 struct exchange_result {
@@ -46,6 +49,7 @@ struct exchange_result {
   bool complete = false;           // the whole response reached the client
   bool client_gone = false;        // the client closed its connection first
   bool client_keep_alive = false;  // the relayed response left the client connection reusable
+  bool client_body_unread = false;  // a streamed request body was not read to its end
   unsigned status = 0;             // upstream status relayed to the client
   std::uint64_t body_bytes = 0;
   std::chrono::steady_clock::time_point first_byte{};  // when the response head arrived

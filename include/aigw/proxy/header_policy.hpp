@@ -45,7 +45,7 @@ void append_response_headers(const boost::beast::http::fields& from, std::string
 errc finish_upstream_request_head(std::string_view method,
                                   const boost::beast::http::fields& client_headers,
                                   const upstream::target& target, std::size_t target_start,
-                                  std::size_t body_size, std::string& out,
+                                  std::uint64_t body_size, std::string& out,
                                   const upstream_head_options& options = {});
 
 // Whether a request asks to switch to WebSocket: GET, HTTP/1.1, Upgrade: websocket and a
