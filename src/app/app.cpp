@@ -4,7 +4,9 @@
 
 #include <csignal>
 
+#include <atomic>
 #include <functional>
+#include <optional>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -19,7 +21,9 @@
 #include "aigw/core/log.hpp"
 #include "aigw/json/model_extractor.hpp"
 #include "aigw/proxy/snapshot.hpp"
+#include "aigw/metrics/prometheus.hpp"
 #include "aigw/server/worker.hpp"
+#include "../server/admin.hpp"
 #include "version.hpp"
 
 namespace aigw::app {
@@ -56,20 +60,66 @@ void print_startup(const proxy::snapshot& s, const tcp::endpoint& endpoint, unsi
             workers, workers == 1 ? "" : "s");
 }
 
-// SIGUSR1: every worker's counters, gathered and merged, as one log line "stats {json}".
-void log_stats(const proxy::snapshot& snapshot,
-               const std::vector<std::unique_ptr<server::worker>>& workers) {
+// Every worker's counters, gathered on their own threads and merged; nullopt when a worker
+// did not answer within 2 s (it is stopping).
+std::optional<metrics::worker_stats> gather_stats(
+    const proxy::snapshot& snapshot, const std::vector<std::unique_ptr<server::worker>>& workers) {
   std::vector<std::future<metrics::worker_stats>> parts;
   for (const auto& w : workers) parts.push_back(w->read_stats());
   metrics::worker_stats total(snapshot.routes.size(), snapshot.targets.size());
   for (auto& part : parts) {
-    if (part.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
-      log::warn("stats: a worker did not answer within 2 s");
-      return;
-    }
+    if (part.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return std::nullopt;
     total.merge(part.get());
   }
-  log::info("stats {}", total.to_json(snapshot));
+  return total;
+}
+
+// SIGUSR1: the merged counters as one log line "stats {json}".
+void log_stats(const proxy::snapshot& snapshot,
+               const std::vector<std::unique_ptr<server::worker>>& workers) {
+  if (auto total = gather_stats(snapshot, workers))
+    log::info("stats {}", total->to_json(snapshot));
+  else
+    log::warn("stats: a worker did not answer within 2 s");
+}
+
+// The admin listener, or nullptr when it is off or cannot listen (a warning: the gateway
+// serves on without it, e.g. a second instance on one machine).
+std::unique_ptr<server::admin_server> start_admin(
+    std::shared_ptr<const proxy::snapshot> snapshot,
+    const std::vector<std::unique_ptr<server::worker>>& workers, const std::atomic<bool>& draining) {
+  const auto& cfg = snapshot->config;
+  if (!cfg.admin) return nullptr;
+  error_code ec;
+  auto address = net::ip::make_address(cfg.admin_host, ec);
+  if (ec) {
+    log::warn("admin: \"{}\" is not an IP address; admin endpoints off", cfg.admin_host);
+    return nullptr;
+  }
+  server::admin_handlers handlers{
+      .metrics =
+          [snapshot, &workers] {
+            auto total = gather_stats(*snapshot, workers);
+            return total ? metrics::render_prometheus(*total, *snapshot)
+                         : std::string("# a worker did not answer within 2 s\n");
+          },
+      .config_yaml = [snapshot] { return config::print_native(snapshot->config); },
+      .ready = [&draining] { return !draining.load(); }};
+  try {
+    auto admin = std::make_unique<server::admin_server>(tcp::endpoint(address, cfg.admin_port),
+                                                        std::move(handlers));
+    admin->start();
+    auto at = admin->local_endpoint();
+    log::info("admin on http://{}:{} (/metrics, /healthz, /readyz, /config)",
+              at.address().is_v6() ? fmt::format("[{}]", at.address().to_string())
+                                   : at.address().to_string(),
+              at.port());
+    return admin;
+  } catch (const boost::system::system_error& e) {
+    log::warn("admin: cannot listen on {}:{}: {}; admin endpoints off", cfg.admin_host,
+              cfg.admin_port, e.code().message());
+    return nullptr;
+  }
 }
 
 int run(std::shared_ptr<const proxy::snapshot> snapshot) {
@@ -100,6 +150,8 @@ int run(std::shared_ptr<const proxy::snapshot> snapshot) {
   net::io_context main_io;
   net::signal_set signals(main_io, SIGINT, SIGTERM, SIGUSR1);
   for (auto& w : pool) w->start();
+  std::atomic<bool> draining{false};
+  auto admin = start_admin(snapshot, pool, draining);
   print_startup(*snapshot, endpoint, workers);
 
   std::function<void(error_code, int)> on_signal = [&](error_code ec, int signal) {
@@ -110,11 +162,16 @@ int run(std::shared_ptr<const proxy::snapshot> snapshot) {
       return;
     }
     log::info("signal {}: shutting down", signal);
+    draining = true;
     for (auto& w : pool) w->stop();
   };
   signals.async_wait(on_signal);
   main_io.run();
   for (auto& w : pool) w->join();
+  if (admin) {
+    admin->stop();
+    admin->join();
+  }
   return 0;
 }
 

@@ -82,7 +82,9 @@ std::string lower(std::string s) {
   return s;
 }
 
-void parse_listen(const std::string& text, const std::string& path, gateway& out) {
+// "host:port" ("[v6]:port", ":port" for every address) into `host` and `port`.
+void parse_host_port(const std::string& text, const std::string& path, std::string& host_out,
+                     std::uint16_t& port_out) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos)
     throw config_error(fmt::format("{}: \"{}\" needs a port, e.g. 127.0.0.1:1975", path, text));
@@ -93,8 +95,12 @@ void parse_listen(const std::string& text, const std::string& path, gateway& out
   auto port_text = std::string_view(text).substr(colon + 1);
   auto port = detail::parse_number(port_text, 0, 65535);
   if (!port) throw config_error(fmt::format("{}: \"{}\" is not a valid port", path, port_text));
-  out.listen_host = host;
-  out.listen_port = static_cast<std::uint16_t>(*port);
+  host_out = host;
+  port_out = static_cast<std::uint16_t>(*port);
+}
+
+void parse_listen(const std::string& text, const std::string& path, gateway& out) {
+  parse_host_port(text, path, out.listen_host, out.listen_port);
 }
 
 void read_timeouts(const reader& r, timeouts& out) {
@@ -325,11 +331,17 @@ gateway load_from_string(std::string_view yaml, const env_lookup& env) {
 namespace detail {
 gateway load_native(const YAML::Node& root, const env_lookup& env) {
   reader top(root, "", env);
-  top.allow_only({"listen", "workers", "access_log", "object_affinity", "object_affinity_key",
-                  "limits", "timeouts", "backends", "routes"});
+  top.allow_only({"listen", "admin", "workers", "access_log", "object_affinity",
+                  "object_affinity_key", "limits", "timeouts", "backends", "routes"});
 
   gateway g;
   if (auto listen = top.string("listen")) parse_listen(*listen, "listen", g);
+  if (auto admin = top.string("admin")) {
+    if (*admin == "off" || *admin == "false")
+      g.admin = false;
+    else
+      parse_host_port(*admin, "admin", g.admin_host, g.admin_port);
+  }
   if (auto workers = top.string("workers"); workers && *workers != "auto") {
     auto n = detail::parse_number(*workers, 1, 1024);
     if (!n)

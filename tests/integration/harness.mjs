@@ -58,6 +58,7 @@ export function writeTempFile(name, text) {
 export function gatewayConfig(overrides) {
   return toYaml({
     listen: '127.0.0.1:0',
+    admin: '127.0.0.1:0',
     workers: 2,
     access_log: true,
     limits: { max_request_body: '1MiB', max_request_headers: '8KiB' },
@@ -158,9 +159,12 @@ export async function startGateway(configYamlText, { env = {}, args = [], wrap =
     exited.then(({ code, signal }) => fail(`exited before listening (code ${code}, signal ${signal})`));
   });
 
+  // The admin listener's port, when it reported one (it starts before the data port line).
+  const admin = /admin on http:\/\/\S+:(\d+)/.exec(stderr);
   return {
     port,
     base: `http://127.0.0.1:${port}`,
+    adminBase: admin ? `http://127.0.0.1:${admin[1]}` : null,
     pid: child.pid,
     configFile,
     /** All stderr text so far (log lines, access log). */

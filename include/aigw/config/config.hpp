@@ -107,6 +107,10 @@ struct route {
 struct gateway {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 1975;
+  // The admin listener (/metrics, /healthz, /readyz, /config), never on the data port.
+  bool admin = true;
+  std::string admin_host = "127.0.0.1";
+  std::uint16_t admin_port = 1064;
   unsigned workers = 0;  // 0: one per core
   bool access_log = true;
   // Ids of stored objects name the backend that made them (proxy/object_ids.hpp).
