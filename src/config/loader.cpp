@@ -332,7 +332,7 @@ namespace detail {
 gateway load_native(const YAML::Node& root, const env_lookup& env) {
   reader top(root, "", env);
   top.allow_only({"listen", "admin", "workers", "access_log", "object_affinity",
-                  "object_affinity_key", "limits", "timeouts", "backends", "routes"});
+                  "object_affinity_key", "metrics", "limits", "timeouts", "backends", "routes"});
 
   gateway g;
   if (auto listen = top.string("listen")) parse_listen(*listen, "listen", g);
@@ -356,6 +356,16 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
   g.object_affinity_key_ref = top.env_reference("object_affinity_key");
   if (!g.object_affinity_key.empty() && g.object_affinity_key.size() < 16)
     throw config_error("object_affinity_key: use at least 16 characters (a random secret)");
+  if (top.has("metrics")) {
+    auto m = top.child("metrics");
+    m.allow_only({"usage", "max_models"});
+    g.metrics.usage = m.get_bool("usage").value_or(true);
+    if (auto v = m.string("max_models")) {
+      auto n = detail::parse_number(*v, 0, 100000);
+      if (!n) throw config_error("metrics.max_models: a number from 0 to 100000");
+      g.metrics.max_models = *n;
+    }
+  }
   if (top.has("limits")) {
     auto l = top.child("limits");
     l.allow_only({"max_request_body", "max_request_headers", "max_buffered_request_bytes",

@@ -35,6 +35,23 @@ class writer {
     fmt::format_to(out(), "{}{}{}{} {}\n", name, labels.empty() ? "" : "{", labels,
                    labels.empty() ? "" : "}", value);
   }
+  // The _bucket, _sum and _count lines of one histogram series (none when it is empty).
+  template <std::size_t N>
+  void histogram_series(std::string_view name, std::string_view labels, const histogram<N>& h,
+                        const std::array<double, N>& bounds) {
+    auto count = h.count();
+    if (count == 0) return;
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i <= N; ++i) {
+      cumulative += h.counts[i];
+      if (i < N)
+        fmt::format_to(out(), "{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, bounds[i], cumulative);
+      else
+        fmt::format_to(out(), "{}_bucket{{{},le=\"+Inf\"}} {}\n", name, labels, cumulative);
+    }
+    fmt::format_to(out(), "{}_sum{{{}}} {}\n{}_count{{{}}} {}\n", name, labels, h.sum, name,
+                   labels, count);
+  }
   std::string take() { return std::move(text_); }
 
  private:
@@ -95,6 +112,48 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
              stats.pool_idle[b]);
   w.family("aigw_active_streams", "gauge", "Responses being relayed now.");
   w.sample("aigw_active_streams", "", stats.active_streams);
+  w.family("aigw_active_requests", "gauge", "Requests read and not yet answered.");
+  w.sample("aigw_active_requests", "", stats.active_requests);
+  w.family("aigw_usage_missing_total", "counter",
+           "Responses that should have reported token usage and did not (cut, aborted, or "
+           "never sent), by backend: counted as missing, never as zero tokens.");
+  for (std::size_t b = 0; b < stats.usage_missing.size(); ++b)
+    w.sample("aigw_usage_missing_total", fmt::format("backend=\"{}\"", backend_label(b)),
+             stats.usage_missing[b]);
+
+  // The GenAI metrics, named as Envoy AI Gateway names them (OpenTelemetry's GenAI semantic
+  // conventions, dots as underscores).
+  auto attributes = [](const gen_ai_labels& l) {
+    auto out = fmt::format(
+        "gen_ai_operation_name=\"{}\",gen_ai_provider_name=\"{}\",gen_ai_original_model=\"{}\","
+        "gen_ai_request_model=\"{}\",gen_ai_response_model=\"{}\"",
+        label_value(l.operation), label_value(l.provider), label_value(l.original_model),
+        label_value(l.request_model), label_value(l.response_model));
+    if (!l.error_type.empty()) fmt::format_to(std::back_inserter(out), ",error_type=\"{}\"", label_value(l.error_type));
+    return out;
+  };
+  w.family("gen_ai_client_token_usage", "histogram", "Tokens used, by gen_ai.token.type.");
+  for (const auto& [labels, series] : stats.gen_ai)
+    for (std::size_t t = 0; t < series.tokens.size(); ++t)
+      w.histogram_series("gen_ai_client_token_usage",
+                         fmt::format("{},gen_ai_token_type=\"{}\"", attributes(labels),
+                                     kTokenTypeNames[t]),
+                         series.tokens[t], kTokenBounds);
+  w.family("gen_ai_server_request_duration", "histogram",
+           "Seconds from the request's arrival to the end of its response.");
+  for (const auto& [labels, series] : stats.gen_ai)
+    w.histogram_series("gen_ai_server_request_duration", attributes(labels),
+                       series.request_duration, kDurationBounds);
+  w.family("gen_ai_server_time_to_first_token", "histogram",
+           "Seconds from a streamed request's arrival to its first response bytes.");
+  for (const auto& [labels, series] : stats.gen_ai)
+    w.histogram_series("gen_ai_server_time_to_first_token", attributes(labels),
+                       series.time_to_first_token, kTimeToFirstTokenBounds);
+  w.family("gen_ai_server_time_per_output_token", "histogram",
+           "Seconds per output token after the first, for streamed responses.");
+  for (const auto& [labels, series] : stats.gen_ai)
+    w.histogram_series("gen_ai_server_time_per_output_token", attributes(labels),
+                       series.time_per_output_token, kTimePerOutputTokenBounds);
   w.family("aigw_build_info", "gauge", "The gateway's version.");
   w.sample("aigw_build_info", fmt::format("version=\"{}\"", AIGW_VERSION), 1);
   return w.take();

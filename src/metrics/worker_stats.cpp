@@ -34,7 +34,23 @@ worker_stats::worker_stats(std::size_t routes, std::size_t backends)
       upstream_connects(backends),
       upstream_connect_failures(backends),
       pool_open(backends),
-      pool_idle(backends) {}
+      pool_idle(backends),
+      usage_missing(backends) {}
+
+void gen_ai_series::merge(const gen_ai_series& other) noexcept {
+  for (std::size_t t = 0; t < tokens.size(); ++t) tokens[t].merge(other.tokens[t]);
+  request_duration.merge(other.request_duration);
+  time_to_first_token.merge(other.time_to_first_token);
+  time_per_output_token.merge(other.time_per_output_token);
+}
+
+std::string worker_stats::model_label(std::string_view model, bool configured,
+                                      std::size_t max_models) {
+  if (configured || labeled_models_.contains(model)) return std::string(model);
+  if (labeled_models_.size() >= max_models) return "other";
+  labeled_models_.emplace(model);
+  return std::string(model);
+}
 
 void worker_stats::merge(const worker_stats& other) {
   for (std::size_t i = 0; i < requests_by_route.size() && i < other.requests_by_route.size(); ++i)
@@ -50,6 +66,9 @@ void worker_stats::merge(const worker_stats& other) {
   add_into(pool_open, other.pool_open);
   add_into(pool_idle, other.pool_idle);
   active_streams += other.active_streams;
+  active_requests += other.active_requests;
+  add_into(usage_missing, other.usage_missing);
+  for (const auto& [labels, series] : other.gen_ai) gen_ai[labels].merge(series);
 }
 
 std::string worker_stats::to_json(const proxy::snapshot& config) const {

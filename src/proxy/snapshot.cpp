@@ -31,9 +31,11 @@ std::shared_ptr<const snapshot> snapshot::compile(config::gateway config) {
   auto models_json =
       boost::json::serialize(boost::json::object{{"object", "list"}, {"data", std::move(data)}});
   proxy::object_ids ids(config);
+  std::unordered_set<std::string> known_models;
+  for (const auto& m : routes.exact_models()) known_models.insert(m.id);
   return std::make_shared<const snapshot>(snapshot{std::move(config), std::move(routes),
                                                    std::move(targets), std::move(models_json),
-                                                   std::move(ids)});
+                                                   std::move(ids), std::move(known_models)});
 }
 
 std::optional<std::string> snapshot::model_json(std::string_view id) const {

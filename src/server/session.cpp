@@ -20,6 +20,7 @@
 #include "aigw/proxy/exchange.hpp"
 #include "aigw/proxy/header_policy.hpp"
 #include "aigw/proxy/object_id_stage.hpp"
+#include "aigw/proxy/usage_stage.hpp"
 
 namespace aigw::server {
 namespace {
@@ -214,6 +215,8 @@ struct request_context {
   // features that need one (usage accounting, translation) add it before forward.
   boost::container::small_vector<proxy::response_stage*, 4> stages;
   std::size_t backend_index = metrics::kNoBackend;  // the backend tried last
+  std::string request_model;  // the model it was sent (after the route's override)
+  bool counts_usage = false;  // the usage stage reads the response
 
   ending end = ending::none;
   errc error = errc::ok;
@@ -256,6 +259,14 @@ class session {
   awaitable<bool> serve_one() {
     request_context ctx(budget_);
     bool go_on = co_await read_request(ctx);
+    // A request read and not answered yet (a gauge), whatever way it ends.
+    struct in_flight {
+      std::uint64_t* gauge;
+      ~in_flight() {
+        if (gauge) --*gauge;
+      }
+    } active{go_on ? &stats_.active_requests : nullptr};
+    if (go_on) ++stats_.active_requests;
     go_on = go_on && admit(ctx) && answer_locally(ctx) && inspect(ctx) && plan(ctx);
     if (go_on) co_await forward(ctx);
     co_return co_await finish(ctx);
@@ -438,6 +449,10 @@ class session {
         proxy::returns_stored_objects(ctx.endpoint.rest, {method.data(), method.size()},
                                       ctx.fields.store))
       ctx.stages.push_back(&object_stage_);
+    // Usage accounting reads what the client gets (after any rewrite: ids only).
+    ctx.counts_usage = config_->config.metrics.usage && method == "POST" &&
+                       proxy::reports_usage(ctx.endpoint.rest);
+    if (ctx.counts_usage) ctx.stages.push_back(&usage_stage_);
     return true;
   }
 
@@ -452,6 +467,7 @@ class session {
       const auto& target = config_->targets[attempt.backend_index];
       ctx.log.backend = target.name;
       ctx.backend_index = attempt.backend_index;
+      ctx.request_model = attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model;
       const auto& objects = ctx.objects;
       const std::string& body_sent = objects.body.empty() ? request.body() : objects.body;
       std::string_view rest = objects.rest.empty() ? ctx.endpoint.rest : objects.rest;
@@ -666,7 +682,88 @@ class session {
   void finish_log(const request_context& ctx) {
     stats_.record_request(ctx.log.route, ctx.backend_index, ctx.log.status);
     if (ctx.end == ending::error) stats_.record_local_error(ctx.error);
+    record_gen_ai(ctx);
     if (config_->config.access_log) write_access_log(ctx.log);
+  }
+
+  // The GenAI metrics of a request that was routed to a backend: its duration, and for the
+  // APIs that report usage, its tokens (or usage missing), time to first token and time per
+  // output token.
+  void record_gen_ai(const request_context& ctx) {
+    if (ctx.backend_index == metrics::kNoBackend) return;
+    const auto& target = config_->targets[ctx.backend_index];
+    auto label = [&](std::string_view model) {
+      return stats_.model_label(model, config_->known_models.contains(std::string(model)),
+                                config_->config.metrics.max_models);
+    };
+    bool read_usage = ctx.counts_usage && ctx.end == ending::relayed;
+    const auto& usage = usage_stage_.usage();
+    metrics::gen_ai_labels labels{
+        .operation = std::string(operation_name(ctx.endpoint.rest)),
+        .provider = std::string(provider_name(target.schema)),
+        .original_model = label(ctx.log.model),
+        .request_model = label(ctx.request_model),
+        .response_model = label(read_usage && !usage.model.empty() ? usage.model
+                                                                   : ctx.request_model),
+        .error_type = error_type(ctx)};
+    auto& series = stats_.gen_ai[labels];
+    auto now = clock::now();
+    series.request_duration.observe(seconds(ctx.log.start, now), metrics::kDurationBounds);
+    if (!read_usage) return;
+    auto first = usage_stage_.first_byte();
+    if (usage_stage_.streamed() && first != clock::time_point{})
+      series.time_to_first_token.observe(seconds(ctx.log.start, first),
+                                         metrics::kTimeToFirstTokenBounds);
+    if (!usage.found) {
+      if (ctx.log.status >= 200 && ctx.log.status < 300) ++stats_.usage_missing[ctx.backend_index];
+      return;
+    }
+    using metrics::token_type;
+    auto observe = [&](token_type t, std::uint64_t n) {
+      series.tokens[static_cast<std::size_t>(t)].observe(static_cast<double>(n),
+                                                         metrics::kTokenBounds);
+    };
+    observe(token_type::input, usage.input);
+    observe(token_type::output, usage.output);
+    if (usage.cached_input) observe(token_type::cached_input, usage.cached_input);
+    if (usage.cache_creation_input)
+      observe(token_type::cache_creation_input, usage.cache_creation_input);
+    if (usage.reasoning) observe(token_type::reasoning, usage.reasoning);
+    if (usage_stage_.streamed() && first != clock::time_point{} && usage.output > 1)
+      series.time_per_output_token.observe(
+          seconds(first, now) / static_cast<double>(usage.output - 1),
+          metrics::kTimePerOutputTokenBounds);
+  }
+
+  static double seconds(clock::time_point from, clock::time_point to) {
+    return std::chrono::duration<double>(to - from).count();
+  }
+
+  // gen_ai.operation.name of an API path (after /v1).
+  static std::string_view operation_name(std::string_view rest) {
+    if (rest == "/chat/completions") return "chat";
+    if (rest == "/completions") return "completion";
+    if (rest == "/embeddings") return "embeddings";
+    if (rest.starts_with("/responses")) return "responses";
+    if (rest.starts_with("/realtime")) return "realtime";
+    if (rest.starts_with("/images")) return "image_generation";
+    if (rest.starts_with("/audio")) return "audio";
+    return "other";
+  }
+
+  // gen_ai.provider.name of a backend schema (OpenTelemetry's well-known values).
+  static std::string_view provider_name(config::schema schema) {
+    return schema == config::schema::azure_openai ? "azure.ai.openai" : "openai";
+  }
+
+  // error.type: the gateway's error code, the upstream's status when it is not a success, or
+  // "incomplete" for a response cut short; empty for success.
+  static std::string error_type(const request_context& ctx) {
+    if (ctx.end == ending::error) return std::string(openai_code(ctx.error));
+    if (ctx.end == ending::client_gone) return "client_closed";
+    if (ctx.log.status >= 400) return std::to_string(ctx.log.status);
+    if (!ctx.log.complete) return "incomplete";
+    return {};
   }
 
   // Read-ahead allowed past the header limit; bounds what a peer can make the buffer hold
@@ -685,8 +782,9 @@ class session {
   // they have grown to the largest head seen).
   std::string upstream_head_;
   std::string response_head_;
-  // The response stage of object affinity, reused from request to request (warm buffers).
+  // The response stages, reused from request to request (warm buffers).
   proxy::object_id_stage object_stage_;
+  proxy::usage_stage usage_stage_;
   std::shared_ptr<proxy::client_watch> watch_;
   std::shared_ptr<const proxy::snapshot> config_;
   upstream::connection_pool& pool_;

@@ -304,7 +304,8 @@ async function answerSlow(req, res, recorded) {
 }
 
 function sseChunk(recorded, i, last) {
-  const model = requestJson(recorded).model ?? null;
+  const request = requestJson(recorded);
+  const model = request.model ?? null;
   const delta = i === 0 ? { role: 'assistant', content: `tok${i}` } : { content: `tok${i}` };
   const chunk = {
     id: `chatcmpl-fake-${recorded.id}`,
@@ -312,6 +313,19 @@ function sseChunk(recorded, i, last) {
     created: Math.floor(Date.now() / 1000),
     model,
     choices: [{ index: 0, delta, finish_reason: last ? 'stop' : null }],
+  };
+  // As OpenAI does with stream_options.include_usage: "usage": null on every chunk.
+  if (request.stream_options?.include_usage) chunk.usage = null;
+  return `data: ${JSON.stringify(chunk)}\n\n`;
+}
+
+// The usage-only chunk OpenAI sends last when asked (stream_options.include_usage).
+function sseUsageChunk(recorded, count) {
+  const model = requestJson(recorded).model ?? null;
+  const chunk = {
+    id: `chatcmpl-fake-${recorded.id}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000),
+    model, choices: [], usage: { prompt_tokens: 5, completion_tokens: count, total_tokens: 5 + count,
+                                 prompt_tokens_details: { cached_tokens: 2 } },
   };
   return `data: ${JSON.stringify(chunk)}\n\n`;
 }
@@ -331,6 +345,7 @@ async function answerSse(req, res, recorded, { gated, gate }) {
   writeSseHead(res);
   const pieces = [];
   for (let i = 0; i < count; i++) pieces.push(sseChunk(recorded, i, i === count - 1));
+  if (requestJson(recorded).stream_options?.include_usage) pieces.push(sseUsageChunk(recorded, count));
   pieces.push(SSE_DONE);
 
   for (const [i, piece] of pieces.entries()) {

@@ -117,6 +117,12 @@ struct gateway {
   bool object_affinity = true;
   std::string object_affinity_key;      // secret: empty for a key derived from each backend
   std::string object_affinity_key_ref;  // "${VAR}" when it came from the environment
+  // metrics: usage accounting on the responses that report tokens, and how many distinct
+  // model names (beyond the config's) label the metrics before the rest become "other".
+  struct metrics_settings {
+    bool usage = true;
+    unsigned max_models = 100;
+  } metrics;
   struct limits limits;
   struct timeouts timeouts;
   std::vector<backend> backends;

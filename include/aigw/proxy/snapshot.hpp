@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "aigw/config/config.hpp"
@@ -20,6 +21,8 @@ struct snapshot {
   std::vector<upstream::target> targets;  // index = backend index
   std::string models_json;                // GET /v1/models body
   object_ids affinity;                    // object affinity (off with one backend)
+  // The model names the routes mention exactly: metric labels always keep these.
+  std::unordered_set<std::string> known_models;
 
   // Throws config::config_error (e.g. an unreadable ca_file).
   static std::shared_ptr<const snapshot> compile(config::gateway config);

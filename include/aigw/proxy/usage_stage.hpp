@@ -1,0 +1,52 @@
+#pragma once
+// Usage accounting: a response stage that only reads. It finds the token usage a backend
+// reports, in a JSON body (read at its end) or in an SSE stream (each event as it
+// completes; only events that carry a usage object are parsed), and when the first body
+// bytes reached the client. The session records what it found when the request ends; a
+// response that ends without usage (cut, aborted, or the backend sent none) is counted as
+// usage missing, never as zero tokens.
+#include <chrono>
+#include <string>
+
+#include "aigw/json/usage_scan.hpp"
+#include "aigw/proxy/response_stage.hpp"
+#include "aigw/proxy/sse_scanner.hpp"
+
+namespace aigw::proxy {
+
+// Whether a request to `rest` (the path after /v1) returns token usage: chat, completions,
+// embeddings and the Responses API.
+bool reports_usage(std::string_view rest) noexcept;
+
+class usage_stage final : public response_stage {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  void on_head(const boost::beast::http::response_header<>& head) override;
+  void on_data(std::string_view bytes) override;
+  void on_end(bool complete) override;
+
+  // After the response: what was found.
+  const json::usage_reading& usage() const noexcept { return usage_; }
+  bool complete() const noexcept { return complete_; }
+  bool streamed() const noexcept { return mode_ == mode::sse; }
+  clock::time_point first_byte() const noexcept { return first_byte_; }
+
+  // The largest JSON body held to read its usage; past it, usage is missing.
+  static constexpr std::size_t kMaxHeld = 8u << 20;
+
+ private:
+  enum class mode { off, json, sse };
+  void read(std::string_view json);
+
+  mode mode_ = mode::off;
+  bool complete_ = false;
+  bool over_ = false;
+  clock::time_point first_byte_{};
+  json::usage_reading usage_;
+  sse_scanner events_;
+  std::string held_;     // a JSON body
+  std::string scratch_;  // an event's data, with the parser's padding
+};
+
+}  // namespace aigw::proxy
