@@ -153,6 +153,7 @@ function rows(meta) {
     ['p50 latency, 1 connection, proxy on the same core as the load (µs)', 'p50_1same', 1, 'both'],
     ['added p50 over direct, 1 connection, proxy on the same core as the load (µs)', 'added_p50_1same', 1, 'nginx']);
   for (const c of [1, 16, 64]) out.push([`proxy CPU time per request, ${conns(c)} (µs)`, `cpu_${c}`, 1, 'nginx']);
+  out.push(['  the same, usage accounting off: 16 connections (µs)', 'cpu_16_nousage', 1, 'nginx']);
   out.push(['peak RSS after the wrk runs (VmHWM, KiB)', 'hwm_wrk', 0, 'nginx']);
   out.push(`Streaming (stream_client, ${meta.streams} streams of 20 chunks, one at a time)`);
   for (const [k, what] of [['nodelay', 'no delay'], ['delay5', '5 ms between chunks']]) {
@@ -163,6 +164,8 @@ function rows(meta) {
     ['added TTFB p50 over direct, no delay (µs)', 'added_ttfb50_nodelay', 0, 'nginx'],
     ['proxy CPU time per SSE stream, 21 events back to back, 1 client (µs)', 'sse_cpu_1', 1, 'nginx'],
     ['proxy CPU time per SSE stream, 21 events back to back, 16 clients (µs)', 'sse_cpu_16', 1, 'nginx'],
+    ['  the same, usage accounting off: 1 client (µs)', 'sse_cpu_1_nousage', 1, 'nginx'],
+    ['  the same, usage accounting off: 16 clients (µs)', 'sse_cpu_16_nousage', 1, 'nginx'],
     ['system calls per SSE stream, 21 events, 1 client (strace -c)', 'syscalls_stream', 1, 'nginx'],
     ['system calls per non-streaming request, 1 connection (strace -c)', 'syscalls_request', 1, 'nginx'],
     `Scale (${meta.scale} concurrent streams, 20 chunks 250 ms apart)`,

@@ -30,6 +30,12 @@ constexpr std::string_view kChunk =
     "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
     "\"model\":\"bench\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok\"},"
     "\"finish_reason\":null}]}\n\n";
+// The last chunk carries the usage, as Ollama's does (and OpenAI's with include_usage), so
+// usage accounting has its one parse per stream to do.
+constexpr std::string_view kLastChunk =
+    "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+    "\"model\":\"bench\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],"
+    "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":20,\"total_tokens\":29}}\n\n";
 constexpr std::string_view kDone = "data: [DONE]\n\n";
 
 unsigned header_number(const http::fields& h, std::string_view name, unsigned fallback) {
@@ -81,8 +87,9 @@ net::awaitable<void> serve(tcp::socket socket) {
         timer.expires_after(std::chrono::milliseconds(delay_ms));
         co_await timer.async_wait(use_tuple);
       }
+      auto chunk = i + 1 == chunks ? kLastChunk : kChunk;
       auto [cec, cn] =
-          co_await net::async_write(socket, http::make_chunk(net::buffer(kChunk)), use_tuple);
+          co_await net::async_write(socket, http::make_chunk(net::buffer(chunk)), use_tuple);
       if (cec) co_return;
     }
     auto [dec, dn] =

@@ -331,7 +331,7 @@ gateway load_from_string(std::string_view yaml, const env_lookup& env) {
 namespace detail {
 gateway load_native(const YAML::Node& root, const env_lookup& env) {
   reader top(root, "", env);
-  top.allow_only({"listen", "admin", "workers", "access_log", "object_affinity",
+  top.allow_only({"listen", "admin", "workers", "access_log", "response_headers", "object_affinity",
                   "object_affinity_key", "metrics", "limits", "timeouts", "backends", "routes"});
 
   gateway g;
@@ -351,6 +351,7 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
     g.workers = *n;
   }
   g.access_log = top.get_bool("access_log").value_or(true);
+  g.response_headers = top.get_bool("response_headers").value_or(true);
   g.object_affinity = top.get_bool("object_affinity").value_or(true);
   g.object_affinity_key = top.string("object_affinity_key").value_or("");
   g.object_affinity_key_ref = top.env_reference("object_affinity_key");

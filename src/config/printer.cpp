@@ -38,6 +38,7 @@ std::string print_native(const gateway& g) {
   out << YAML::Key << "workers" << YAML::Value
       << (g.workers ? std::to_string(g.workers) : std::string("auto"));
   out << YAML::Key << "access_log" << YAML::Value << g.access_log;
+  out << YAML::Key << "response_headers" << YAML::Value << g.response_headers;
   out << YAML::Key << "object_affinity" << YAML::Value << g.object_affinity;
   out << YAML::Key << "metrics" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
       << "usage" << YAML::Value << g.metrics.usage << YAML::Key << "max_models" << YAML::Value

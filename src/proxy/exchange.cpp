@@ -330,7 +330,8 @@ class exchange {
     result_.status = upstream_head.result_int();
     write_client_response_head(result_.status, upstream_head.reason(), upstream_head.base(),
                                framing, parser.content_length().value_or(0), keep_alive,
-                               request_.client_version, request_.response_head);
+                               request_.client_version, request_.response_head,
+                               request_.gateway_fields);
 
     // How the upstream delimits its body, and what the client needs done to it.
     enum class source { chunked, length, close };

@@ -113,7 +113,9 @@ void append_request_headers(const boost::beast::http::fields& from, std::string&
 
 void append_response_headers(const boost::beast::http::fields& from, std::string& out) {
   append_filtered(from, out, [](const auto& f) {
-    return std::find(kResponseOnly.begin(), kResponseOnly.end(), f.name()) != kResponseOnly.end();
+    auto name = f.name_string();
+    return std::find(kResponseOnly.begin(), kResponseOnly.end(), f.name()) != kResponseOnly.end() ||
+           (name.size() >= 7 && boost::beast::iequals(name.substr(0, 7), "x-aigw-"));
   });
 }
 
@@ -152,7 +154,8 @@ errc finish_upstream_request_head(std::string_view method,
 void write_client_response_head(unsigned status, std::string_view reason,
                                 const boost::beast::http::fields& upstream_headers,
                                 body_framing framing, std::uint64_t content_length, bool keep_alive,
-                                unsigned client_version, std::string& out) {
+                                unsigned client_version, std::string& out,
+                                std::string_view gateway_fields) {
   out.clear();
   if (reason.empty()) {
     auto standard =
@@ -161,6 +164,7 @@ void write_client_response_head(unsigned status, std::string_view reason,
   }
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\n", status, reason);
   append_response_headers(upstream_headers, out);
+  out.append(gateway_fields);
   if (framing == body_framing::content_length) {
     char digits[24];
     auto end = fmt::format_to(digits, "{}", content_length);

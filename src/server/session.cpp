@@ -482,6 +482,11 @@ class session {
             attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model);
         query = realtime_query;
       }
+      // Response headers that explain the routing (response_headers: false turns them off).
+      gateway_fields_.clear();
+      if (config_->config.response_headers)
+        fmt::format_to(std::back_inserter(gateway_fields_), "x-aigw-backend: {}\r\nx-aigw-route: {}\r\n",
+                       target.name, ctx.log.route);
       bool tags_ids = !ctx.stages.empty() && ctx.stages.front() == &object_stage_;
       if (tags_ids) object_stage_.prepare(config_->affinity, attempt.backend_index);
       providers::upstream_call call{.method = {method.data(), method.size()},
@@ -521,6 +526,7 @@ class session {
                                             .response_head = response_head_,
                                             .stats = stats_,
                                             .stages = ctx.stages,
+                                            .gateway_fields = gateway_fields_,
                                             .websocket = ctx.websocket,
                                             .client_buffer = &buffer_,
                                             .streamed_body_length = ctx.streamed_body_length},
@@ -782,6 +788,7 @@ class session {
   // they have grown to the largest head seen).
   std::string upstream_head_;
   std::string response_head_;
+  std::string gateway_fields_;
   // The response stages, reused from request to request (warm buffers).
   proxy::object_id_stage object_stage_;
   proxy::usage_stage usage_stage_;

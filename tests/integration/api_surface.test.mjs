@@ -2,6 +2,8 @@
 // log that says what really happened (bytes sent, streams cut or aborted, and by whom).
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startFakeUpstream } from '../fakes/fake_upstream.mjs';
 import { assertOpenAiError, gatewayConfig, newTestId, openResponse, request, sseReader, startGateway } from './harness.mjs';
@@ -92,5 +94,44 @@ describe('the access log', () => {
     await sseReader(res).rest().catch(() => {});
     const line = await accessLine('/v1/chat/completions', from);
     assert.match(line, / status=200 .* complete=false ended_by=upstream$/);
+  });
+});
+
+describe('response headers that explain the routing', () => {
+  test('x-aigw-backend and x-aigw-route on relayed responses; a backend cannot forge them', LIMIT, async () => {
+    const forger = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-aigw-backend': 'forged', 'x-aigw-anything': '1' });
+      res.end('{}');
+    });
+    forger.listen(0, '127.0.0.1');
+    await once(forger, 'listening');
+    const two = await startGateway(gatewayConfig({
+      backends: [{ name: 'ollama', url: fake.url }, { name: 'forger', url: `http://127.0.0.1:${forger.address().port}/v1` }],
+      routes: [{ match: { model: 'forge' }, backend: 'forger' }, { backend: 'ollama' }],
+    }));
+    try {
+      const ok = await request(two.base, '/v1/chat/completions', { body: { model: 'llama3', messages: [] } });
+      assert.equal(ok.headers['x-aigw-backend'], 'ollama');
+      assert.equal(ok.headers['x-aigw-route'], '1');
+      const forged = await request(two.base, '/v1/chat/completions', { body: { model: 'forge', messages: [] } });
+      assert.equal(forged.headers['x-aigw-backend'], 'forger');
+      assert.equal(forged.headers['x-aigw-route'], '0');
+      assert.equal(forged.headers['x-aigw-anything'], undefined);
+    } finally {
+      await two.stop();
+      forger.close();
+    }
+  });
+
+  test('response_headers: false leaves them out', LIMIT, async () => {
+    const quiet = await startGateway(gatewayConfig({ response_headers: false, backends: [{ name: 'ollama', url: fake.url }] }));
+    try {
+      const res = await request(quiet.base, '/v1/chat/completions', { body: { model: 'llama3', messages: [] } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['x-aigw-backend'], undefined);
+      assert.equal(res.headers['x-aigw-route'], undefined);
+    } finally {
+      await quiet.stop();
+    }
   });
 });

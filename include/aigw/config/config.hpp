@@ -113,6 +113,7 @@ struct gateway {
   std::uint16_t admin_port = 1064;
   unsigned workers = 0;  // 0: one per core
   bool access_log = true;
+  bool response_headers = true;  // x-aigw-backend and x-aigw-route on relayed responses
   // Ids of stored objects name the backend that made them (proxy/object_ids.hpp).
   bool object_affinity = true;
   std::string object_affinity_key;      // secret: empty for a key derived from each backend

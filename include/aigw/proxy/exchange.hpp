@@ -33,6 +33,7 @@ struct exchange_request {
   std::string& response_head;    // scratch for the client response head, reused per session
   metrics::worker_stats& stats;  // upstream connects, active streams
   response_stages stages = {};   // what reads or rewrites the response body; none: identity
+  std::string_view gateway_fields = {};  // the gateway's own response headers (x-aigw-*)
   // A WebSocket upgrade: a 101 answer turns the exchange into a byte tunnel between the
   // client and the backend, starting with the bytes already in `client_buffer` (the
   // session's read buffer).

@@ -62,10 +62,13 @@ enum class body_framing { none, content_length, chunked, until_close };
 
 // The whole head of the response relayed to the client; `content_length` is used with
 // body_framing::content_length (the value the upstream parser validated, never its raw text).
+// `gateway_fields` ("Name: value\r\n" lines, e.g. x-aigw-backend) are the gateway's own; an
+// upstream's x-aigw-* headers are never relayed, so they cannot be forged.
 void write_client_response_head(unsigned status, std::string_view reason,
                                 const boost::beast::http::fields& upstream_headers,
                                 body_framing framing, std::uint64_t content_length, bool keep_alive,
-                                unsigned client_version, std::string& out);
+                                unsigned client_version, std::string& out,
+                                std::string_view gateway_fields = {});
 
 // Whether a Transfer-Encoding value is one this gateway accepts on a request: exactly
 // "chunked". Anything else makes the framing ambiguous (request smuggling), so it is refused.
