@@ -18,6 +18,7 @@
 #include <boost/program_options.hpp>
 
 #include "aigw/config/loader.hpp"
+#include "aigw/core/access_log.hpp"
 #include "aigw/core/log.hpp"
 #include "aigw/json/model_extractor.hpp"
 #include "aigw/proxy/snapshot.hpp"
@@ -125,6 +126,18 @@ std::unique_ptr<server::admin_server> start_admin(
 int run(std::shared_ptr<const proxy::snapshot> snapshot) {
   const auto& cfg = snapshot->config;
   raise_open_file_limit();
+  if (cfg.access_log) {
+    try {
+      log::access_sink::instance().open(cfg.access_log_to);
+    } catch (const std::exception& e) {
+      log::error("{}", e.what());
+      return 1;
+    }
+  }
+  // Whatever way run() returns, what the access log buffered is written and its thread ends.
+  struct close_access_log {
+    ~close_access_log() { log::access_sink::instance().close(); }
+  } closing;
   unsigned workers = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   error_code ec;
   auto address = net::ip::make_address(cfg.listen_host, ec);
@@ -156,7 +169,8 @@ int run(std::shared_ptr<const proxy::snapshot> snapshot) {
 
   std::function<void(error_code, int)> on_signal = [&](error_code ec, int signal) {
     if (ec) return;
-    if (signal == SIGUSR1) {
+    if (signal == SIGUSR1) {  // logrotate moved the access log; and a stats line
+      log::access_sink::instance().reopen();
       log_stats(*snapshot, pool);
       signals.async_wait(on_signal);
       return;

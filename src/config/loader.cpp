@@ -331,7 +331,8 @@ gateway load_from_string(std::string_view yaml, const env_lookup& env) {
 namespace detail {
 gateway load_native(const YAML::Node& root, const env_lookup& env) {
   reader top(root, "", env);
-  top.allow_only({"listen", "admin", "workers", "access_log", "response_headers", "object_affinity",
+  top.allow_only({"listen", "admin", "workers", "access_log", "access_log_format",
+                  "response_headers", "object_affinity",
                   "object_affinity_key", "metrics", "limits", "timeouts", "backends", "routes"});
 
   gateway g;
@@ -350,7 +351,24 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
           *workers));
     g.workers = *n;
   }
-  g.access_log = top.get_bool("access_log").value_or(true);
+  if (auto to = top.string("access_log")) {
+    // true and false keep their old meaning (stderr, off).
+    if (*to == "false" || *to == "off") {
+      g.access_log = false;
+    } else if (*to == "true" || *to == "stderr" || *to == "stdout") {
+      g.access_log_to = *to == "true" ? "stderr" : *to;
+    } else if (to->starts_with("/") || to->starts_with("./")) {
+      g.access_log_to = *to;
+    } else {
+      throw config_error(fmt::format(
+          "access_log: \"{}\" is not stderr, stdout, off, or a file path (/... or ./...)", *to));
+    }
+  }
+  if (auto format = top.string("access_log_format")) {
+    if (*format != "json" && *format != "text")
+      throw config_error(fmt::format("access_log_format: \"{}\" is not json or text", *format));
+    g.access_log_json = *format == "json";
+  }
   g.response_headers = top.get_bool("response_headers").value_or(true);
   g.object_affinity = top.get_bool("object_affinity").value_or(true);
   g.object_affinity_key = top.string("object_affinity_key").value_or("");

@@ -37,7 +37,8 @@ std::string print_native(const gateway& g) {
                                                         : fmt::format("{}:{}", g.admin_host, g.admin_port));
   out << YAML::Key << "workers" << YAML::Value
       << (g.workers ? std::to_string(g.workers) : std::string("auto"));
-  out << YAML::Key << "access_log" << YAML::Value << g.access_log;
+  out << YAML::Key << "access_log" << YAML::Value << (g.access_log ? g.access_log_to : "off");
+  out << YAML::Key << "access_log_format" << YAML::Value << (g.access_log_json ? "json" : "text");
   out << YAML::Key << "response_headers" << YAML::Value << g.response_headers;
   out << YAML::Key << "object_affinity" << YAML::Value << g.object_affinity;
   out << YAML::Key << "metrics" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key

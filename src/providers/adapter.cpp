@@ -20,7 +20,8 @@ errc adapter::finish_head(const upstream_call& call, const upstream::target& tar
   auto e = proxy::finish_upstream_request_head(call.method, call.client_headers, target,
                                                target_start, body_size, head,
                                                {.identity_encoding = call.identity_encoding,
-                                                .websocket = call.websocket});
+                                                .websocket = call.websocket,
+                                                .request_id = call.request_id});
   if (e != errc::ok) detail = "the upstream request target would carry a space, '#', CR, LF or NUL";
   return e;
 }

@@ -328,6 +328,8 @@ class exchange {
       keep_alive = false;
     }
     result_.status = upstream_head.result_int();
+    if (auto id = upstream_head["x-request-id"]; !id.empty())
+      result_.upstream_request_id.assign(id.data(), std::min<std::size_t>(id.size(), 128));
     write_client_response_head(result_.status, upstream_head.reason(), upstream_head.base(),
                                framing, parser.content_length().value_or(0), keep_alive,
                                request_.client_version, request_.response_head,

@@ -102,6 +102,8 @@ void append_request_headers(const boost::beast::http::fields& from, std::string&
     auto name = f.name();
     if (options.identity_encoding && name == field::accept_encoding) return true;
     if (name == field::sec_websocket_protocol) return true;  // appended below, filtered
+    if (!options.request_id.empty() && boost::beast::iequals(f.name_string(), "x-request-id"))
+      return true;
     if (name != field::unknown &&
         std::find(kRequestOnly.begin(), kRequestOnly.end(), name) != kRequestOnly.end())
       return true;
@@ -133,6 +135,7 @@ errc finish_upstream_request_head(std::string_view method,
   out.append(" HTTP/1.1\r\n");
   append_request_headers(client_headers, out, options);
   if (options.identity_encoding) append_field(out, "Accept-Encoding", "identity");
+  if (!options.request_id.empty()) append_field(out, "x-request-id", options.request_id);
   if (options.websocket) {
     append_field(out, "Connection", "Upgrade");
     append_field(out, "Upgrade", "websocket");

@@ -1,4 +1,5 @@
 #include "session.hpp"
+#include "request_log.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/container/small_vector.hpp>
 
+#include "aigw/core/access_log.hpp"
 #include "aigw/core/log.hpp"
 #include "aigw/json/model_extractor.hpp"
 #include "aigw/providers/adapter.hpp"
@@ -27,56 +29,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 using request_parser = http::request_parser<http::string_body>;
-
-// What the access log says about one request.
-struct request_log {
-  clock::time_point start = clock::now();
-  std::string_view method;
-  std::string_view path;
-  std::string model;
-  int route = -1;
-  std::string_view backend = "-";
-  unsigned status = 0;
-  std::uint64_t bytes = 0;  // body bytes sent to the client
-  clock::time_point first_byte{};
-  // Whether the whole response reached the client; if not, who ended it ("client" or
-  // "upstream"), so that aborted and cut streams are told apart from finished ones.
-  bool complete = true;
-  std::string_view ended_by;
-};
-
-double ms_since(clock::time_point start, clock::time_point end) {
-  return std::chrono::duration<double, std::milli>(end - start).count();
-}
-
-// A client-chosen value made safe for one log line: no spaces, quotes or control bytes (no
-// forged lines), at most 128 bytes.
-std::string_view log_safe(std::string_view value, std::string& scratch) {
-  if (value.empty()) return "-";
-  bool clean = value.size() <= 128 && std::all_of(value.begin(), value.end(), [](char c) {
-                 return c > ' ' && c != '"' && c != 0x7f;
-               });
-  if (clean) return value;
-  scratch.assign(value.substr(0, 128));
-  for (auto& c : scratch)
-    if (c <= ' ' || c == '"' || c == 0x7f) c = '?';
-  return scratch;
-}
-
-void write_access_log(const request_log& r) {
-  auto end = clock::now();
-  auto ttfb = r.first_byte == clock::time_point{} ? 0.0 : ms_since(r.start, r.first_byte);
-  std::string method_scratch, path_scratch, model_scratch;
-  fmt::memory_buffer line;
-  fmt::format_to(std::back_inserter(line),
-                 "access method={} path={} model={} route={} backend={} status={} bytes={} "
-                 "ttfb_ms={:.2f} duration_ms={:.2f} complete={}",
-                 log_safe(r.method, method_scratch), log_safe(r.path, path_scratch),
-                 log_safe(r.model, model_scratch), r.route, r.backend, r.status, r.bytes, ttfb,
-                 ms_since(r.start, end), r.complete);
-  if (!r.complete) fmt::format_to(std::back_inserter(line), " ended_by={}", r.ended_by);
-  log::write_line({line.data(), line.size()});
-}
 
 // A query string's piece percent-decoded ('+' is a space); a malformed escape is kept as it is.
 std::string percent_decoded(std::string_view text) {
@@ -284,6 +236,12 @@ class session {
     auto [ec, n] = co_await http::async_read_header(client_, buffer_, parser, use_tuple);
     auto& request = parser.get();
     log_request_line(request, ctx.log);  // also when the request line came before an error
+    // The request's id: the client's when it is sane, else a new one. It goes upstream and
+    // back to the client.
+    auto client_id = request["x-request-id"];
+    ctx.log.request_id = is_sane_request_id({client_id.data(), client_id.size()})
+                             ? std::string(client_id)
+                             : new_request_id();
     if (ec) {
       // A keep-alive connection closed or idle between requests ends quietly.
       bool nothing_received = buffer_.size() == 0 && !parser.got_some();
@@ -484,6 +442,8 @@ class session {
       }
       // Response headers that explain the routing (response_headers: false turns them off).
       gateway_fields_.clear();
+      fmt::format_to(std::back_inserter(gateway_fields_), "x-aigw-request-id: {}\r\n",
+                     ctx.log.request_id);
       if (config_->config.response_headers)
         fmt::format_to(std::back_inserter(gateway_fields_), "x-aigw-backend: {}\r\nx-aigw-route: {}\r\n",
                        target.name, ctx.log.route);
@@ -499,7 +459,8 @@ class session {
                                     .upstream_model = attempt.upstream_model,
                                     .identity_encoding = tags_ids,
                                     .websocket = ctx.websocket,
-                                    .streamed_body_length = ctx.streamed_body_length};
+                                    .streamed_body_length = ctx.streamed_body_length,
+                                    .request_id = ctx.log.request_id};
       std::string_view body;
       std::string detail;
       auto e = target.adapter->write_request(call, target, upstream_head_, ctx.upstream_body, body,
@@ -579,6 +540,7 @@ class session {
       case ending::local_reply: {
         http::response<http::string_body> response{http::status::ok, ctx.version};
         response.set(http::field::content_type, "application/json");
+        response.set("x-request-id", log.request_id);
         response.body() = std::move(ctx.reply_body);
         response.keep_alive(ctx.keep_alive);
         response.prepare_payload();
@@ -622,6 +584,7 @@ class session {
   awaitable<std::uint64_t> reply_error(const request_context& ctx, bool keep_alive) {
     http::response<http::string_body> response{http_status(ctx.error), ctx.version};
     response.set(http::field::content_type, "application/json");
+    response.set("x-request-id", ctx.log.request_id);
     response.set("proxy-status",
                  fmt::format("aigw-proxy; error={}", proxy_status_token(ctx.error)));
     if (response.result() == http::status::service_unavailable)
@@ -689,7 +652,7 @@ class session {
     stats_.record_request(ctx.log.route, ctx.backend_index, ctx.log.status);
     if (ctx.end == ending::error) stats_.record_local_error(ctx.error);
     record_gen_ai(ctx);
-    if (config_->config.access_log) write_access_log(ctx.log);
+    if (config_->config.access_log) write_access_log(ctx);
   }
 
   // The GenAI metrics of a request that was routed to a backend: its duration, and for the
@@ -741,6 +704,25 @@ class session {
           metrics::kTimePerOutputTokenBounds);
   }
 
+  // The request's access-log line, with its usage when it counts any.
+  void write_access_log(const request_context& ctx) {
+    auto log = ctx.log;  // small: the strings are short
+    log.counts_usage = ctx.counts_usage && ctx.end == ending::relayed;
+    if (log.counts_usage) {
+      const auto& usage = usage_stage_.usage();
+      log.usage_found = usage.found;
+      log.input_tokens = usage.input;
+      log.output_tokens = usage.output;
+      log.cached_tokens = usage.cached_input;
+    }
+    if (ctx.end == ending::error) log.error = openai_code(ctx.error);
+    log.bytes_in = ctx.streamed_body_length ? ctx.streamed_body_length
+                                            : ctx.parser.get().body().size();
+    log.upstream_request_id = ctx.result.upstream_request_id;
+    format_access_line(log, config_->config.access_log_json, access_line_);
+    log::access_sink::instance().write(access_line_);
+  }
+
   static double seconds(clock::time_point from, clock::time_point to) {
     return std::chrono::duration<double>(to - from).count();
   }
@@ -789,6 +771,7 @@ class session {
   std::string upstream_head_;
   std::string response_head_;
   std::string gateway_fields_;
+  std::string access_line_;
   // The response stages, reused from request to request (warm buffers).
   proxy::object_id_stage object_stage_;
   proxy::usage_stage usage_stage_;

@@ -110,8 +110,11 @@ describe('Realtime WebSocket sessions', () => {
     await once(ws, 'message');
     ws.close();
     await once(ws, 'close');
-    const [line] = await gw.waitForStderr(/access method=GET path=\/v1\/realtime [^\n]*/, { from });
-    assert.match(line, / model=gpt-realtime .*backend=voice status=101 .*complete=true/);
+    const entry = await gw.waitForAccess((e) => e.path === '/v1/realtime', { from });
+    assert.equal(entry.model, 'gpt-realtime');
+    assert.equal(entry.backend, 'voice');
+    assert.equal(entry.status, 101);
+    assert.equal(entry.complete, true);
     const res = await fetch(`${gw.base}/v1/models`);
     assert.equal(res.status, 200);
   });

@@ -3,10 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startFakeUpstream } from '../fakes/fake_upstream.mjs';
-import { assertOpenAiError, gatewayConfig, newTestId, openResponse, request, sseReader, startGateway } from './harness.mjs';
+import { assertOpenAiError, gatewayConfig, newTestId, openResponse, request, sseReader, startGateway, tempDir } from './harness.mjs';
 
 const LIMIT = { timeout: 20000 };
 
@@ -50,30 +52,32 @@ describe('the Responses API names its model like chat completions', () => {
 });
 
 describe('the access log', () => {
-  /** The access line of the request tagged `id` (by its path), once written. */
-  const accessLine = async (pathRe, from) => (await gw.waitForStderr(new RegExp(`access method=\\S+ path=${pathRe}[^\\n]*`), { from }))[0];
-
-  test("a local error is logged with the bytes of the error body", LIMIT, async () => {
+  test('a local error is logged with the bytes of the error body and its code', LIMIT, async () => {
     const from = gw.stderr().length;
     const res = await request(gw.base, '/no-such-path');
     assertOpenAiError(res, 404);
-    const line = await accessLine('/no-such-path', from);
-    assert.match(line, new RegExp(` status=404 bytes=${Buffer.byteLength(res.text)} `));
-    assert.match(line, / complete=true$/);
+    const entry = await gw.waitForAccess((e) => e.path === '/no-such-path', { from });
+    assert.equal(entry.status, 404);
+    assert.equal(entry.bytes_out, Buffer.byteLength(res.text));
+    assert.equal(entry.error, 'not_found');
+    assert.equal(entry.complete, true);
+    assert.equal(res.headers['x-request-id'], entry.request_id);
   });
 
-  test('a finished stream is complete=true', LIMIT, async () => {
+  test('a finished stream is complete, with its usage', LIMIT, async () => {
     const from = gw.stderr().length;
     const { res } = await openResponse(gw.base, '/v1/chat/completions', {
       headers: { 'x-fake-mode': 'sse', 'x-fake-chunks': '3' },
-      body: { model: 'llama3', stream: true, messages: [] },
+      body: { model: 'llama3', stream: true, stream_options: { include_usage: true }, messages: [] },
     });
     await sseReader(res).rest();
-    const line = await accessLine('/v1/chat/completions', from);
-    assert.match(line, / status=200 .* complete=true$/);
+    const entry = await gw.waitForAccess((e) => e.path === '/v1/chat/completions', { from });
+    assert.equal(entry.status, 200);
+    assert.equal(entry.complete, true);
+    assert.equal(entry.output_tokens, 3);
   });
 
-  test('a stream the client aborts is complete=false ended_by=client', LIMIT, async () => {
+  test('a stream the client aborts is complete=false ended_by=client, usage missing', LIMIT, async () => {
     const from = gw.stderr().length;
     const { req, res } = await openResponse(gw.base, '/v1/chat/completions', {
       headers: { 'x-fake-mode': 'sse', 'x-fake-chunks': '50', 'x-fake-delay-ms': '50' },
@@ -81,8 +85,11 @@ describe('the access log', () => {
     });
     assert.ok(await sseReader(res).next());
     req.destroy();
-    const line = await accessLine('/v1/chat/completions', from);
-    assert.match(line, / status=200 .* complete=false ended_by=client$/);
+    const entry = await gw.waitForAccess((e) => e.path === '/v1/chat/completions', { from });
+    assert.equal(entry.status, 200);
+    assert.equal(entry.complete, false);
+    assert.equal(entry.ended_by, 'client');
+    assert.equal(entry.usage_missing, true);
   });
 
   test('a stream the upstream cuts is complete=false ended_by=upstream', LIMIT, async () => {
@@ -92,10 +99,41 @@ describe('the access log', () => {
       body: { model: 'llama3', stream: true, messages: [] },
     });
     await sseReader(res).rest().catch(() => {});
-    const line = await accessLine('/v1/chat/completions', from);
-    assert.match(line, / status=200 .* complete=false ended_by=upstream$/);
+    const entry = await gw.waitForAccess((e) => e.path === '/v1/chat/completions', { from });
+    assert.equal(entry.status, 200);
+    assert.equal(entry.complete, false);
+    assert.equal(entry.ended_by, 'upstream');
+  });
+
+  test('access_log: PATH writes there, and SIGUSR1 reopens it (logrotate)', LIMIT, async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'access.log');
+    const logged = await startGateway(gatewayConfig({ access_log: file, backends: [{ name: 'ollama', url: fake.url }] }));
+    try {
+      await request(logged.base, '/v1/models');
+      const first = await waitForFile(file, (t) => t.includes('/v1/models'));
+      assert.equal(JSON.parse(first.trim().split('\n')[0]).path, '/v1/models');
+      fs.renameSync(file, `${file}.1`);
+      process.kill(logged.pid, 'SIGUSR1');
+      await logged.waitForStderr(/stats \{/);
+      await request(logged.base, '/healthz');
+      const second = await waitForFile(file, (t) => t.includes('/healthz'));
+      assert.ok(!second.includes('/v1/models'), 'the new file starts after the rotation');
+    } finally {
+      await logged.stop();
+    }
   });
 });
+
+/** The text of `file` once `done(text)` holds (the writer is asynchronous). */
+async function waitForFile(file, done) {
+  for (let i = 0; i < 200; i++) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    if (done(text)) return text;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${file} never had the expected line`);
+}
 
 describe('response headers that explain the routing', () => {
   test('x-aigw-backend and x-aigw-route on relayed responses; a backend cannot forge them', LIMIT, async () => {

@@ -176,6 +176,20 @@ export async function startGateway(configYamlText, { env = {}, args = [], wrap =
      * response, so tests await them rather than read stderr at once.
      */
     waitForStderr: (re, { from = 0 } = {}) => waitForText(child.stderr, () => stderr.slice(from), re),
+    /**
+     * Resolves with the first JSON access-log entry past offset `from` for which
+     * `predicate(entry)` holds, waiting for more output if needed.
+     */
+    async waitForAccess(predicate, { from = 0 } = {}) {
+      for (;;) {
+        for (const line of stderr.slice(from).split('\n')) {
+          if (!line.startsWith('{"time":')) continue;
+          const entry = JSON.parse(line);
+          if (predicate(entry)) return entry;
+        }
+        await once(child.stderr, 'data');
+      }
+    },
     /** Sends SIGTERM, waits for the exit and returns the exit code. */
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

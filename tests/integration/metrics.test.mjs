@@ -84,7 +84,7 @@ describe('/metrics after a known mix of requests', () => {
       });
       await sseReader(res).next();
       req.destroy();
-      await gw.waitForStderr(/complete=false ended_by=client/);
+      await gw.waitForAccess((e) => e.complete === false && e.ended_by === 'client');
     }
     assert.equal((await request(gw.base, '/v1/embeddings', { body: { model: 'llama3', input: 'x' } })).status, 200);
     assert.equal((await request(gw.base, '/v1/chat/completions', { headers: { 'x-fake-status': '500' }, body: chatBody() })).status, 500);

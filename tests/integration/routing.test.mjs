@@ -160,14 +160,41 @@ describe('GET /v1/models', () => {
 });
 
 describe('access log', () => {
-  test('one line per request with method, path, model, backend and status', LIMIT, async () => {
+  test('one JSON line per request with the request id, method, path, model, backend, status, usage', LIMIT, async () => {
     const from = gw.stderr().length;
-    const res = await chat(gw.base, { model: 'llama3' });
+    const res = await chat(gw.base, { model: 'llama3', headers: { 'x-request-id': 'my-trace.42' } });
     assert.equal(res.status, 200);
-    const fields = ['method=POST', 'path=/v1/chat/completions', 'model=llama3', 'backend=ollama', 'status=200'];
-    // One line holding every field as a whole whitespace-separated token, in any order.
-    const token = (f) => `(?=.*(?<!\\S)${f.replace(/[/.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\S))`;
-    const line = await gw.waitForStderr(new RegExp(`^${fields.map(token).join('')}.*$`, 'm'), { from });
-    assert.ok(line[0].includes('backend=ollama'));
+    assert.equal(res.headers['x-aigw-request-id'], 'my-trace.42');
+    const entry = await gw.waitForAccess((e) => e.request_id === 'my-trace.42', { from });
+    assert.equal(entry.method, 'POST');
+    assert.equal(entry.path, '/v1/chat/completions');
+    assert.equal(entry.model, 'llama3');
+    assert.equal(entry.backend, 'ollama');
+    assert.equal(entry.status, 200);
+    assert.equal(entry.input_tokens, 5);  // the fake's usage
+    assert.equal(entry.output_tokens, 3);
+    assert.ok(entry.bytes_in > 0 && entry.bytes_out > 0);
+    assert.match(entry.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    // The id went upstream, in place of the client's header.
+    assert.equal(JSON.parse(res.text).echo.headers['x-request-id'], 'my-trace.42');
+  });
+
+  test('an insane x-request-id is replaced by a generated one, upstream and in the log', LIMIT, async () => {
+    const from = gw.stderr().length;
+    const res = await chat(gw.base, { model: 'llama3', headers: { 'x-request-id': 'has spaces and "quotes"' } });
+    const id = res.headers['x-aigw-request-id'];
+    assert.match(id, /^[0-9a-f]{32}$/);
+    assert.equal(JSON.parse(res.text).echo.headers['x-request-id'], id);
+    await gw.waitForAccess((e) => e.request_id === id, { from });
+  });
+
+  test('access_log_format: text keeps the key=value line', LIMIT, async () => {
+    const text = await startGateway(gatewayConfig({ access_log_format: 'text', backends: [{ name: 'ollama', url: ollama.url }] }));
+    try {
+      await chat(text.base, { model: 'llama3' });
+      await text.waitForStderr(/^access method=POST path=\/v1\/chat\/completions model=llama3 .*status=200 /m);
+    } finally {
+      await text.stop();
+    }
   });
 });

@@ -113,6 +113,8 @@ struct gateway {
   std::uint16_t admin_port = 1064;
   unsigned workers = 0;  // 0: one per core
   bool access_log = true;
+  std::string access_log_to = "stderr";  // stderr, stdout, or a file path
+  bool access_log_json = true;           // access_log_format: json (else text)
   bool response_headers = true;  // x-aigw-backend and x-aigw-route on relayed responses
   // Ids of stored objects name the backend that made them (proxy/object_ids.hpp).
   bool object_affinity = true;

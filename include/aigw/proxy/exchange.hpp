@@ -52,6 +52,7 @@ struct exchange_result {
   bool client_keep_alive = false;  // the relayed response left the client connection reusable
   bool client_body_unread = false;  // a streamed request body was not read to its end
   unsigned status = 0;             // upstream status relayed to the client
+  std::string upstream_request_id;  // the backend's x-request-id (at most 128 bytes)
   std::uint64_t body_bytes = 0;
   std::chrono::steady_clock::time_point first_byte{};  // when the response head arrived
 };

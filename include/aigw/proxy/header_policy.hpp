@@ -26,6 +26,8 @@ struct upstream_head_options {
   // hop-by-hop, so never copied), and Sec-WebSocket-Protocol loses the subprotocols that
   // carry a client's API key (browsers' "openai-insecure-api-key.<key>").
   bool websocket = false;
+  // The gateway's id for the request, sent as x-request-id in place of the client's.
+  std::string_view request_id = {};
 };
 
 // Appends "Name: value\r\n" for every end-to-end request header: skips hop-by-hop and
