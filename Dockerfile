@@ -55,7 +55,7 @@ COPY configs/docker.yaml /etc/aigw/gateway.yaml
 # Numeric, so that runtimes can tell it is not root without reading /etc/passwd
 # (Kubernetes' runAsNonRoot).
 USER 1975:1975
-EXPOSE 1975
+EXPOSE 1975 1064
 
 # No curl in the image: bash's /dev/tcp sends GET /healthz and the status line must say 200.
 # AIGW_HEALTHCHECK_ADDR is where to ask, for a container started with another --listen.
