@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "aigw/core/object_tag.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -130,6 +133,34 @@ errc extract_request_fields(std::string& body, request_fields& out) {
         out.store = store;
         continue;
       }
+    } else if (key == "stream_options") {
+      auto open = value.raw_json_token();  // starts at the '{' of an object
+      od::object options;
+      if (!open.empty() && open[0] == '{' &&
+          value.get_object().get(options) == simdjson::SUCCESS) {
+        out.stream_options_open = static_cast<std::size_t>(open.data() - body.data());
+        for (auto option : options) {
+          std::string_view name;
+          if (auto e = option.unescaped_key().get(name)) return to_errc(e);
+          od::value v;
+          if (auto e = option.value().get(v)) return to_errc(e);
+          if (name == "include_usage") {
+            auto token = v.raw_json_token();
+            while (!token.empty() && (token.back() == ' ' || token.back() == '\n' ||
+                                      token.back() == '\r' || token.back() == '\t'))
+              token.remove_suffix(1);
+            bool include = false;
+            if (v.get_bool().get(include) == simdjson::SUCCESS) {
+              out.include_usage = include;
+              out.include_usage_offset = static_cast<std::size_t>(token.data() - body.data());
+              out.include_usage_length = token.size();
+              continue;
+            }
+          }
+          if (auto e = validate(v, 2, body.data(), out.tagged_ids, name, false)) return to_errc(e);
+        }
+        continue;
+      }
     } else if (key == "previous_response_id") {
       // A non-empty string (validated, and looked at for a tag, below).
       auto raw = value.raw_json_token();
@@ -140,6 +171,40 @@ errc extract_request_fields(std::string& body, request_fields& out) {
   // Anything after the object (a second value, stray bytes) makes the body invalid.
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return errc::invalid_json;
   return invalid_model ? errc::invalid_model : errc::ok;
+}
+
+std::string with_usage_forced(std::string_view body, const request_fields& fields,
+                              std::string_view model) {
+  // The edits, each at an offset of the original body, applied from the last one back so
+  // that each offset still holds.
+  struct edit {
+    std::size_t at, length;
+    std::string text;
+  };
+  std::vector<edit> edits;
+  if (!model.empty() && fields.has_model)
+    edits.push_back({fields.model_offset, fields.model_length,
+                     boost::json::serialize(boost::json::string_view(model.data(), model.size()))});
+  auto opens_empty = [&](std::size_t brace) {
+    auto next = body.find_first_not_of(" \t\r\n", brace + 1);
+    return next != std::string_view::npos && body[next] == '}';
+  };
+  if (fields.include_usage_offset != request_fields::kNone) {
+    edits.push_back({fields.include_usage_offset, fields.include_usage_length, "true"});
+  } else if (fields.stream_options_open != request_fields::kNone) {
+    auto at = fields.stream_options_open + 1;
+    edits.push_back({at, 0, opens_empty(fields.stream_options_open) ? R"("include_usage":true)"
+                                                                     : R"("include_usage":true,)"});
+  } else {
+    auto brace = body.find('{');
+    edits.push_back({brace + 1, 0,
+                     opens_empty(brace) ? R"("stream_options":{"include_usage":true})"
+                                        : R"("stream_options":{"include_usage":true},)"});
+  }
+  std::sort(edits.begin(), edits.end(), [](const edit& a, const edit& b) { return a.at > b.at; });
+  std::string out(body);
+  for (const auto& e : edits) out.replace(e.at, e.length, e.text);
+  return out;
 }
 
 void replace_model(std::string& body, const request_fields& fields, std::string_view model) {

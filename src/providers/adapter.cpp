@@ -7,6 +7,10 @@
 namespace aigw::providers {
 
 std::string_view adapter::body_for(const upstream_call& call, std::string& scratch) {
+  if (call.force_usage) {
+    scratch = json::with_usage_forced(call.original_body, call.fields, call.upstream_model);
+    return scratch;
+  }
   if (call.upstream_model.empty() || !call.fields.has_model) return call.original_body;
   scratch = call.original_body;
   json::replace_model(scratch, call.fields, call.upstream_model);

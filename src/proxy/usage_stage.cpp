@@ -1,5 +1,7 @@
 #include "aigw/proxy/usage_stage.hpp"
 
+#include <algorithm>
+
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
@@ -36,6 +38,8 @@ bool reports_usage(std::string_view rest) noexcept {
 }
 
 void usage_stage::on_head(const http::response_header<>& head) {
+  out_.clear();
+  scanned_ = 0;
   mode_ = mode::off;
   complete_ = false;
   over_ = false;
@@ -67,6 +71,11 @@ void usage_stage::on_data(std::string_view bytes) {
       held_.append(bytes);
       return;
     case mode::sse:
+      if (forced_) {
+        held_.append(bytes);
+        take_events();
+        return;
+      }
       events_.feed(bytes, [&](std::string_view, std::string_view data) {
         if (carries_usage(data)) read(data);
       });
@@ -74,8 +83,64 @@ void usage_stage::on_data(std::string_view bytes) {
   }
 }
 
+// Forced usage: each complete event (up to its blank line) goes to out_, but the usage-only
+// chunk is read and dropped, and every `"usage":null` the option added is removed (inside
+// the JSON a quote is always escaped, so these bytes can only be that field). An event
+// without an end in sight past the bound is passed on as it is.
+void usage_stage::take_events() {
+  std::size_t start = 0;
+  for (;;) {
+    auto from = std::max(start, scanned_ > 2 ? scanned_ - 2 : 0);
+    auto end = held_.find("\n\n", from);
+    auto crlf = held_.find("\n\r\n", from);
+    std::size_t length = 2;
+    if (crlf != std::string::npos && (end == std::string::npos || crlf < end)) end = crlf, length = 3;
+    if (end == std::string::npos) break;
+    std::string_view event(held_.data() + start, end + length - start);
+    auto data_at = event.find("data:");
+    std::string_view data = data_at == std::string_view::npos ? std::string_view() : event.substr(data_at);
+    if (carries_usage(data)) {
+      auto json_at = data.find('{');
+      auto json_end = data.rfind('}');
+      if (json_at != std::string_view::npos && json_end != std::string_view::npos)
+        read(data.substr(json_at, json_end + 1 - json_at));
+    }
+    bool usage_only = carries_usage(data) && data.find("\"choices\":[]") != std::string_view::npos;
+    if (!usage_only) {
+      for (std::size_t at = 0;;) {
+        auto null_at = event.find("\"usage\":null", at);
+        if (null_at == std::string_view::npos) {
+          out_.append(event.substr(at));
+          break;
+        }
+        // ,"usage":null or "usage":null, : the field and one comma go.
+        if (null_at > at && event[null_at - 1] == ',') {
+          out_.append(event.substr(at, null_at - 1 - at));
+          at = null_at + 12;
+        } else {
+          out_.append(event.substr(at, null_at - at));
+          at = null_at + 12;
+          if (at < event.size() && event[at] == ',') ++at;
+        }
+      }
+    }
+    start = end + length;
+  }
+  held_.erase(0, start);
+  scanned_ = held_.size();
+  if (held_.size() > kMaxHeld) {  // no event end in sight: relayed as it came
+    out_.append(held_);
+    held_.clear();
+    scanned_ = 0;
+  }
+}
+
 void usage_stage::on_end(bool complete) {
   complete_ = complete;
+  if (forced_ && mode_ == mode::sse && complete) {  // an unterminated last event
+    out_.append(held_);
+    held_.clear();
+  }
   if (complete && mode_ == mode::json && !over_) {
     held_.reserve(held_.size() + json::parse_padding);  // read in place
     json::read_usage(held_, usage_);

@@ -169,6 +169,7 @@ struct request_context {
   std::size_t backend_index = metrics::kNoBackend;  // the backend tried last
   std::string request_model;  // the model it was sent (after the route's override)
   bool counts_usage = false;  // the usage stage reads the response
+  bool force_usage = false;   // ... and asked the backend for usage the client did not ask for
 
   ending end = ending::none;
   errc error = errc::ok;
@@ -410,7 +411,16 @@ class session {
     // Usage accounting reads what the client gets (after any rewrite: ids only).
     ctx.counts_usage = config_->config.metrics.usage && method == "POST" &&
                        proxy::reports_usage(ctx.endpoint.rest);
-    if (ctx.counts_usage) ctx.stages.push_back(&usage_stage_);
+    // A stream whose client did not ask for usage gets it asked for upstream, and taken out
+    // again (the usage stage then transforms: not when the ids stage does already).
+    bool streams_tokens = ctx.fields.stream && (ctx.endpoint.rest == "/chat/completions" ||
+                                                ctx.endpoint.rest == "/completions");
+    ctx.force_usage = ctx.counts_usage && streams_tokens && !ctx.fields.include_usage &&
+                      ctx.stages.empty();
+    if (ctx.counts_usage) {
+      usage_stage_.prepare(ctx.force_usage);
+      ctx.stages.push_back(&usage_stage_);
+    }
     return true;
   }
 
@@ -460,7 +470,8 @@ class session {
                                     .identity_encoding = tags_ids,
                                     .websocket = ctx.websocket,
                                     .streamed_body_length = ctx.streamed_body_length,
-                                    .request_id = ctx.log.request_id};
+                                    .request_id = ctx.log.request_id,
+                                    .force_usage = ctx.force_usage};
       std::string_view body;
       std::string detail;
       auto e = target.adapter->write_request(call, target, upstream_head_, ctx.upstream_body, body,

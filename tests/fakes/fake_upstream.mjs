@@ -8,6 +8,8 @@
 //                     reset | chunked-json
 //   x-fake-status     status code of a json answer (default 200)
 //   x-fake-chunks     number of SSE chunks (default 3)
+//   x-fake-no-usage   1: ignore stream_options.include_usage (a backend without it)
+//   x-fake-created    the chunks' "created" (default: now), for byte comparisons
 //   x-fake-delay-ms   pause between SSE chunks (default 0), or before the answer
 //                     in slow mode (default 10000)
 //
@@ -303,6 +305,11 @@ async function answerSlow(req, res, recorded) {
   answerJson(req, res, recorded);
 }
 
+// Whether a stream reports usage: asked for, and the backend not told to ignore it.
+const wantsUsage = (recorded) =>
+  Boolean(requestJson(recorded).stream_options?.include_usage) && recorded.headers['x-fake-no-usage'] !== '1';
+const createdOf = (recorded) => Number(recorded.headers['x-fake-created'] ?? Math.floor(Date.now() / 1000));
+
 function sseChunk(recorded, i, last) {
   const request = requestJson(recorded);
   const model = request.model ?? null;
@@ -310,12 +317,12 @@ function sseChunk(recorded, i, last) {
   const chunk = {
     id: `chatcmpl-fake-${recorded.id}`,
     object: 'chat.completion.chunk',
-    created: Math.floor(Date.now() / 1000),
+    created: createdOf(recorded),
     model,
     choices: [{ index: 0, delta, finish_reason: last ? 'stop' : null }],
   };
   // As OpenAI does with stream_options.include_usage: "usage": null on every chunk.
-  if (request.stream_options?.include_usage) chunk.usage = null;
+  if (wantsUsage(recorded)) chunk.usage = null;
   return `data: ${JSON.stringify(chunk)}\n\n`;
 }
 
@@ -323,7 +330,7 @@ function sseChunk(recorded, i, last) {
 function sseUsageChunk(recorded, count) {
   const model = requestJson(recorded).model ?? null;
   const chunk = {
-    id: `chatcmpl-fake-${recorded.id}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000),
+    id: `chatcmpl-fake-${recorded.id}`, object: 'chat.completion.chunk', created: createdOf(recorded),
     model, choices: [], usage: { prompt_tokens: 5, completion_tokens: count, total_tokens: 5 + count,
                                  prompt_tokens_details: { cached_tokens: 2 } },
   };
@@ -345,7 +352,7 @@ async function answerSse(req, res, recorded, { gated, gate }) {
   writeSseHead(res);
   const pieces = [];
   for (let i = 0; i < count; i++) pieces.push(sseChunk(recorded, i, i === count - 1));
-  if (requestJson(recorded).stream_options?.include_usage) pieces.push(sseUsageChunk(recorded, count));
+  if (wantsUsage(recorded)) pieces.push(sseUsageChunk(recorded, count));
   pieces.push(SSE_DONE);
 
   for (const [i, piece] of pieces.entries()) {

@@ -173,3 +173,40 @@ describe('response headers that explain the routing', () => {
     }
   });
 });
+
+describe('usage on streams whose client did not ask for it', () => {
+  const normalized = (text) => text.replace(/chatcmpl-fake-\d+/g, 'chatcmpl-fake-N');
+  const streamText = async (base, headers, body) => {
+    const { res } = await openResponse(base, '/v1/chat/completions', { headers, body });
+    res.setEncoding('utf8');
+    let text = '';
+    for await (const piece of res) text += piece;
+    return text;
+  };
+
+  test('is asked for upstream, counted, and taken out: the client gets the stream it asked for', LIMIT, async () => {
+    const headers = { 'x-fake-mode': 'sse', 'x-fake-chunks': '4', 'x-fake-created': '1700000000' };
+    const body = { model: 'llama3', stream: true, messages: [] };
+    const id = newTestId();
+    const from = gw.stderr().length;
+    const through = await streamText(gw.base, { ...headers, 'x-test-id': id }, body);
+    const direct = await streamText(fake.url.replace(/\/v1$/, ''), headers, body);
+    assert.ok(!direct.includes('usage'));
+    assert.equal(normalized(through), normalized(direct));
+    const upstream = await fake.waitForRequest((r) => r.headers['x-test-id'] === id);
+    assert.deepEqual(JSON.parse(upstream.body).stream_options, { include_usage: true });
+    const entry = await gw.waitForAccess((e) => e.path === '/v1/chat/completions', { from });
+    assert.equal(entry.output_tokens, 4);
+    assert.equal(entry.input_tokens, 5);
+  });
+
+  test('a client that asked for usage gets it untouched', LIMIT, async () => {
+    const headers = { 'x-fake-mode': 'sse', 'x-fake-chunks': '2', 'x-fake-created': '1700000000' };
+    const body = { model: 'llama3', stream: true, stream_options: { include_usage: true }, messages: [] };
+    const through = await streamText(gw.base, headers, body);
+    const direct = await streamText(fake.url.replace(/\/v1$/, ''), headers, body);
+    assert.match(direct, /"usage":null/);
+    assert.match(direct, /"choices":\[\],"usage":\{/);
+    assert.equal(normalized(through), normalized(direct));
+  });
+});

@@ -73,8 +73,10 @@ describe('/metrics after a known mix of requests', () => {
       });
       await sseReader(res).rest();
     }
-    {  // a stream that reports no usage
-      const { res } = await openResponse(gw.base, '/v1/chat/completions', { headers: { 'x-fake-mode': 'sse' }, body: chatBody({ stream: true }) });
+    {  // a stream that reports no usage (a backend that ignores include_usage)
+      const { res } = await openResponse(gw.base, '/v1/chat/completions', {
+        headers: { 'x-fake-mode': 'sse', 'x-fake-no-usage': '1' }, body: chatBody({ stream: true }),
+      });
       await sseReader(res).rest();
     }
     {  // a stream the client aborts before its usage

@@ -66,7 +66,9 @@ describe('SSE relay', () => {
     // The fake holds every chunk after the first until release(), so each read
     // below can only succeed if the gateway forwarded what it had so far.
     const chunks = 3;
-    const { res } = await openStream('sse-gated', { 'x-fake-chunks': String(chunks) });
+    // (A backend without include_usage: the gateway's forced usage chunk would be one more
+    // held event.)
+    const { res } = await openStream('sse-gated', { 'x-fake-chunks': String(chunks), 'x-fake-no-usage': '1' });
     assert.equal(res.statusCode, 200);
     const reader = sseReader(res);
     const received = [await reader.next()];

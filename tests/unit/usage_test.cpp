@@ -8,6 +8,7 @@
 
 #include <boost/beast/http/message.hpp>
 
+#include "aigw/json/model_extractor.hpp"
 #include "aigw/proxy/sse_scanner.hpp"
 #include "aigw/proxy/usage_stage.hpp"
 
@@ -182,4 +183,82 @@ TEST_CASE("the SSE scanner: line ends, comments, fields, and bounded lines") {
   scanner.feed("\n\ndata: after\n\n", collect);
   REQUIRE(events.size() == 1);
   CHECK(events[0].second == "after");
+}
+
+namespace {
+
+std::string forced_body(std::string body, std::string_view model = {}) {
+  aigw::json::request_fields fields;
+  REQUIRE(aigw::json::extract_request_fields(body, fields) == aigw::errc::ok);
+  return aigw::json::with_usage_forced(body, fields, model);
+}
+
+// What a client that did not ask for usage gets through the forcing stage.
+struct forced_run {
+  std::string sent;
+  counted usage;
+};
+forced_run run_forced(const std::vector<std::string_view>& pieces) {
+  usage_stage stage;
+  stage.prepare(true);
+  http::response_header<> head;
+  head.result(200);
+  head.set(http::field::content_type, "text/event-stream");
+  stage.on_head(head);
+  forced_run r;
+  auto* out = stage.output();
+  REQUIRE(out);
+  for (auto piece : pieces) {
+    stage.on_data(piece);
+    r.sent += *out;
+    out->clear();
+  }
+  stage.on_end(true);
+  r.sent += *out;
+  const auto& u = stage.usage();
+  r.usage = {u.found, u.input, u.output, u.cached_input, u.reasoning, u.model};
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("forcing usage on a stream: include_usage set, added, or stream_options added") {
+  CHECK(forced_body(R"({"model":"m","stream":true})") ==
+        R"({"stream_options":{"include_usage":true},"model":"m","stream":true})");
+  CHECK(forced_body(R"({"model":"m","stream_options":{}})") ==
+        R"({"model":"m","stream_options":{"include_usage":true}})");
+  CHECK(forced_body(R"({"model":"m","stream_options":{"x":1}})") ==
+        R"({"model":"m","stream_options":{"include_usage":true,"x":1}})");
+  CHECK(forced_body(R"({"model":"m","stream_options":{"include_usage": false }})") ==
+        R"({"model":"m","stream_options":{"include_usage": true }})");
+  // With a model override, both edits, every other byte kept.
+  CHECK(forced_body(R"( { "model" : "alias", "stream":true})", "real-model") ==
+        R"( {"stream_options":{"include_usage":true}, "model" : "real-model", "stream":true})");
+}
+
+TEST_CASE("forced usage is read and taken out: the client gets the stream it asked for") {
+  // kChatWithUsage without its usage-only chunk and without the "usage":null fields.
+  std::string expected = kChatWithUsage;
+  for (std::size_t at; (at = expected.find(",\"usage\":null")) != std::string::npos;)
+    expected.erase(at, 13);
+  auto usage_chunk = expected.find("data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
+                                   "\"model\":\"gpt-4o-2024-08-06\",\"choices\":[],");
+  REQUIRE(usage_chunk != std::string::npos);
+  expected.erase(usage_chunk, expected.find("\n\n", usage_chunk) + 2 - usage_chunk);
+  REQUIRE(expected.find("usage") == std::string::npos);
+
+  std::mt19937 rng(42);
+  std::vector<std::vector<std::string_view>> splits = {{kChatWithUsage}, cut(kChatWithUsage, 1)};
+  for (int i = 0; i < 50; ++i) splits.push_back(random_cut(kChatWithUsage, rng));
+  for (const auto& pieces : splits) {
+    auto r = run_forced(pieces);
+    CHECK(r.sent == expected);
+    CHECK(r.usage.found);
+    CHECK(r.usage.input == 19);
+    CHECK(r.usage.output == 10);
+  }
+  // A backend that ignored the option: the stream passes as it came, usage missing.
+  auto plain = run_forced(cut(kChatWithoutUsage, 5));
+  CHECK(plain.sent == kChatWithoutUsage);
+  CHECK_FALSE(plain.usage.found);
 }

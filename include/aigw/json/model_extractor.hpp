@@ -24,6 +24,13 @@ struct request_fields {
   // model may be left out (the stored response has one).
   bool has_previous_response = false;
   bool store = false;  // "store": true, a chat completion the backend keeps
+  // stream_options.include_usage, for forcing it on a stream (kNone: absent): where the
+  // stream_options object opens, and the include_usage value's token.
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  bool include_usage = false;
+  std::size_t stream_options_open = kNone;
+  std::size_t include_usage_offset = kNone;
+  std::size_t include_usage_length = 0;
   // Strings shaped like tagged object ids in the fields that name stored objects
   // (core/object_tag.hpp), at any depth: the offsets of their opening and closing quotes.
   // Empty for nearly every request.
@@ -42,6 +49,12 @@ errc extract_request_fields(std::string& body, request_fields& out);
 // Replaces the model string found by extract_request_fields with `model` (JSON-escaped); the
 // rest of the body is left byte for byte as it was.
 void replace_model(std::string& body, const request_fields& fields, std::string_view model);
+
+// A copy of `body` that asks for usage on a stream (stream_options.include_usage true: the
+// value set, the field added, or the object added), with `model` (when not empty) in place of
+// the body's model; every other byte as it was.
+std::string with_usage_forced(std::string_view body, const request_fields& fields,
+                              std::string_view model);
 
 }  // namespace aigw::json
 

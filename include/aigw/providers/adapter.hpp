@@ -38,7 +38,10 @@ struct upstream_call {
   // A body that streams from the client after the head (its declared length): the
   // original body is then empty, and nothing rewrites it.
   std::uint64_t streamed_body_length = 0;
-  std::string_view request_id = {};  // sent upstream as x-request-id, in place of the client's
+  std::string_view request_id = {};
+  // Ask the backend for usage on this stream (stream_options.include_usage), which the client
+  // did not: the usage stage takes it out again before the client sees it.
+  bool force_usage = false;  // sent upstream as x-request-id, in place of the client's
   std::string_view model() const { return upstream_model.empty() ? client_model : upstream_model; }
 };
 

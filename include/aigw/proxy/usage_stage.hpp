@@ -22,6 +22,13 @@ class usage_stage final : public response_stage {
  public:
   using clock = std::chrono::steady_clock;
 
+  // Before each attempt: whether the gateway forced stream_options.include_usage upstream
+  // (the client did not ask for usage). On a stream the stage then transforms: the
+  // usage-only chunk is read and taken out, and the "usage":null the option adds to every
+  // other chunk is removed, so the client gets exactly the stream it asked for.
+  void prepare(bool forced) noexcept { forced_ = forced; }
+  std::string* output() override { return forced_ && mode_ == mode::sse ? &out_ : nullptr; }
+
   void on_head(const boost::beast::http::response_header<>& head) override;
   void on_data(std::string_view bytes) override;
   void on_end(bool complete) override;
@@ -38,6 +45,7 @@ class usage_stage final : public response_stage {
  private:
   enum class mode { off, json, sse };
   void read(std::string_view json);
+  void take_events();  // forced: complete events from held_ to out_
 
   mode mode_ = mode::off;
   bool complete_ = false;
@@ -45,7 +53,10 @@ class usage_stage final : public response_stage {
   clock::time_point first_byte_{};
   json::usage_reading usage_;
   sse_scanner events_;
-  std::string held_;     // a JSON body
+  bool forced_ = false;
+  std::string held_;     // a JSON body; forced: the stream's incomplete event
+  std::size_t scanned_ = 0;  // forced: held_ bytes already searched for an event's end
+  std::string out_;      // forced: what the client gets
   std::string scratch_;  // an event's data, with the parser's padding
 };
 
