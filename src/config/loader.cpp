@@ -331,7 +331,7 @@ gateway load_from_string(std::string_view yaml, const env_lookup& env) {
 namespace detail {
 gateway load_native(const YAML::Node& root, const env_lookup& env) {
   reader top(root, "", env);
-  top.allow_only({"listen", "admin", "workers", "access_log", "access_log_format",
+  top.allow_only({"listen", "admin", "workers", "access_log", "access_log_format", "prices",
                   "response_headers", "object_affinity",
                   "object_affinity_key", "metrics", "limits", "timeouts", "backends", "routes"});
 
@@ -375,6 +375,30 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
   g.object_affinity_key_ref = top.env_reference("object_affinity_key");
   if (!g.object_affinity_key.empty() && g.object_affinity_key.size() < 16)
     throw config_error("object_affinity_key: use at least 16 characters (a random secret)");
+  if (top.has("prices")) {
+    auto p = top.child("prices");
+    p.require_map();
+    for (const auto& entry : p.node()) {
+      auto model = entry.first.as<std::string>();
+      auto r = p.child(model);
+      r.allow_only({"input", "cached_input", "output"});
+      auto usd = [&](std::string_view key) -> std::optional<double> {
+        auto text = r.string(key);
+        if (!text) return std::nullopt;
+        char* end = nullptr;
+        double v = std::strtod(text->c_str(), &end);
+        if (end == text->c_str() || *end != '\0' || !(v >= 0) || v > 1e6)
+          throw config_error(fmt::format("{}: \"{}\" is not a price in USD per million tokens",
+                                         r.child_path(key), *text));
+        return v;
+      };
+      gateway::price price{.model = model};
+      price.input = usd("input").value_or(0);
+      price.output = usd("output").value_or(0);
+      price.cached_input = usd("cached_input").value_or(price.input);
+      g.prices.push_back(std::move(price));
+    }
+  }
   if (top.has("metrics")) {
     auto m = top.child("metrics");
     m.allow_only({"usage", "max_models"});

@@ -40,6 +40,14 @@ std::string print_native(const gateway& g) {
   out << YAML::Key << "access_log" << YAML::Value << (g.access_log ? g.access_log_to : "off");
   out << YAML::Key << "access_log_format" << YAML::Value << (g.access_log_json ? "json" : "text");
   out << YAML::Key << "response_headers" << YAML::Value << g.response_headers;
+  if (!g.prices.empty()) {
+    out << YAML::Key << "prices" << YAML::Value << YAML::BeginMap;
+    for (const auto& p : g.prices)
+      out << YAML::Key << p.model << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+          << "input" << YAML::Value << p.input << YAML::Key << "cached_input" << YAML::Value
+          << p.cached_input << YAML::Key << "output" << YAML::Value << p.output << YAML::EndMap;
+    out << YAML::EndMap;
+  }
   out << YAML::Key << "object_affinity" << YAML::Value << g.object_affinity;
   out << YAML::Key << "metrics" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
       << "usage" << YAML::Value << g.metrics.usage << YAML::Key << "max_models" << YAML::Value

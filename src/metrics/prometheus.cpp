@@ -31,6 +31,9 @@ class writer {
   void family(std::string_view name, std::string_view type, std::string_view help) {
     fmt::format_to(out(), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   }
+  void sample_value(std::string_view name, std::string_view labels, double value) {
+    fmt::format_to(out(), "{}{{{}}} {}\n", name, labels, value);
+  }
   void sample(std::string_view name, std::string_view labels, std::uint64_t value) {
     fmt::format_to(out(), "{}{}{}{} {}\n", name, labels.empty() ? "" : "{", labels,
                    labels.empty() ? "" : "}", value);
@@ -120,6 +123,15 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
   for (std::size_t b = 0; b < stats.usage_missing.size(); ++b)
     w.sample("aigw_usage_missing_total", fmt::format("backend=\"{}\"", backend_label(b)),
              stats.usage_missing[b]);
+
+  w.family("aigw_cost_usd_total", "counter",
+           "USD spent, by the prices config, by route, backend and model sent upstream.");
+  for (const auto& [key, usd] : stats.cost_usd)
+    w.sample_value("aigw_cost_usd_total",
+                   fmt::format("route=\"{}\",backend=\"{}\",model=\"{}\"",
+                               key.route < 0 ? std::string("local") : std::to_string(key.route),
+                               backend_label(key.backend), label_value(key.model)),
+                   usd);
 
   // The GenAI metrics, named as Envoy AI Gateway names them (OpenTelemetry's GenAI semantic
   // conventions, dots as underscores).

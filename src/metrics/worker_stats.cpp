@@ -69,6 +69,7 @@ void worker_stats::merge(const worker_stats& other) {
   active_requests += other.active_requests;
   add_into(usage_missing, other.usage_missing);
   for (const auto& [labels, series] : other.gen_ai) gen_ai[labels].merge(series);
+  for (const auto& [key, usd] : other.cost_usd) cost_usd[key] += usd;
 }
 
 std::string worker_stats::to_json(const proxy::snapshot& config) const {

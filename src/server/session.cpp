@@ -23,6 +23,7 @@
 #include "aigw/proxy/header_policy.hpp"
 #include "aigw/proxy/object_id_stage.hpp"
 #include "aigw/proxy/usage_stage.hpp"
+#include "aigw/routing/glob.hpp"
 
 namespace aigw::server {
 namespace {
@@ -709,6 +710,7 @@ class session {
     if (usage.cache_creation_input)
       observe(token_type::cache_creation_input, usage.cache_creation_input);
     if (usage.reasoning) observe(token_type::reasoning, usage.reasoning);
+    record_cost(ctx, labels.request_model, usage);
     if (usage_stage_.streamed() && first != clock::time_point{} && usage.output > 1)
       series.time_per_output_token.observe(
           seconds(first, now) / static_cast<double>(usage.output - 1),
@@ -732,6 +734,21 @@ class session {
     log.upstream_request_id = ctx.result.upstream_request_id;
     format_access_line(log, config_->config.access_log_json, access_line_);
     log::access_sink::instance().write(access_line_);
+  }
+
+  // What the tokens cost, by the first price whose glob matches the model sent upstream.
+  void record_cost(const request_context& ctx, const std::string& model_label,
+                   const json::usage_reading& usage) {
+    for (const auto& price : config_->config.prices) {
+      if (!routing::glob_match(price.model, ctx.request_model)) continue;
+      auto cached = std::min(usage.cached_input, usage.input);
+      double usd = (static_cast<double>(usage.input - cached) * price.input +
+                    static_cast<double>(cached) * price.cached_input +
+                    static_cast<double>(usage.output) * price.output) /
+                   1e6;
+      stats_.cost_usd[{ctx.log.route, ctx.backend_index, model_label}] += usd;
+      return;
+    }
   }
 
   static double seconds(clock::time_point from, clock::time_point to) {

@@ -87,7 +87,9 @@ export function toYaml(value, indent = '') {
     const entries = Object.entries(value);
     if (entries.length === 0) return '{}';
     return entries
-      .map(([key, v]) => {
+      .map(([name, v]) => {
+        // A key that is not a plain word (a glob like "gpt-*") is quoted.
+        const key = /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name) ? name : JSON.stringify(name);
         if (isCollection(v)) return `${indent}${key}:\n${toYaml(v, inner)}`;
         return `${indent}${key}: ${toYaml(v, inner)}`;
       })

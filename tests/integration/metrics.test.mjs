@@ -50,6 +50,7 @@ before(async () => {
   gw = await startGateway(gatewayConfig({
     backends: [{ name: 'ollama', url: fake.url, api_key: 'sk-secret-backend' }],
     routes: [{ match: { model: 'llama3' }, backend: 'ollama', model_override: 'llama3:8b' }, { backend: 'ollama' }],
+    prices: { 'llama3*': { input: 1, cached_input: 0.5, output: 2 }, '*': { input: 100, output: 100 } },
   }));
 });
 
@@ -132,6 +133,13 @@ describe('/metrics after a known mix of requests', () => {
     const ttft = find(parsed, 'gen_ai_server_time_to_first_token_count', chat).filter((s) => s.labels.error_type === undefined);
     assert.equal(ttft.reduce((a, s) => a + s.value, 0), 3);
     assert.equal(value(parsed, 'gen_ai_server_time_per_output_token_count', chat), 2);
+  });
+
+  test('cost by the first matching price, with cached input at its own price', LIMIT, () => {
+    // JSON: 3 × (5 in + 3 out × 2); streams: 2 × (3 in + 2 cached × 0.5 + 4 out × 2); embeddings: 4 in.
+    const usd = value(parsed, 'aigw_cost_usd_total', { route: '0', backend: 'ollama', model: 'llama3:8b' });
+    assert.ok(Math.abs(usd - (3 * 11 + 2 * 12 + 4) / 1e6) < 1e-12, `cost ${usd}`);
+    assert.equal(parsed.types.aigw_cost_usd_total, 'counter');
   });
 
   test('usage missing is counted, never as zero tokens', LIMIT, () => {

@@ -223,3 +223,33 @@ TEST_CASE("durations must be positive and bounded; odd YAML shapes are errors, n
   CHECK(secret.find("backends[0].api_key") == 0);
   CHECK(secret.find("sk-live-123") == std::string::npos);
 }
+
+TEST_CASE("prices: USD per million tokens by model glob; cached input defaults to input") {
+  auto g = aigw::config::load_from_string(std::string(kOne) +
+                                          "prices:\n  \"gpt-4o*\": { input: 2.5, output: 10 }\n"
+                                          "  \"*\": { input: 1, cached_input: 0.1, output: 2 }\n");
+  REQUIRE(g.prices.size() == 2);
+  CHECK(g.prices[0].model == "gpt-4o*");
+  CHECK(g.prices[0].cached_input == 2.5);
+  CHECK(g.prices[1].cached_input == 0.1);
+  CHECK(error_of(std::string(kOne) + "prices:\n  m: { input: cheap }\n").find("prices.m.input") == 0);
+  CHECK(error_of(std::string(kOne) + "prices:\n  m: { inputs: 1 }\n").find("prices.m") == 0);
+}
+
+TEST_CASE("admin, access log and metrics settings") {
+  auto g = aigw::config::load_from_string(
+      std::string(kOne) +
+      "admin: off\naccess_log: /var/log/aigw.log\naccess_log_format: text\n"
+      "metrics: { usage: false, max_models: 7 }\nresponse_headers: false\n");
+  CHECK_FALSE(g.admin);
+  CHECK(g.access_log_to == "/var/log/aigw.log");
+  CHECK_FALSE(g.access_log_json);
+  CHECK_FALSE(g.metrics.usage);
+  CHECK(g.metrics.max_models == 7);
+  CHECK_FALSE(g.response_headers);
+  auto d = aigw::config::load_from_string(std::string(kOne) + "admin: 0.0.0.0:9100\naccess_log: false\n");
+  CHECK(d.admin_host == "0.0.0.0");
+  CHECK(d.admin_port == 9100);
+  CHECK_FALSE(d.access_log);
+  CHECK(error_of(std::string(kOne) + "access_log_format: xml\n").find("access_log_format") == 0);
+}

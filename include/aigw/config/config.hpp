@@ -126,6 +126,13 @@ struct gateway {
     bool usage = true;
     unsigned max_models = 100;
   } metrics;
+  // prices: USD per million tokens, by model glob (the first that matches the model sent
+  // upstream), for aigw_cost_usd_total. cached_input defaults to input.
+  struct price {
+    std::string model;  // glob
+    double input = 0, cached_input = -1, output = 0;
+  };
+  std::vector<price> prices;
   struct limits limits;
   struct timeouts timeouts;
   std::vector<backend> backends;

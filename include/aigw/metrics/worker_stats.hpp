@@ -106,6 +106,14 @@ struct worker_stats {
   // usage and did not (cut, aborted, or never sent), by backend.
   std::map<gen_ai_labels, gen_ai_series> gen_ai;
   std::vector<std::uint64_t> usage_missing;
+  // USD spent by the prices config, by route, backend and model label.
+  struct cost_key {
+    int route;
+    std::size_t backend;
+    std::string model;
+    auto operator<=>(const cost_key&) const = default;
+  };
+  std::map<cost_key, double> cost_usd;
 
   // A model name as a label: the config's names always, others until `max_models` distinct
   // ones were seen by this worker, then "other" (a client cannot blow up the series count).
