@@ -34,21 +34,28 @@ int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 }  // namespace
 
 object_ids::object_ids(const config::gateway& config) {
-  if (!config.object_affinity) return;
-  // A backend's key depends on that backend alone (and the configured key), so adding or
-  // removing another backend leaves its ids valid.
-  std::optional<digest> master;
-  if (!config.object_affinity_key.empty())
-    master = sha256(std::string(kDomain) + config.object_affinity_key);
-  for (const auto& b : config.backends) {
-    auto name_digest = sha256(b.name);
-    backend_key k;
-    k.name_hash = (std::uint32_t{name_digest[0]} << 24) | (std::uint32_t{name_digest[1]} << 16) |
-                  (std::uint32_t{name_digest[2]} << 8) | std::uint32_t{name_digest[3]};
-    k.key = master ? hmac(*master, b.name)
-                   : sha256(std::string(kDomain) + b.name + '\0' + b.api_key);
-    backends_.push_back(k);
-  }
+  on_ = config.object_affinity;
+  if (!on_) return;
+  configured_key_ = config.object_affinity_key;
+  for (const auto& b : config.backends) secrets_.emplace_back(b.name, b.api_key);
+}
+
+const std::vector<object_ids::backend_key>& object_ids::keys() const {
+  std::call_once(derived_->once, [this] {
+    // A backend's key depends on that backend alone (and the configured key), so adding or
+    // removing another backend leaves its ids valid.
+    std::optional<digest> master;
+    if (!configured_key_.empty()) master = sha256(std::string(kDomain) + configured_key_);
+    for (const auto& [name, api_key] : secrets_) {
+      auto name_digest = sha256(name);
+      backend_key k;
+      k.name_hash = (std::uint32_t{name_digest[0]} << 24) | (std::uint32_t{name_digest[1]} << 16) |
+                    (std::uint32_t{name_digest[2]} << 8) | std::uint32_t{name_digest[3]};
+      k.key = master ? hmac(*master, name) : sha256(std::string(kDomain) + name + '\0' + api_key);
+      derived_->keys.push_back(k);
+    }
+  });
+  return derived_->keys;
 }
 
 std::array<char, 16> object_ids::mac(const backend_key& b, std::string_view id) const {
@@ -62,7 +69,7 @@ std::array<char, 16> object_ids::mac(const backend_key& b, std::string_view id) 
 }
 
 void object_ids::mint(std::string_view id, std::size_t backend, std::string& out) const {
-  const auto& b = backends_[backend];
+  const auto& b = keys()[backend];
   out.append(id);
   out.push_back('~');
   for (int shift = 28; shift >= 0; shift -= 4) out.push_back(kHex[(b.name_hash >> shift) & 0xf]);
@@ -71,14 +78,15 @@ void object_ids::mint(std::string_view id, std::size_t backend, std::string& out
 }
 
 std::optional<object_ids::decoded> object_ids::decode(std::string_view tagged) const {
-  if (!has_object_tag(tagged)) return std::nullopt;
+  if (!on_ || !has_object_tag(tagged)) return std::nullopt;
+  const auto& backends = keys();
   auto id = tagged.substr(0, tagged.size() - kObjectTagSize);
   auto tag = tagged.substr(id.size() + 1);
   std::uint32_t name_hash = 0;
   for (auto c : tag.substr(0, 8)) name_hash = (name_hash << 4) | static_cast<std::uint32_t>(hex_value(c));
-  for (std::size_t i = 0; i < backends_.size(); ++i) {
-    if (backends_[i].name_hash != name_hash) continue;
-    auto m = mac(backends_[i], id);
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    if (backends[i].name_hash != name_hash) continue;
+    auto m = mac(backends[i], id);
     if (CRYPTO_memcmp(m.data(), tag.data() + 8, m.size()) == 0) return decoded{id, i};
   }
   return std::nullopt;
@@ -87,7 +95,7 @@ std::optional<object_ids::decoded> object_ids::decode(std::string_view tagged) c
 void object_ids::restore(std::string_view rest, std::string_view query, std::string_view body,
                          std::span<const std::pair<std::size_t, std::size_t>> body_ids,
                          request_ids& out) const {
-  if (backends_.empty()) return;
+  if (!on_) return;
   using spans = std::vector<std::pair<std::size_t, std::size_t>>;  // [begin, end) of each id
   // Copies `text` into `copy` without the tags of the genuine ids among `ids`; `copy` stays
   // empty when there is none.

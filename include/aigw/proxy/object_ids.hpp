@@ -12,6 +12,8 @@
 // key). '~' is an unreserved URL character: a tagged id goes into a path unencoded.
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,7 +34,7 @@ class object_ids {
   // Whether responses get tagged ids: with several backends. With one, every object is on
   // it anyway and new ids pass unchanged; tagged ids that clients kept from a larger config
   // are still read (and their tags removed).
-  bool mints() const noexcept { return backends_.size() > 1; }
+  bool mints() const noexcept { return on_ && secrets_.size() > 1; }
 
   // Appends `id` with the tag naming backend `backend`.
   void mint(std::string_view id, std::size_t backend, std::string& out) const;
@@ -62,8 +64,20 @@ class object_ids {
     std::uint32_t name_hash;
     std::array<unsigned char, 32> key;  // HMAC key for this backend's ids
   };
+  // The keys are derived on first use, not at start-up: the hashing would load OpenSSL's
+  // provider machinery (megabytes of resident pages) into a gateway that may never see a
+  // stored object.
+  const std::vector<backend_key>& keys() const;
   std::array<char, 16> mac(const backend_key& b, std::string_view id) const;
-  std::vector<backend_key> backends_;  // by backend index
+  bool on_ = false;
+  // What each backend's key is derived from (its name, then its api_key or the configured key).
+  std::vector<std::pair<std::string, std::string>> secrets_;
+  std::string configured_key_;
+  struct derived {
+    std::once_flag once;
+    std::vector<backend_key> keys;  // by backend index
+  };
+  std::shared_ptr<derived> derived_ = std::make_shared<derived>();
 };
 
 }  // namespace aigw::proxy
