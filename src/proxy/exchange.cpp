@@ -263,6 +263,14 @@ class exchange {
       }
     }
     response_stage* transformer() const { return transformer_; }
+    bool wants_body_before_head() const {
+      for (auto* stage : stages_)
+        if (stage->wants_body_before_head()) return true;
+      return false;
+    }
+    void head_fields(std::string& out) const {
+      for (auto* stage : stages_) stage->head_fields(out);
+    }
     bool transform_ended() const { return transformer_ended_; }
     bool has_readers() const { return !readers().empty(); }
     // What the transforming stage has made of the input so far.
@@ -282,6 +290,7 @@ class exchange {
     // transform, and nothing of it is sent.)
     void end() {
       if (transformer_ && !transformer_ended_) end_transform();
+      if (readers_ended_) return;
       readers_ended_ = true;
       for (auto* stage : readers()) stage->on_end(true);
     }
@@ -330,10 +339,36 @@ class exchange {
     result_.status = upstream_head.result_int();
     if (auto id = upstream_head["x-request-id"]; !id.empty())
       result_.upstream_request_id.assign(id.data(), std::min<std::size_t>(id.size(), 128));
+
+    auto& buffer = connection.buffer();
+    auto idle = request_.target.idle_timeout;
+    // A small body whole before the head, for a stage that puts what it read into the head.
+    std::uint64_t declared = parser.content_length().value_or(0);
+    bool body_before_head = framing == body_framing::content_length && has_body && !transformer &&
+                            declared <= response_stage::kMaxBodyBeforeHead &&
+                            stages.wants_body_before_head();
+    if (body_before_head) {
+      while (buffer.size() < declared) {
+        connection.deadline().expires_after(idle);
+        if (watch_.gone()) co_return false;
+        auto want = std::min<std::size_t>(declared - buffer.size(), 64 * 1024);
+        auto [rec, n] = co_await upstream.async_read_some(buffer.prepare(want), use_tuple);
+        buffer.commit(n);
+        if (rec)
+          co_return fail_relay(connection.deadline().fired() ? errc::upstream_timeout
+                                                             : errc::upstream_broken);
+      }
+      stages.read({static_cast<const char*>(buffer.data().data()), static_cast<std::size_t>(declared)});
+      stages.end();
+    }
     write_client_response_head(result_.status, upstream_head.reason(), upstream_head.base(),
-                               framing, parser.content_length().value_or(0), keep_alive,
-                               request_.client_version, request_.response_head,
-                               request_.gateway_fields);
+                               framing, declared, keep_alive, request_.client_version,
+                               request_.response_head, request_.gateway_fields);
+    if (body_before_head) {  // the stages' fields go before the head's blank line
+      request_.response_head.resize(request_.response_head.size() - 2);
+      stages.head_fields(request_.response_head);
+      request_.response_head.append("\r\n");
+    }
 
     // How the upstream delimits its body, and what the client needs done to it.
     enum class source { chunked, length, close };
@@ -343,11 +378,9 @@ class exchange {
     bool pass_framing = from == source::chunked && framing == body_framing::chunked && !transformer;
     bool unchunk = from == source::chunked && framing != body_framing::chunked && !transformer;
     bool add_chunks = framing == body_framing::chunked && !pass_framing;
-    std::uint64_t length_left = parser.content_length().value_or(0);
+    std::uint64_t length_left = declared;
     chunked_scanner scanner;
 
-    auto idle = request_.target.idle_timeout;
-    auto& buffer = connection.buffer();
     // A response being relayed, from its head on, whatever way the relay ends.
     struct active_stream {
       std::uint64_t& gauge;
@@ -424,6 +457,7 @@ class exchange {
         result_.head_sent = true;
         // Stages that read see the bytes once their write was started, where they lie.
         auto let_stages_read = [&] {
+          if (body_before_head) return;  // they read it before the head
           if (pass_framing && stages.has_readers())
             scanner_before.scan(input, [&](std::size_t at, std::size_t n) {
               stages.read({base + at, n});
@@ -453,6 +487,8 @@ class exchange {
       }
     }
     stages.end();
+    // A large body before the head grew the buffer: it goes back to a few pages.
+    if (buffer.size() == 0 && buffer.capacity() > 64 * 1024) buffer.shrink_to_fit();
     client_deadline_.expires_never();
     result_.complete = true;
     result_.client_keep_alive = keep_alive;

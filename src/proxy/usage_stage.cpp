@@ -147,6 +147,12 @@ void usage_stage::on_end(bool complete) {
   }
 }
 
+void usage_stage::head_fields(std::string& out) const {
+  if (!usage_.found) return;
+  out.append("x-aigw-usage-input: ").append(std::to_string(usage_.input)).append("\r\n");
+  out.append("x-aigw-usage-output: ").append(std::to_string(usage_.output)).append("\r\n");
+}
+
 void usage_stage::read(std::string_view json) {
   scratch_.reserve(json.size() + json::parse_padding);
   scratch_.assign(json);

@@ -419,7 +419,7 @@ class session {
     ctx.force_usage = ctx.counts_usage && streams_tokens && !ctx.fields.include_usage &&
                       ctx.stages.empty();
     if (ctx.counts_usage) {
-      usage_stage_.prepare(ctx.force_usage);
+      usage_stage_.prepare(ctx.force_usage, config_->config.response_headers);
       ctx.stages.push_back(&usage_stage_);
     }
     return true;

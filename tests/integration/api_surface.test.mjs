@@ -161,6 +161,14 @@ describe('response headers that explain the routing', () => {
     }
   });
 
+  test('a JSON response says its usage in x-aigw-usage-input and -output', LIMIT, async () => {
+    const res = await request(gw.base, '/v1/chat/completions', { body: { model: 'llama3', messages: [] } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-aigw-usage-input'], '5');
+    assert.equal(res.headers['x-aigw-usage-output'], '3');
+    assert.equal(res.json.usage.prompt_tokens, 5, 'the body as it came');
+  });
+
   test('response_headers: false leaves them out', LIMIT, async () => {
     const quiet = await startGateway(gatewayConfig({ response_headers: false, backends: [{ name: 'ollama', url: fake.url }] }));
     try {
@@ -168,6 +176,7 @@ describe('response headers that explain the routing', () => {
       assert.equal(res.status, 200);
       assert.equal(res.headers['x-aigw-backend'], undefined);
       assert.equal(res.headers['x-aigw-route'], undefined);
+      assert.equal(res.headers['x-aigw-usage-input'], undefined);
     } finally {
       await quiet.stop();
     }

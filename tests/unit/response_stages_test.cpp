@@ -69,6 +69,19 @@ struct numbering_stage : proxy::response_stage {
   std::string* output() override { return &out; }
 };
 
+// Reads the whole body before the head, and says in the head how many bytes it read.
+struct counting_stage : proxy::response_stage {
+  std::size_t bytes = 0;
+  int ends = 0;
+  void on_head(const http::response_header<>&) override {}
+  void on_data(std::string_view b) override { bytes += b.size(); }
+  void on_end(bool) override { ++ends; }
+  bool wants_body_before_head() const override { return true; }
+  void head_fields(std::string& out) const override {
+    out += "x-counted: " + std::to_string(bytes) + "\r\n";
+  }
+};
+
 struct relayed {
   proxy::exchange_result result;
   std::string raw;  // every byte the client received
@@ -303,4 +316,23 @@ TEST_CASE("a response without a body still starts and ends its stages") {
   CHECK(reader.ends == 1);
   CHECK(reader.complete);
   CHECK(reader.data.empty());
+}
+
+TEST_CASE("a stage may read a small body before the head and put what it found in the head") {
+  counting_stage counting;
+  recording_stage reader;
+  auto r = relay({"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456", "789abcdef", "ghij"},
+                 {&counting, &reader});
+  REQUIRE(r.parsed);
+  CHECK(r.response["x-counted"] == "20");
+  CHECK(r.response.body() == "0123456789abcdefghij");
+  CHECK(reader.data == "0123456789abcdefghij");  // read once, not twice
+  CHECK(counting.ends == 1);
+  CHECK(reader.ends == 1);
+  CHECK(r.result.body_bytes == 20);
+  // A chunked body is relayed as it comes: no field.
+  counting_stage streaming;
+  auto s = relay(kChunkedSse, {&streaming});
+  REQUIRE(s.parsed);
+  CHECK(s.response.count("x-counted") == 0);
 }

@@ -200,7 +200,7 @@ struct forced_run {
 };
 forced_run run_forced(const std::vector<std::string_view>& pieces) {
   usage_stage stage;
-  stage.prepare(true);
+  stage.prepare(true, false);
   http::response_header<> head;
   head.result(200);
   head.set(http::field::content_type, "text/event-stream");

@@ -44,6 +44,14 @@ class response_stage {
   // that only reads. Asked after on_head, so a stage may decline a response it does not
   // rewrite (another status, another content type).
   virtual std::string* output() { return nullptr; }
+
+  // A stage that puts what it read into the response head (usage headers) wants the body
+  // whole before the head goes. The relay obliges for a small Content-Length body (up to
+  // kMaxBodyBeforeHead) that no stage transforms: it reads the body first, runs on_data and
+  // on_end(true), then asks head_fields() ("Name: value\r\n" lines) for the head.
+  virtual bool wants_body_before_head() const { return false; }
+  virtual void head_fields(std::string& /*out*/) const {}
+  static constexpr std::size_t kMaxBodyBeforeHead = 256u << 10;
 };
 
 // A response's stages, in order; they outlive the exchange.

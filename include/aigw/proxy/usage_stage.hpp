@@ -26,7 +26,13 @@ class usage_stage final : public response_stage {
   // (the client did not ask for usage). On a stream the stage then transforms: the
   // usage-only chunk is read and taken out, and the "usage":null the option adds to every
   // other chunk is removed, so the client gets exactly the stream it asked for.
-  void prepare(bool forced) noexcept { forced_ = forced; }
+  // `headers`: put the usage of a JSON response in its head (x-aigw-usage-input, -output).
+  void prepare(bool forced, bool headers) noexcept {
+    forced_ = forced;
+    headers_ = headers;
+  }
+  bool wants_body_before_head() const override { return headers_ && mode_ == mode::json; }
+  void head_fields(std::string& out) const override;
   std::string* output() override { return forced_ && mode_ == mode::sse ? &out_ : nullptr; }
 
   void on_head(const boost::beast::http::response_header<>& head) override;
@@ -54,6 +60,7 @@ class usage_stage final : public response_stage {
   json::usage_reading usage_;
   sse_scanner events_;
   bool forced_ = false;
+  bool headers_ = false;
   std::string held_;     // a JSON body; forced: the stream's incomplete event
   std::size_t scanned_ = 0;  // forced: held_ bytes already searched for an event's end
   std::string out_;      // forced: what the client gets
