@@ -21,15 +21,6 @@ constexpr std::array<std::string_view, 16> kStoredTypes = {
     "file",           "upload",            "batch",           "vector_store",
     "vector_store.file", "vector_store.file_batch", "assistant", "thread",
     "thread.run",     "thread.message",    "fine_tuning.job", "eval"};
-// Whether a Content-Type is `type` (any parameters after it): application/json, but not
-// application/jsonl.
-bool is_media_type(std::string_view content_type, std::string_view type) {
-  if (content_type.size() < type.size() ||
-      !boost::beast::iequals(content_type.substr(0, type.size()), type))
-    return false;
-  return content_type.size() == type.size() || content_type[type.size()] == ';' ||
-         content_type[type.size()] == ' ';
-}
 
 bool is_path_under(std::string_view rest, std::string_view base) {
   return rest.starts_with(base) && (rest.size() == base.size() || rest[base.size()] == '/');

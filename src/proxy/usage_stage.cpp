@@ -12,13 +12,6 @@ namespace {
 
 namespace http = boost::beast::http;
 
-bool has_media_type(std::string_view content_type, std::string_view type) {
-  return content_type.size() >= type.size() &&
-         boost::beast::iequals(content_type.substr(0, type.size()), type) &&
-         (content_type.size() == type.size() || content_type[type.size()] == ';' ||
-          content_type[type.size()] == ' ');
-}
-
 // Whether an event's data holds a usage object ("usage":{...}, not "usage":null): only those
 // are parsed.
 bool carries_usage(std::string_view data) {
@@ -51,9 +44,9 @@ void usage_stage::on_head(const http::response_header<>& head) {
   if (head.result_int() < 200 || head.result_int() > 299) return;
   auto type = head[http::field::content_type];
   std::string_view content_type(type.data(), type.size());
-  if (has_media_type(content_type, "text/event-stream"))
+  if (is_media_type(content_type, "text/event-stream"))
     mode_ = mode::sse;
-  else if (has_media_type(content_type, "application/json"))
+  else if (is_media_type(content_type, "application/json"))
     mode_ = mode::json;
 }
 

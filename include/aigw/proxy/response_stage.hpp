@@ -57,4 +57,8 @@ class response_stage {
 // A response's stages, in order; they outlive the exchange.
 using response_stages = std::span<response_stage* const>;
 
+// Whether a Content-Type is the media type `type` (case-insensitive, parameters allowed after
+// it): "application/json; charset=utf-8" is application/json, "application/jsonl" is not.
+bool is_media_type(std::string_view content_type, std::string_view type) noexcept;
+
 }  // namespace aigw::proxy
