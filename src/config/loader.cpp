@@ -401,8 +401,9 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
   }
   if (top.has("metrics")) {
     auto m = top.child("metrics");
-    m.allow_only({"usage", "max_models"});
+    m.allow_only({"usage", "max_models", "force_stream_usage"});
     g.metrics.usage = m.get_bool("usage").value_or(true);
+    g.metrics.force_stream_usage = m.get_bool("force_stream_usage").value_or(true);
     if (auto v = m.string("max_models")) {
       auto n = detail::parse_number(*v, 0, 100000);
       if (!n) throw config_error("metrics.max_models: a number from 0 to 100000");

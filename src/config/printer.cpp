@@ -51,7 +51,8 @@ std::string print_native(const gateway& g) {
   out << YAML::Key << "object_affinity" << YAML::Value << g.object_affinity;
   out << YAML::Key << "metrics" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
       << "usage" << YAML::Value << g.metrics.usage << YAML::Key << "max_models" << YAML::Value
-      << g.metrics.max_models << YAML::EndMap;
+      << g.metrics.max_models << YAML::Key << "force_stream_usage" << YAML::Value
+      << g.metrics.force_stream_usage << YAML::EndMap;
   if (!g.object_affinity_key.empty())  // never the key itself
     out << YAML::Key << "object_affinity_key" << YAML::Value
         << (g.object_affinity_key_ref.empty() ? std::string("${REDACTED_OBJECT_AFFINITY_KEY}")

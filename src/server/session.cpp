@@ -416,8 +416,8 @@ class session {
     // again (the usage stage then transforms: not when the ids stage does already).
     bool streams_tokens = ctx.fields.stream && (ctx.endpoint.rest == "/chat/completions" ||
                                                 ctx.endpoint.rest == "/completions");
-    ctx.force_usage = ctx.counts_usage && streams_tokens && !ctx.fields.include_usage &&
-                      ctx.stages.empty();
+    ctx.force_usage = ctx.counts_usage && config_->config.metrics.force_stream_usage &&
+                      streams_tokens && !ctx.fields.include_usage && ctx.stages.empty();
     if (ctx.counts_usage) {
       usage_stage_.prepare(ctx.force_usage, config_->config.response_headers);
       ctx.stages.push_back(&usage_stage_);

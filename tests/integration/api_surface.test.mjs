@@ -209,6 +209,24 @@ describe('usage on streams whose client did not ask for it', () => {
     assert.equal(entry.input_tokens, 5);
   });
 
+  test('metrics.force_stream_usage: false leaves the request as the client sent it', LIMIT, async () => {
+    const plain = await startGateway(gatewayConfig({
+      metrics: { force_stream_usage: false }, backends: [{ name: 'ollama', url: fake.url }],
+    }));
+    try {
+      const id = newTestId();
+      const body = { model: 'llama3', stream: true, messages: [] };
+      const from = plain.stderr().length;
+      await streamText(plain.base, { 'x-fake-mode': 'sse', 'x-test-id': id }, body);
+      const upstream = await fake.waitForRequest((r) => r.headers['x-test-id'] === id);
+      assert.deepEqual(JSON.parse(upstream.body), body);
+      const entry = await plain.waitForAccess((e) => e.path === '/v1/chat/completions', { from });
+      assert.equal(entry.usage_missing, true);
+    } finally {
+      await plain.stop();
+    }
+  });
+
   test('a client that asked for usage gets it untouched', LIMIT, async () => {
     const headers = { 'x-fake-mode': 'sse', 'x-fake-chunks': '2', 'x-fake-created': '1700000000' };
     const body = { model: 'llama3', stream: true, stream_options: { include_usage: true }, messages: [] };

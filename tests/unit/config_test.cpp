@@ -240,12 +240,14 @@ TEST_CASE("admin, access log and metrics settings") {
   auto g = aigw::config::load_from_string(
       std::string(kOne) +
       "admin: off\naccess_log: /var/log/aigw.log\naccess_log_format: text\n"
-      "metrics: { usage: false, max_models: 7 }\nresponse_headers: false\n");
+      "metrics: { usage: false, max_models: 7, force_stream_usage: false }\n"
+      "response_headers: false\n");
   CHECK_FALSE(g.admin);
   CHECK(g.access_log_to == "/var/log/aigw.log");
   CHECK_FALSE(g.access_log_json);
   CHECK_FALSE(g.metrics.usage);
   CHECK(g.metrics.max_models == 7);
+  CHECK_FALSE(g.metrics.force_stream_usage);
   CHECK_FALSE(g.response_headers);
   auto d = aigw::config::load_from_string(std::string(kOne) + "admin: 0.0.0.0:9100\naccess_log: false\n");
   CHECK(d.admin_host == "0.0.0.0");

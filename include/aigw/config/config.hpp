@@ -125,6 +125,9 @@ struct gateway {
   struct metrics_settings {
     bool usage = true;
     unsigned max_models = 100;
+    // Ask for usage on streams whose client did not (stream_options.include_usage), and take
+    // it out again; off for a backend that refuses the field.
+    bool force_stream_usage = true;
   } metrics;
   // prices: USD per million tokens, by model glob (the first that matches the model sent
   // upstream), for aigw_cost_usd_total. cached_input defaults to input.
