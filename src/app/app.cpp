@@ -6,9 +6,9 @@
 
 #include <atomic>
 #include <functional>
-#include <optional>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -17,14 +17,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
 
+#include "../server/admin.hpp"
 #include "aigw/config/loader.hpp"
 #include "aigw/core/access_log.hpp"
 #include "aigw/core/log.hpp"
 #include "aigw/json/model_extractor.hpp"
-#include "aigw/proxy/snapshot.hpp"
 #include "aigw/metrics/prometheus.hpp"
+#include "aigw/proxy/snapshot.hpp"
 #include "aigw/server/worker.hpp"
-#include "../server/admin.hpp"
 #include "version.hpp"
 
 namespace aigw::app {
@@ -88,7 +88,8 @@ void log_stats(const proxy::snapshot& snapshot,
 // serves on without it, e.g. a second instance on one machine).
 std::unique_ptr<server::admin_server> start_admin(
     std::shared_ptr<const proxy::snapshot> snapshot,
-    const std::vector<std::unique_ptr<server::worker>>& workers, const std::atomic<bool>& draining) {
+    const std::vector<std::unique_ptr<server::worker>>& workers,
+    const std::atomic<bool>& draining) {
   const auto& cfg = snapshot->config;
   if (!cfg.admin) return nullptr;
   error_code ec;

@@ -332,8 +332,8 @@ namespace detail {
 gateway load_native(const YAML::Node& root, const env_lookup& env) {
   reader top(root, "", env);
   top.allow_only({"listen", "admin", "workers", "access_log", "access_log_format", "prices",
-                  "response_headers", "object_affinity",
-                  "object_affinity_key", "metrics", "limits", "timeouts", "backends", "routes"});
+                  "response_headers", "object_affinity", "object_affinity_key", "metrics", "limits",
+                  "timeouts", "backends", "routes"});
 
   gateway g;
   if (auto listen = top.string("listen")) parse_listen(*listen, "listen", g);

@@ -32,9 +32,10 @@ std::string print_native(const gateway& g) {
               ? fmt::format("[{}]:{}", g.listen_host, g.listen_port)
               : fmt::format("{}:{}", g.listen_host, g.listen_port));
   out << YAML::Key << "admin" << YAML::Value
-      << (!g.admin                                     ? std::string("off")
-          : g.admin_host.find(':') != std::string::npos ? fmt::format("[{}]:{}", g.admin_host, g.admin_port)
-                                                        : fmt::format("{}:{}", g.admin_host, g.admin_port));
+      << (!g.admin ? std::string("off")
+          : g.admin_host.find(':') != std::string::npos
+              ? fmt::format("[{}]:{}", g.admin_host, g.admin_port)
+              : fmt::format("{}:{}", g.admin_host, g.admin_port));
   out << YAML::Key << "workers" << YAML::Value
       << (g.workers ? std::to_string(g.workers) : std::string("auto"));
   out << YAML::Key << "access_log" << YAML::Value << (g.access_log ? g.access_log_to : "off");

@@ -25,7 +25,8 @@ void access_sink::open(const std::string& destination) {
   path_ = destination;
   fd_ = open_fd();
   if (fd_ < 0)
-    throw std::runtime_error("access_log: cannot open " + destination + ": " + std::strerror(errno));
+    throw std::runtime_error("access_log: cannot open " + destination + ": " +
+                             std::strerror(errno));
   own_fd_ = fd_ != STDERR_FILENO && fd_ != STDOUT_FILENO;
   thread_ = std::thread([this] { run(); });
 }

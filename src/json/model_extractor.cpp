@@ -136,8 +136,7 @@ errc extract_request_fields(std::string& body, request_fields& out) {
     } else if (key == "stream_options") {
       auto open = value.raw_json_token();  // starts at the '{' of an object
       od::object options;
-      if (!open.empty() && open[0] == '{' &&
-          value.get_object().get(options) == simdjson::SUCCESS) {
+      if (!open.empty() && open[0] == '{' && value.get_object().get(options) == simdjson::SUCCESS) {
         out.stream_options_open = static_cast<std::size_t>(open.data() - body.data());
         for (auto option : options) {
           std::string_view name;
@@ -193,8 +192,9 @@ std::string with_usage_forced(std::string_view body, const request_fields& field
     edits.push_back({fields.include_usage_offset, fields.include_usage_length, "true"});
   } else if (fields.stream_options_open != request_fields::kNone) {
     auto at = fields.stream_options_open + 1;
-    edits.push_back({at, 0, opens_empty(fields.stream_options_open) ? R"("include_usage":true)"
-                                                                     : R"("include_usage":true,)"});
+    edits.push_back({at, 0,
+                     opens_empty(fields.stream_options_open) ? R"("include_usage":true)"
+                                                             : R"("include_usage":true,)"});
   } else {
     auto brace = body.find('{');
     edits.push_back({brace + 1, 0,

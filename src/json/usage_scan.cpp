@@ -53,8 +53,10 @@ simdjson::error_code read_usage_object(od::value v, usage_reading& out) {
       r.cache_creation_input = number(value);
     }
   }
-  if (r.found) out = std::move(r);
-  else out.model = std::move(r.model);
+  if (r.found)
+    out = std::move(r);
+  else
+    out.model = std::move(r.model);
   return simdjson::SUCCESS;
 }
 

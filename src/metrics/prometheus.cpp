@@ -48,12 +48,13 @@ class writer {
     for (std::size_t i = 0; i <= N; ++i) {
       cumulative += h.counts[i];
       if (i < N)
-        fmt::format_to(out(), "{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, bounds[i], cumulative);
+        fmt::format_to(out(), "{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, bounds[i],
+                       cumulative);
       else
         fmt::format_to(out(), "{}_bucket{{{},le=\"+Inf\"}} {}\n", name, labels, cumulative);
     }
-    fmt::format_to(out(), "{}_sum{{{}}} {}\n{}_count{{{}}} {}\n", name, labels, h.sum, name,
-                   labels, count);
+    fmt::format_to(out(), "{}_sum{{{}}} {}\n{}_count{{{}}} {}\n", name, labels, h.sum, name, labels,
+                   count);
   }
   std::string take() { return std::move(text_); }
 
@@ -69,8 +70,9 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
   const auto& targets = config.targets;
   auto backend_label = [&](std::size_t i) { return label_value(targets[i].name); };
 
-  w.family("aigw_route_requests_total", "counter",
-           "Requests by the route that matched (\"local\": answered by the gateway) and status class.");
+  w.family(
+      "aigw_route_requests_total", "counter",
+      "Requests by the route that matched (\"local\": answered by the gateway) and status class.");
   for (std::size_t r = 0; r < stats.requests_by_route.size(); ++r) {
     auto route = r + 1 == stats.requests_by_route.size() ? std::string("local") : std::to_string(r);
     for (std::size_t c = 0; c < 6; ++c)
@@ -102,8 +104,8 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
   w.family("aigw_upstream_connect_failures_total", "counter",
            "Upstream connection attempts that failed (DNS, TCP, TLS), by backend.");
   for (std::size_t b = 0; b < stats.upstream_connect_failures.size(); ++b)
-    w.sample("aigw_upstream_connect_failures_total", fmt::format("backend=\"{}\"", backend_label(b)),
-             stats.upstream_connect_failures[b]);
+    w.sample("aigw_upstream_connect_failures_total",
+             fmt::format("backend=\"{}\"", backend_label(b)), stats.upstream_connect_failures[b]);
   w.family("aigw_pool_connections_open", "gauge",
            "Upstream connections open (in use or idle), by backend.");
   for (std::size_t b = 0; b < stats.pool_open.size(); ++b)
@@ -141,16 +143,17 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
         "gen_ai_request_model=\"{}\",gen_ai_response_model=\"{}\"",
         label_value(l.operation), label_value(l.provider), label_value(l.original_model),
         label_value(l.request_model), label_value(l.response_model));
-    if (!l.error_type.empty()) fmt::format_to(std::back_inserter(out), ",error_type=\"{}\"", label_value(l.error_type));
+    if (!l.error_type.empty())
+      fmt::format_to(std::back_inserter(out), ",error_type=\"{}\"", label_value(l.error_type));
     return out;
   };
   w.family("gen_ai_client_token_usage", "histogram", "Tokens used, by gen_ai.token.type.");
   for (const auto& [labels, series] : stats.gen_ai)
     for (std::size_t t = 0; t < series.tokens.size(); ++t)
-      w.histogram_series("gen_ai_client_token_usage",
-                         fmt::format("{},gen_ai_token_type=\"{}\"", attributes(labels),
-                                     kTokenTypeNames[t]),
-                         series.tokens[t], kTokenBounds);
+      w.histogram_series(
+          "gen_ai_client_token_usage",
+          fmt::format("{},gen_ai_token_type=\"{}\"", attributes(labels), kTokenTypeNames[t]),
+          series.tokens[t], kTokenBounds);
   w.family("gen_ai_server_request_duration", "histogram",
            "Seconds from the request's arrival to the end of its response.");
   for (const auto& [labels, series] : stats.gen_ai)

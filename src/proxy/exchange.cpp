@@ -132,9 +132,9 @@ class exchange {
       }
       if (status >= 100 && status < 200 && status != 101) continue;
       // A status outside 100-599 is no HTTP status a client can act on; a protocol switch
-      // that was not asked for (or not to WebSocket) is refused; a transfer coding other than chunked (gzip, chunked) would be
-      // dropped silently by the re-framing below. None of these is relayed, and the
-      // connection is not kept (nginx refuses them too).
+      // that was not asked for (or not to WebSocket) is refused; a transfer coding other than
+      // chunked (gzip, chunked) would be dropped silently by the re-framing below. None of these is
+      // relayed, and the connection is not kept (nginx refuses them too).
       if (status < 100 || status > 599 || status == 101 || !is_plain_chunked(parser->get())) {
         result_.error = errc::upstream_broken;
         co_return attempt_outcome::done;
@@ -358,7 +358,8 @@ class exchange {
           co_return fail_relay(connection.deadline().fired() ? errc::upstream_timeout
                                                              : errc::upstream_broken);
       }
-      stages.read({static_cast<const char*>(buffer.data().data()), static_cast<std::size_t>(declared)});
+      stages.read(
+          {static_cast<const char*>(buffer.data().data()), static_cast<std::size_t>(declared)});
       stages.end();
     }
     write_client_response_head(result_.status, upstream_head.reason(), upstream_head.base(),
@@ -394,9 +395,9 @@ class exchange {
       // for a whole small response; the head alone and at once when no body came with it).
       auto* base = static_cast<char*>(buffer.data().data());
       std::string_view input(base, buffer.size());
-      std::size_t taken = 0;  // input bytes done with after this step
-      std::string_view body;  // what goes out (before any chunk framing of ours)
-      std::string_view payload;  // ... and what stages that read see: it without framing
+      std::size_t taken = 0;           // input bytes done with after this step
+      std::string_view body;           // what goes out (before any chunk framing of ours)
+      std::string_view payload;        // ... and what stages that read see: it without framing
       std::uint64_t payload_size = 0;  // (also when the framing is passed on as it is)
       auto scanner_before = scanner;
       if (!upstream_done) {

@@ -16,11 +16,22 @@ namespace http = boost::beast::http;
 // What a stored object's "object" field says. Objects that live inside another (a thread's
 // runs and messages, a vector store's files) are tagged too: their own paths start with the
 // parent's id, which routes them, and their tags are simply removed again upstream.
-constexpr std::array<std::string_view, 16> kStoredTypes = {
-    "response",       "conversation",      "chat.completion", "chat.completion.chunk",
-    "file",           "upload",            "batch",           "vector_store",
-    "vector_store.file", "vector_store.file_batch", "assistant", "thread",
-    "thread.run",     "thread.message",    "fine_tuning.job", "eval"};
+constexpr std::array<std::string_view, 16> kStoredTypes = {"response",
+                                                           "conversation",
+                                                           "chat.completion",
+                                                           "chat.completion.chunk",
+                                                           "file",
+                                                           "upload",
+                                                           "batch",
+                                                           "vector_store",
+                                                           "vector_store.file",
+                                                           "vector_store.file_batch",
+                                                           "assistant",
+                                                           "thread",
+                                                           "thread.run",
+                                                           "thread.message",
+                                                           "fine_tuning.job",
+                                                           "eval"};
 
 bool is_path_under(std::string_view rest, std::string_view base) {
   return rest.starts_with(base) && (rest.size() == base.size() || rest[base.size()] == '/');
@@ -32,8 +43,8 @@ bool returns_stored_objects(std::string_view rest, std::string_view method,
                             bool stored_chat_completion) noexcept {
   // Creating a chat completion stores it only when asked; listing them is about stored ones.
   if (rest == "/chat/completions") return method != "POST" || stored_chat_completion;
-  for (std::string_view stateless : {"/completions", "/embeddings", "/moderations", "/images",
-                                     "/audio", "/models", "/realtime"})
+  for (std::string_view stateless :
+       {"/completions", "/embeddings", "/moderations", "/images", "/audio", "/models", "/realtime"})
     if (is_path_under(rest, stateless)) return false;
   // A file's content is the user's data, whatever it looks like.
   return !rest.ends_with("/content");

@@ -29,7 +29,9 @@ digest hmac(const digest& key, std::string_view data) {
   return out;
 }
 
-int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+int hex_value(char c) {
+  return c <= '9' ? c - '0' : c - 'a' + 10;
+}
 
 }  // namespace
 
@@ -83,7 +85,8 @@ std::optional<object_ids::decoded> object_ids::decode(std::string_view tagged) c
   auto id = tagged.substr(0, tagged.size() - kObjectTagSize);
   auto tag = tagged.substr(id.size() + 1);
   std::uint32_t name_hash = 0;
-  for (auto c : tag.substr(0, 8)) name_hash = (name_hash << 4) | static_cast<std::uint32_t>(hex_value(c));
+  for (auto c : tag.substr(0, 8))
+    name_hash = (name_hash << 4) | static_cast<std::uint32_t>(hex_value(c));
   for (std::size_t i = 0; i < backends.size(); ++i) {
     if (backends[i].name_hash != name_hash) continue;
     auto m = mac(backends[i], id);
@@ -127,8 +130,7 @@ void object_ids::restore(std::string_view rest, std::string_view query, std::str
     return found;
   };
   if (rest.find('~') != std::string_view::npos) strip(rest, pieces(rest, '/', false), out.rest);
-  if (query.find('~') != std::string_view::npos)
-    strip(query, pieces(query, '&', true), out.query);
+  if (query.find('~') != std::string_view::npos) strip(query, pieces(query, '&', true), out.query);
   if (!body_ids.empty()) {
     spans strings;  // inside the quotes
     for (auto [open, close] : body_ids) strings.emplace_back(open + 1, close);

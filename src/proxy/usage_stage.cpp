@@ -87,11 +87,13 @@ void usage_stage::take_events() {
     auto end = held_.find("\n\n", from);
     auto crlf = held_.find("\n\r\n", from);
     std::size_t length = 2;
-    if (crlf != std::string::npos && (end == std::string::npos || crlf < end)) end = crlf, length = 3;
+    if (crlf != std::string::npos && (end == std::string::npos || crlf < end))
+      end = crlf, length = 3;
     if (end == std::string::npos) break;
     std::string_view event(held_.data() + start, end + length - start);
     auto data_at = event.find("data:");
-    std::string_view data = data_at == std::string_view::npos ? std::string_view() : event.substr(data_at);
+    std::string_view data =
+        data_at == std::string_view::npos ? std::string_view() : event.substr(data_at);
     if (carries_usage(data)) {
       auto json_at = data.find('{');
       auto json_end = data.rfind('}');

@@ -109,8 +109,8 @@ void format_access_line(const request_log& r, bool json, std::string& out) {
   append_json_string(out, r.backend);
   fmt::format_to(o, R"(,"status":{},"bytes_in":{},"bytes_out":{})", r.status, r.bytes_in, r.bytes);
   if (r.counts_usage && r.usage_found)
-    fmt::format_to(o, R"(,"input_tokens":{},"output_tokens":{},"cached_tokens":{})",
-                   r.input_tokens, r.output_tokens, r.cached_tokens);
+    fmt::format_to(o, R"(,"input_tokens":{},"output_tokens":{},"cached_tokens":{})", r.input_tokens,
+                   r.output_tokens, r.cached_tokens);
   else if (r.counts_usage)
     out.append(R"(,"usage_missing":true)");
   fmt::format_to(o, R"(,"ttfb_ms":{:.2f},"duration_ms":{:.2f},"complete":{})", ttfb,
@@ -132,9 +132,9 @@ void format_access_line(const request_log& r, bool json, std::string& out) {
 
 bool is_sane_request_id(std::string_view id) noexcept {
   return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == ':' || c == '-';
-         });
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
+  });
 }
 
 std::string new_request_id() {

@@ -34,7 +34,7 @@ using request_parser = http::request_parser<http::string_body>;
 // A query string's piece percent-decoded ('+' is a space); a malformed escape is kept as it is.
 std::string percent_decoded(std::string_view text) {
   auto hex = [](char c) {
-    return c >= '0' && c <= '9' ? c - '0'
+    return c >= '0' && c <= '9'                     ? c - '0'
            : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
                                                     : -1;
   };
@@ -69,7 +69,8 @@ std::string query_parameter(std::string_view query, std::string_view name) {
   std::optional<std::string> value;
   for_each_query_parameter(query, [&](const std::string& key, std::string_view param) {
     auto eq = param.find('=');
-    if (!value && key == name) value = percent_decoded(eq == param.npos ? "" : param.substr(eq + 1));
+    if (!value && key == name)
+      value = percent_decoded(eq == param.npos ? "" : param.substr(eq + 1));
   });
   return value.value_or("");
 }
@@ -282,8 +283,7 @@ class session {
             : 0;
     // Any other body counts against the process's budget from here until the request ends:
     // a declared length in full, before anything is read or 100-continue is promised.
-    if (declared_length && ctx.streamed_body_length == 0 &&
-        !ctx.reserved.grow_to(*declared_length))
+    if (declared_length && ctx.streamed_body_length == 0 && !ctx.reserved.grow_to(*declared_length))
       co_return end_with_error(ctx, errc::overloaded);
 
     if (ctx.version == 11 && beast::iequals(request[http::field::expect], "100-continue")) {
@@ -394,10 +394,10 @@ class session {
     // route gives that backend, if the route has it among its targets, else the model as sent.
     if (ctx.objects.backend) {
       auto target = config_->routes.target_on(route, *ctx.objects.backend);
-      ctx.plan.push_back({*ctx.objects.backend,
-                          target && ctx.fields.has_model
-                              ? config_->routes.upstream_model(*target, ctx.log.model)
-                              : std::string()});
+      ctx.plan.push_back(
+          {*ctx.objects.backend, target && ctx.fields.has_model
+                                     ? config_->routes.upstream_model(*target, ctx.log.model)
+                                     : std::string()});
     } else {
       ctx.plan.push_back(
           {route.backend_index, ctx.fields.has_model || ctx.websocket
@@ -440,8 +440,9 @@ class session {
       const auto& objects = ctx.objects;
       const std::string& body_sent = objects.body.empty() ? request.body() : objects.body;
       std::string_view rest = objects.rest.empty() ? ctx.endpoint.rest : objects.rest;
-      std::string_view query = objects.query.empty() ? std::string_view(ctx.query.data(), ctx.query.size())
-                                                     : objects.query;
+      std::string_view query = objects.query.empty()
+                                   ? std::string_view(ctx.query.data(), ctx.query.size())
+                                   : objects.query;
       // Realtime: the backend reads the model from the query, so it gets exactly one, the
       // one the request was routed by (or the route's override of it).
       std::string realtime_query;
@@ -456,8 +457,8 @@ class session {
       fmt::format_to(std::back_inserter(gateway_fields_), "x-aigw-request-id: {}\r\n",
                      ctx.log.request_id);
       if (config_->config.response_headers)
-        fmt::format_to(std::back_inserter(gateway_fields_), "x-aigw-backend: {}\r\nx-aigw-route: {}\r\n",
-                       target.name, ctx.log.route);
+        fmt::format_to(std::back_inserter(gateway_fields_),
+                       "x-aigw-backend: {}\r\nx-aigw-route: {}\r\n", target.name, ctx.log.route);
       bool tags_ids = !ctx.stages.empty() && ctx.stages.front() == &object_stage_;
       if (tags_ids) object_stage_.prepare(config_->affinity, attempt.backend_index);
       providers::upstream_call call{.method = {method.data(), method.size()},
@@ -684,8 +685,8 @@ class session {
         .provider = std::string(provider_name(target.schema)),
         .original_model = label(ctx.log.model),
         .request_model = label(ctx.request_model),
-        .response_model = label(read_usage && !usage.model.empty() ? usage.model
-                                                                   : ctx.request_model),
+        .response_model =
+            label(read_usage && !usage.model.empty() ? usage.model : ctx.request_model),
         .error_type = error_type(ctx)};
     auto& series = stats_.gen_ai[labels];
     auto now = clock::now();
@@ -729,8 +730,8 @@ class session {
       log.cached_tokens = usage.cached_input;
     }
     if (ctx.end == ending::error) log.error = openai_code(ctx.error);
-    log.bytes_in = ctx.streamed_body_length ? ctx.streamed_body_length
-                                            : ctx.parser.get().body().size();
+    log.bytes_in =
+        ctx.streamed_body_length ? ctx.streamed_body_length : ctx.parser.get().body().size();
     log.upstream_request_id = ctx.result.upstream_request_id;
     format_access_line(log, config_->config.access_log_json, access_line_);
     log::access_sink::instance().write(access_line_);

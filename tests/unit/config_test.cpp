@@ -232,7 +232,8 @@ TEST_CASE("prices: USD per million tokens by model glob; cached input defaults t
   CHECK(g.prices[0].model == "gpt-4o*");
   CHECK(g.prices[0].cached_input == 2.5);
   CHECK(g.prices[1].cached_input == 0.1);
-  CHECK(error_of(std::string(kOne) + "prices:\n  m: { input: cheap }\n").find("prices.m.input") == 0);
+  CHECK(error_of(std::string(kOne) + "prices:\n  m: { input: cheap }\n").find("prices.m.input") ==
+        0);
   CHECK(error_of(std::string(kOne) + "prices:\n  m: { inputs: 1 }\n").find("prices.m") == 0);
 }
 
@@ -249,7 +250,8 @@ TEST_CASE("admin, access log and metrics settings") {
   CHECK(g.metrics.max_models == 7);
   CHECK_FALSE(g.metrics.force_stream_usage);
   CHECK_FALSE(g.response_headers);
-  auto d = aigw::config::load_from_string(std::string(kOne) + "admin: 0.0.0.0:9100\naccess_log: false\n");
+  auto d = aigw::config::load_from_string(std::string(kOne) +
+                                          "admin: 0.0.0.0:9100\naccess_log: false\n");
   CHECK(d.admin_host == "0.0.0.0");
   CHECK(d.admin_port == 9100);
   CHECK_FALSE(d.access_log);

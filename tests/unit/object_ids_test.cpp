@@ -16,7 +16,9 @@ namespace {
 
 using aigw::proxy::object_ids;
 
-std::optional<std::string> no_env(std::string_view) { return std::nullopt; }
+std::optional<std::string> no_env(std::string_view) {
+  return std::nullopt;
+}
 
 aigw::config::gateway two_backends(std::string extra = "") {
   return aigw::config::load_from_string(extra + R"(
@@ -28,7 +30,8 @@ backends:
     url: http://127.0.0.1:2/v1
 routes:
   - backend: east
-)", no_env);
+)",
+                                        no_env);
 }
 
 std::string minted(const object_ids& ids, std::string_view id, std::size_t backend) {
@@ -100,10 +103,11 @@ TEST_CASE("a request's tagged ids are restored in the path and the body, and pic
   CHECK(found.query == "?limit=2&after=file-9");
   CHECK(found.body.empty());
 
-  std::string body = R"({"model":"m","previous_response_id":")" + resp +
-                     R"(","input":[{"type":"input_file","file_id":")" + file +
-                     R"("},{"file_id":"foreign~0123456789abcdef01234567"}],"conversation":{"id":")" +
-                     resp + R"("}})";
+  std::string body =
+      R"({"model":"m","previous_response_id":")" + resp +
+      R"(","input":[{"type":"input_file","file_id":")" + file +
+      R"("},{"file_id":"foreign~0123456789abcdef01234567"}],"conversation":{"id":")" + resp +
+      R"("}})";
   aigw::json::request_fields fields;
   REQUIRE(aigw::json::extract_request_fields(body, fields) == aigw::errc::ok);
   CHECK(fields.tagged_ids.size() == 4);
@@ -113,8 +117,9 @@ TEST_CASE("a request's tagged ids are restored in the path and the body, and pic
   REQUIRE(found.backend);
   CHECK(*found.backend == 1);  // the first genuine id in the body
   CHECK(found.rest.empty());
-  CHECK(found.body ==
-        R"({"model":"m","previous_response_id":"resp_1","input":[{"type":"input_file","file_id":"file-9"},{"file_id":"foreign~0123456789abcdef01234567"}],"conversation":{"id":"resp_1"}})");
+  CHECK(
+      found.body ==
+      R"({"model":"m","previous_response_id":"resp_1","input":[{"type":"input_file","file_id":"file-9"},{"file_id":"foreign~0123456789abcdef01234567"}],"conversation":{"id":"resp_1"}})");
 }
 
 TEST_CASE("an id quoted anywhere but a field that names a stored object chooses nothing") {
@@ -183,11 +188,14 @@ TEST_CASE("the stage tags ids in JSON bodies and in SSE data lines split anywher
   auto json = staged(stage, "application/json", {R"({"id":"resp)", R"(_1","object":"response"})"});
   CHECK(json == R"({"id":"resp_1)" + tag + R"(","object":"response"})");
 
-  auto sse = staged(stage, "text/event-stream; charset=utf-8",
-                    {"event: response.created\r\ndata: {\"type\":\"response.created\",\"resp",
-                     "onse\":{\"id\":\"resp_1\",\"object\":\"response\"}}\r\n\r\n: ping\n\ndata: [DONE]\n\n"});
-  CHECK(sse == "event: response.created\r\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1" +
-                   tag + "\",\"object\":\"response\"}}\r\n\r\n: ping\n\ndata: [DONE]\n\n");
+  auto sse = staged(
+      stage, "text/event-stream; charset=utf-8",
+      {"event: response.created\r\ndata: {\"type\":\"response.created\",\"resp",
+       "onse\":{\"id\":\"resp_1\",\"object\":\"response\"}}\r\n\r\n: ping\n\ndata: [DONE]\n\n"});
+  CHECK(sse ==
+        "event: response.created\r\ndata: "
+        "{\"type\":\"response.created\",\"response\":{\"id\":\"resp_1" +
+            tag + "\",\"object\":\"response\"}}\r\n\r\n: ping\n\ndata: [DONE]\n\n");
 
   // Not for it: error statuses, other content types; invalid JSON passes unchanged.
   CHECK(staged(stage, "application/json", {R"({"id":"resp_1","object":"response"})"}, 404) ==

@@ -255,8 +255,7 @@ TEST_CASE("a stage that rewrites the body under chunked framing: lengths change,
 
 TEST_CASE("a rewritten Content-Length body goes chunked, without the upstream's length") {
   numbering_stage numbering;
-  auto r = relay({"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nab\ncd", "\nef\ngh"},
-                 {&numbering});
+  auto r = relay({"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nab\ncd", "\nef\ngh"}, {&numbering});
   REQUIRE(r.parsed);
   CHECK(r.response.chunked());
   CHECK(r.response.count(http::field::content_length) == 0);

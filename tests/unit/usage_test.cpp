@@ -21,9 +21,11 @@ using aigw::proxy::usage_stage;
 // usage-only chunk.
 const std::string kChatWithUsage =
     "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-2024-08-06\","
-    "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}],\"usage\":null}\n\n"
+    "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}],\"usage\":"
+    "null}\n\n"
     "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-2024-08-06\","
-    "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n"
+    "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}],"
+    "\"usage\":null}\n\n"
     "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-2024-08-06\","
     "\"choices\":[],\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":10,\"total_tokens\":29,"
     "\"prompt_tokens_details\":{\"cached_tokens\":6,\"audio_tokens\":0},"
@@ -46,7 +48,8 @@ const std::string kResponses =
     "event: response.completed\r\n"
     "data: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"model\":\"o4-mini\","
     "\"usage\":{\"input_tokens\":37,\"input_tokens_details\":{\"cached_tokens\":0},"
-    "\"output_tokens\":11,\"output_tokens_details\":{\"reasoning_tokens\":8},\"total_tokens\":48}}}\r\n\r\n";
+    "\"output_tokens\":11,\"output_tokens_details\":{\"reasoning_tokens\":8},\"total_tokens\":48}}}"
+    "\r\n\r\n";
 
 // Ollama's OpenAI endpoint: no space after "data:", CR line ends, usage on the last content chunk.
 const std::string kOllama =
@@ -138,23 +141,24 @@ TEST_CASE("a stream without usage, and a cut one, report none (never zero tokens
 }
 
 TEST_CASE("JSON bodies: chat, embeddings, Responses; error statuses and other types are not read") {
-  std::string chat =
-      R"({"id":"c","object":"chat.completion","model":"gpt-4o","choices":[],)"
-      R"("usage":{"prompt_tokens":12,"completion_tokens":34,"total_tokens":46,)"
-      R"("prompt_tokens_details":{"cached_tokens":10}}})";
+  std::string chat = R"({"id":"c","object":"chat.completion","model":"gpt-4o","choices":[],)"
+                     R"("usage":{"prompt_tokens":12,"completion_tokens":34,"total_tokens":46,)"
+                     R"("prompt_tokens_details":{"cached_tokens":10}}})";
   auto got = run("application/json", cut(chat, 5));
   CHECK(got.found);
   CHECK(got.input == 12);
   CHECK(got.output == 34);
   CHECK(got.cached == 10);
   CHECK(got.model == "gpt-4o");
-  auto embeddings = run("application/json; charset=utf-8",
-                        {R"({"object":"list","data":[],"usage":{"prompt_tokens":8,"total_tokens":8}})"});
+  auto embeddings =
+      run("application/json; charset=utf-8",
+          {R"({"object":"list","data":[],"usage":{"prompt_tokens":8,"total_tokens":8}})"});
   CHECK(embeddings.found);
   CHECK(embeddings.input == 8);
   CHECK(embeddings.output == 0);
-  auto responses = run("application/json",
-                       {R"({"id":"resp_1","object":"response","usage":{"input_tokens":5,"output_tokens":7}})"});
+  auto responses =
+      run("application/json",
+          {R"({"id":"resp_1","object":"response","usage":{"input_tokens":5,"output_tokens":7}})"});
   CHECK(responses.input == 5);
   CHECK(responses.output == 7);
   // A body cut short is not read.
@@ -241,8 +245,9 @@ TEST_CASE("forced usage is read and taken out: the client gets the stream it ask
   std::string expected = kChatWithUsage;
   for (std::size_t at; (at = expected.find(",\"usage\":null")) != std::string::npos;)
     expected.erase(at, 13);
-  auto usage_chunk = expected.find("data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
-                                   "\"model\":\"gpt-4o-2024-08-06\",\"choices\":[],");
+  auto usage_chunk = expected.find(
+      "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
+      "\"model\":\"gpt-4o-2024-08-06\",\"choices\":[],");
   REQUIRE(usage_chunk != std::string::npos);
   expected.erase(usage_chunk, expected.find("\n\n", usage_chunk) + 2 - usage_chunk);
   REQUIRE(expected.find("usage") == std::string::npos);

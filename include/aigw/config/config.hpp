@@ -115,7 +115,7 @@ struct gateway {
   bool access_log = true;
   std::string access_log_to = "stderr";  // stderr, stdout, or a file path
   bool access_log_json = true;           // access_log_format: json (else text)
-  bool response_headers = true;  // x-aigw-backend and x-aigw-route on relayed responses
+  bool response_headers = true;          // x-aigw-backend and x-aigw-route on relayed responses
   // Ids of stored objects name the backend that made them (proxy/object_ids.hpp).
   bool object_affinity = true;
   std::string object_affinity_key;      // secret: empty for a key derived from each backend

@@ -25,10 +25,22 @@ inline bool has_object_tag(std::string_view id) noexcept {
 // (and in the path and query) choose a backend: an id quoted in a prompt or in metadata
 // does not. In a response, these are tagged along with the `id` of each stored object.
 inline constexpr std::array<std::string_view, 17> kObjectReferenceKeys = {
-    "previous_response_id", "conversation",     "conversation_id", "response_id",
-    "file_id",              "file_ids",         "input_file_id",   "output_file_id",
-    "error_file_id",        "vector_store_id",  "vector_store_ids", "thread_id",
-    "assistant_id",         "batch_id",         "upload_id",       "first_id",
+    "previous_response_id",
+    "conversation",
+    "conversation_id",
+    "response_id",
+    "file_id",
+    "file_ids",
+    "input_file_id",
+    "output_file_id",
+    "error_file_id",
+    "vector_store_id",
+    "vector_store_ids",
+    "thread_id",
+    "assistant_id",
+    "batch_id",
+    "upload_id",
+    "first_id",
     "last_id"};  // a list page's cursors
 
 inline bool is_object_reference_key(std::string_view key) noexcept {

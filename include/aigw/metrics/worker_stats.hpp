@@ -58,7 +58,7 @@ inline constexpr std::array<double, 14> kTokenBounds = {
 inline constexpr std::array<double, 14> kDurationBounds = {
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92};
 inline constexpr std::array<double, 21> kTimeToFirstTokenBounds = {
-    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75,
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,  0.25, 0.5, 0.75,
     1.0,   2.5,   5.0,  7.5,  10.0, 15.0, 20.0, 30.0, 45.0, 60.0};
 inline constexpr std::array<double, 13> kTimePerOutputTokenBounds = {
     0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5};
@@ -132,7 +132,6 @@ struct worker_stats {
   std::set<std::string, std::less<>> labeled_models_;
 
  public:
-
   // Adds another worker's counters and gauges to these (same config snapshot).
   void merge(const worker_stats& other);
   // One JSON object, backends by name and errors by their OpenAI code.

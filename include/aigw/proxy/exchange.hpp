@@ -28,11 +28,11 @@ struct exchange_request {
   bool idempotent;          // GET, HEAD, OPTIONS: may be sent again after a close
   const upstream::target& target;
   std::size_t backend_index;
-  bool client_keep_alive;        // the client asked to keep its connection
-  unsigned client_version;       // 10 or 11; an HTTP/1.0 client cannot take chunked
-  std::string& response_head;    // scratch for the client response head, reused per session
-  metrics::worker_stats& stats;  // upstream connects, active streams
-  response_stages stages = {};   // what reads or rewrites the response body; none: identity
+  bool client_keep_alive;                // the client asked to keep its connection
+  unsigned client_version;               // 10 or 11; an HTTP/1.0 client cannot take chunked
+  std::string& response_head;            // scratch for the client response head, reused per session
+  metrics::worker_stats& stats;          // upstream connects, active streams
+  response_stages stages = {};           // what reads or rewrites the response body; none: identity
   std::string_view gateway_fields = {};  // the gateway's own response headers (x-aigw-*)
   // A WebSocket upgrade: a 101 answer turns the exchange into a byte tunnel between the
   // client and the backend, starting with the bytes already in `client_buffer` (the
@@ -45,13 +45,13 @@ struct exchange_request {
 };
 
 struct exchange_result {
-  errc error = errc::ok;           // set when no response head was sent: answer it locally
-  bool head_sent = false;          // after this, a failure can only close the connection
-  bool complete = false;           // the whole response reached the client
-  bool client_gone = false;        // the client closed its connection first
-  bool client_keep_alive = false;  // the relayed response left the client connection reusable
+  errc error = errc::ok;            // set when no response head was sent: answer it locally
+  bool head_sent = false;           // after this, a failure can only close the connection
+  bool complete = false;            // the whole response reached the client
+  bool client_gone = false;         // the client closed its connection first
+  bool client_keep_alive = false;   // the relayed response left the client connection reusable
   bool client_body_unread = false;  // a streamed request body was not read to its end
-  unsigned status = 0;             // upstream status relayed to the client
+  unsigned status = 0;              // upstream status relayed to the client
   std::string upstream_request_id;  // the backend's x-request-id (at most 128 bytes)
   std::uint64_t body_bytes = 0;
   std::chrono::steady_clock::time_point first_byte{};  // when the response head arrived

@@ -51,10 +51,10 @@ class object_id_stage final : public response_stage {
   const object_ids* ids_ = nullptr;
   std::size_t backend_ = 0;
   mode mode_ = mode::off;
-  std::string held_;     // a JSON body, or the incomplete last line of a stream
+  std::string held_;         // a JSON body, or the incomplete last line of a stream
   std::size_t scanned_ = 0;  // held_ bytes already searched for a line end
-  std::string out_;      // what the relay sends
-  std::string scratch_;  // a data line's JSON, with the scanner's padding
+  std::string out_;          // what the relay sends
+  std::string scratch_;      // a data line's JSON, with the scanner's padding
   std::vector<std::pair<std::size_t, std::size_t>> found_;
 };
 

@@ -24,7 +24,7 @@ class sse_scanner {
   template <class OnEvent>
   void line(std::string_view text, OnEvent& on_event);
 
-  std::string partial_;  // a line cut by the end of the last read
+  std::string partial_;    // a line cut by the end of the last read
   bool after_cr_ = false;  // the last read ended in CR: a LF first is part of that line end
   bool overflow_ = false;  // the current line is over the bound: skipped to its end
   std::string event_;

@@ -61,10 +61,10 @@ class usage_stage final : public response_stage {
   sse_scanner events_;
   bool forced_ = false;
   bool headers_ = false;
-  std::string held_;     // a JSON body; forced: the stream's incomplete event
+  std::string held_;         // a JSON body; forced: the stream's incomplete event
   std::size_t scanned_ = 0;  // forced: held_ bytes already searched for an event's end
-  std::string out_;      // forced: what the client gets
-  std::string scratch_;  // an event's data, with the parser's padding
+  std::string out_;          // forced: what the client gets
+  std::string scratch_;      // an event's data, with the parser's padding
 };
 
 }  // namespace aigw::proxy
