@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "aigw/core/object_tag.hpp"
+#include "ondemand_util.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string_view.hpp>
@@ -23,14 +24,6 @@ errc to_errc(simdjson::error_code e) {
 // Deeper nesting than any real request; bounds the recursion below (simdjson's own depth
 // limit is only enforced in its development builds).
 constexpr int kMaxDepth = 128;
-
-// Where a string value's token lies in the body: its opening and closing quotes.
-std::pair<std::size_t, std::size_t> string_token(od::value& value, const char* base) {
-  std::string_view raw = value.raw_json_token();  // runs on over whitespace: trim it
-  while (!raw.empty() && raw.back() != '"') raw.remove_suffix(1);
-  auto open = static_cast<std::size_t>(raw.data() - base);
-  return {open, open + raw.size() - 1};
-}
 
 // Walks a value to its end so that every byte of the document is checked (On-Demand only
 // validates what is visited), noting the tagged-looking ids in fields that name stored

@@ -7,6 +7,7 @@
 
 #include "aigw/core/object_tag.hpp"
 #include "aigw/json/model_extractor.hpp"
+#include "ondemand_util.hpp"
 
 namespace aigw::json {
 namespace {
@@ -44,7 +45,7 @@ class scanner {
       }
       case od::json_type::string:
         if (is_object_reference_key(key)) {
-          auto token = string_token(value);
+          auto token = string_token(value, base_);
           std::string_view s;
           if (auto e = value.get_string().get(s)) return e;
           if (!s.empty()) found_.push_back(token);
@@ -67,7 +68,7 @@ class scanner {
       od::json_type t;
       if (auto e = v.type().get(t)) return e;
       if (t == od::json_type::string && (inner == "id" || inner == "object")) {
-        auto token = string_token(v);
+        auto token = string_token(v, base_);
         std::string_view s;
         if (auto e = v.get_string().get(s)) return e;
         if (inner == "object")
@@ -83,13 +84,6 @@ class scanner {
   }
 
  private:
-  quotes string_token(od::value& value) const {
-    std::string_view raw = value.raw_json_token();  // runs on over whitespace: trim it
-    while (!raw.empty() && raw.back() != '"') raw.remove_suffix(1);
-    auto open = static_cast<std::size_t>(raw.data() - base_);
-    return {open, open + raw.size() - 1};
-  }
-
   const char* base_;
   std::span<const std::string_view> types_;
   std::vector<quotes>& found_;

@@ -97,35 +97,30 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
                fmt::format("code=\"{}\",reason=\"{}\"", openai_code(static_cast<errc>(e)),
                            proxy_status_token(static_cast<errc>(e))),
                n);
-  w.family("aigw_upstream_connects_total", "counter", "Upstream connections opened, by backend.");
-  for (std::size_t b = 0; b < stats.upstream_connects.size(); ++b)
-    w.sample("aigw_upstream_connects_total", fmt::format("backend=\"{}\"", backend_label(b)),
-             stats.upstream_connects[b]);
-  w.family("aigw_upstream_connect_failures_total", "counter",
-           "Upstream connection attempts that failed (DNS, TCP, TLS), by backend.");
-  for (std::size_t b = 0; b < stats.upstream_connect_failures.size(); ++b)
-    w.sample("aigw_upstream_connect_failures_total",
-             fmt::format("backend=\"{}\"", backend_label(b)), stats.upstream_connect_failures[b]);
-  w.family("aigw_pool_connections_open", "gauge",
-           "Upstream connections open (in use or idle), by backend.");
-  for (std::size_t b = 0; b < stats.pool_open.size(); ++b)
-    w.sample("aigw_pool_connections_open", fmt::format("backend=\"{}\"", backend_label(b)),
-             stats.pool_open[b]);
-  w.family("aigw_pool_connections_idle", "gauge", "Idle upstream connections kept, by backend.");
-  for (std::size_t b = 0; b < stats.pool_idle.size(); ++b)
-    w.sample("aigw_pool_connections_idle", fmt::format("backend=\"{}\"", backend_label(b)),
-             stats.pool_idle[b]);
+  // A family with one sample per backend.
+  auto per_backend = [&](std::string_view name, std::string_view type, std::string_view help,
+                         const std::vector<std::uint64_t>& values) {
+    w.family(name, type, help);
+    for (std::size_t b = 0; b < values.size(); ++b)
+      w.sample(name, fmt::format("backend=\"{}\"", backend_label(b)), values[b]);
+  };
+  per_backend("aigw_upstream_connects_total", "counter", "Upstream connections opened, by backend.",
+              stats.upstream_connects);
+  per_backend("aigw_upstream_connect_failures_total", "counter",
+              "Upstream connection attempts that failed (DNS, TCP, TLS), by backend.",
+              stats.upstream_connect_failures);
+  per_backend("aigw_pool_connections_open", "gauge",
+              "Upstream connections open (in use or idle), by backend.", stats.pool_open);
+  per_backend("aigw_pool_connections_idle", "gauge", "Idle upstream connections kept, by backend.",
+              stats.pool_idle);
   w.family("aigw_active_streams", "gauge", "Responses being relayed now.");
   w.sample("aigw_active_streams", "", stats.active_streams);
   w.family("aigw_active_requests", "gauge", "Requests read and not yet answered.");
   w.sample("aigw_active_requests", "", stats.active_requests);
-  w.family("aigw_usage_missing_total", "counter",
-           "Responses that should have reported token usage and did not (cut, aborted, or "
-           "never sent), by backend: counted as missing, never as zero tokens.");
-  for (std::size_t b = 0; b < stats.usage_missing.size(); ++b)
-    w.sample("aigw_usage_missing_total", fmt::format("backend=\"{}\"", backend_label(b)),
-             stats.usage_missing[b]);
-
+  per_backend("aigw_usage_missing_total", "counter",
+              "Responses that should have reported token usage and did not (cut, aborted, or "
+              "never sent), by backend: counted as missing, never as zero tokens.",
+              stats.usage_missing);
   w.family("aigw_cost_usd_total", "counter",
            "USD spent, by the prices config, by route, backend and model sent upstream.");
   for (const auto& [key, usd] : stats.cost_usd)

@@ -31,7 +31,7 @@ std::shared_ptr<const snapshot> snapshot::compile(config::gateway config) {
   auto models_json =
       boost::json::serialize(boost::json::object{{"object", "list"}, {"data", std::move(data)}});
   proxy::object_ids ids(config);
-  std::unordered_set<std::string> known_models;
+  decltype(snapshot::known_models) known_models;
   for (const auto& m : routes.exact_models()) known_models.insert(m.id);
   return std::make_shared<const snapshot>(snapshot{std::move(config), std::move(routes),
                                                    std::move(targets), std::move(models_json),

@@ -675,7 +675,7 @@ class session {
     if (ctx.backend_index == metrics::kNoBackend) return;
     const auto& target = config_->targets[ctx.backend_index];
     auto label = [&](std::string_view model) {
-      return stats_.model_label(model, config_->known_models.contains(std::string(model)),
+      return stats_.model_label(model, config_->known_models.contains(model),
                                 config_->config.metrics.max_models);
     };
     bool read_usage = ctx.counts_usage && ctx.end == ending::relayed;

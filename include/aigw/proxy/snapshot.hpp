@@ -22,7 +22,13 @@ struct snapshot {
   std::string models_json;                // GET /v1/models body
   object_ids affinity;                    // object affinity (off with one backend)
   // The model names the routes mention exactly: metric labels always keep these.
-  std::unordered_set<std::string> known_models;
+  struct model_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  std::unordered_set<std::string, model_hash, std::equal_to<>> known_models;
 
   // Throws config::config_error (e.g. an unreadable ca_file).
   static std::shared_ptr<const snapshot> compile(config::gateway config);
