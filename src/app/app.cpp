@@ -168,25 +168,43 @@ int run(std::shared_ptr<const proxy::snapshot> snapshot) {
   auto admin = start_admin(snapshot, pool, draining);
   print_startup(*snapshot, endpoint, workers);
 
+  // SIGTERM or SIGINT: a graceful drain (workers stop accepting, /readyz says 503, requests
+  // in flight finish within drain_timeout); a second one stops at once.
+  std::thread drain_waiter;
   std::function<void(error_code, int)> on_signal = [&](error_code ec, int signal) {
     if (ec) return;
     if (signal == SIGUSR1) {  // logrotate moved the access log; and a stats line
       log::access_sink::instance().reopen();
       log_stats(*snapshot, pool);
-      signals.async_wait(on_signal);
-      return;
+    } else if (!draining) {
+      log::info("signal {}: draining (stopped accepting; up to {} ms for requests in flight)",
+                signal, cfg.drain_timeout.count());
+      draining = true;
+      for (auto& w : pool) w->drain(cfg.drain_timeout);
+      drain_waiter = std::thread([&] {
+        for (auto& w : pool) w->join();
+        net::post(main_io, [&] { main_io.stop(); });
+      });
+    } else {
+      log::info("signal {}: stopping now", signal);
+      for (auto& w : pool) w->stop();
     }
-    log::info("signal {}: shutting down", signal);
-    draining = true;
-    for (auto& w : pool) w->stop();
+    signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
   main_io.run();
-  for (auto& w : pool) w->join();
+  // Stopping anyway: another SIGTERM from here on must not turn a clean exit into a kill.
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
+  if (drain_waiter.joinable())
+    drain_waiter.join();
+  else
+    for (auto& w : pool) w->join();
   if (admin) {
     admin->stop();
     admin->join();
   }
+  log::info("stopped");
   return 0;
 }
 

@@ -111,9 +111,50 @@ void read_timeouts(const reader& r, timeouts& out) {
   if (auto d = r.get_duration("client_header")) out.client_header = *d;
 }
 
-backend read_backend(const reader& r, const timeouts& defaults) {
+// `circuit_breaker: off`, or a map changing some of the settings in `out`.
+void read_circuit_breaker(const reader& parent, circuit_breaker& out) {
+  if (auto flag = parent.raw("circuit_breaker"); flag && flag.IsScalar()) {
+    if (flag.Scalar() != "off" && flag.Scalar() != "false")
+      throw config_error(
+          fmt::format("{}: write off, or a map of settings", parent.child_path("circuit_breaker")));
+    out.enabled = false;
+    return;
+  }
+  auto r = parent.child("circuit_breaker");
+  r.allow_only({"consecutive_failures", "failure_rate", "min_requests", "window", "cooldown"});
+  out.enabled = true;
+  if (auto v = r.string("consecutive_failures")) {
+    auto n = detail::parse_number(*v, 1, 1000000);
+    if (!n)
+      throw config_error(fmt::format("{}: \"{}\" is not a count (1 or more)",
+                                     r.child_path("consecutive_failures"), *v));
+    out.consecutive_failures = *n;
+  }
+  if (auto v = r.string("failure_rate")) {
+    char* end = nullptr;
+    double rate = std::strtod(v->c_str(), &end);
+    if (end == v->c_str() || *end != '\0' || !(rate >= 0 && rate <= 1))
+      throw config_error(fmt::format("{}: \"{}\" is not a share from 0 (off) to 1",
+                                     r.child_path("failure_rate"), *v));
+    out.failure_rate = rate;
+  }
+  if (auto v = r.string("min_requests")) {
+    auto n = detail::parse_number(*v, 1, 1000000);
+    if (!n)
+      throw config_error(
+          fmt::format("{}: \"{}\" is not a count (1 or more)", r.child_path("min_requests"), *v));
+    out.min_requests = *n;
+  }
+  if (auto d = r.get_duration("window")) out.window = *d;
+  if (auto d = r.get_duration("cooldown")) out.cooldown = *d;
+  if (out.window.count() <= 0 || out.cooldown.count() <= 0)
+    throw config_error(fmt::format("{}: window and cooldown must be longer than 0", r.path()));
+}
+
+backend read_backend(const reader& r, const gateway& g) {
+  const timeouts& defaults = g.timeouts;
   r.allow_only({"name", "url", "api_key", "ca_file", "tls_insecure_skip_verify", "timeouts",
-                "schema", "api_version", "deployments"});
+                "schema", "api_version", "deployments", "circuit_breaker"});
   backend b;
   b.name = r.required_string("name");
   auto schema = r.string("schema").value_or("openai");
@@ -153,6 +194,8 @@ backend read_backend(const reader& r, const timeouts& defaults) {
     read_timeouts(tr, t);
   }
   b.use_timeouts(t);
+  b.breaker = g.circuit_breaker;
+  if (r.has("circuit_breaker")) read_circuit_breaker(r, b.breaker);
   return b;
 }
 
@@ -188,9 +231,51 @@ route_target read_target(const reader& r, const gateway& g) {
   return t;
 }
 
+// `retry: off`, or { attempts, on: [connect, 5xx, 429, timeout], backoff }.
+void read_retry(const reader& parent, retry_policy& out) {
+  if (auto flag = parent.raw("retry"); flag && flag.IsScalar()) {
+    if (flag.Scalar() != "off" && flag.Scalar() != "false")
+      throw config_error(
+          fmt::format("{}: write off, or a map of settings", parent.child_path("retry")));
+    out.attempts = 1;
+    return;
+  }
+  auto r = parent.child("retry");
+  r.allow_only({"attempts", "on", "backoff"});
+  if (auto v = r.string("attempts")) {
+    auto n = detail::parse_number(*v, 1, 100);
+    if (!n)
+      throw config_error(fmt::format("{}: \"{}\" is not a number of tries (1 to 100)",
+                                     r.child_path("attempts"), *v));
+    out.attempts = *n;
+  }
+  if (auto on = r.raw("on")) {
+    if (!on.IsSequence())
+      throw config_error(
+          fmt::format("{}: expected a list of connect, 5xx, 429, timeout", r.child_path("on")));
+    out.on_connect = out.on_5xx = out.on_429 = out.on_timeout = false;
+    for (std::size_t i = 0; i < on.size(); ++i) {
+      auto what = on[i].IsScalar() ? on[i].Scalar() : std::string();
+      if (what == "connect")
+        out.on_connect = true;
+      else if (what == "5xx")
+        out.on_5xx = true;
+      else if (what == "429")
+        out.on_429 = true;
+      else if (what == "timeout")
+        out.on_timeout = true;
+      else
+        throw config_error(fmt::format("{}[{}]: \"{}\" is not one of connect, 5xx, 429, timeout",
+                                       r.child_path("on"), i, what));
+    }
+  }
+  if (auto d = r.get_duration("backoff")) out.backoff = *d;
+}
+
 route read_route(const reader& r, const gateway& g) {
-  r.allow_only({"match", "backend", "model_override", "backends"});
+  r.allow_only({"match", "backend", "model_override", "backends", "retry"});
   route out;
+  if (r.has("retry")) read_retry(r, out.retry);
   if (r.has("backends")) {
     // Several targets sharing the requests by weight.
     if (r.has("backend") || r.has("model_override"))
@@ -202,8 +287,15 @@ route read_route(const reader& r, const gateway& g) {
           fmt::format("{}: expected a list of {{ backend, weight }}", r.child_path("backends")));
     for (std::size_t i = 0; i < list.size(); ++i) {
       reader t(list[i], fmt::format("{}[{}]", r.child_path("backends"), i), r.env());
-      t.allow_only({"backend", "weight", "model_override"});
+      t.allow_only({"backend", "weight", "model_override", "priority"});
       auto target = read_target(t, g);
+      if (auto p = t.string("priority")) {
+        auto priority = detail::parse_number(*p, 0, 1000);
+        if (!priority)
+          throw config_error(fmt::format("{}: \"{}\" is not a priority (0, first, to 1000)",
+                                         t.child_path("priority"), *p));
+        target.priority = *priority;
+      }
       if (auto w = t.string("weight")) {
         auto weight = detail::parse_number(*w, 1, 1000000);
         if (!weight)
@@ -333,7 +425,7 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
   reader top(root, "", env);
   top.allow_only({"listen", "admin", "workers", "access_log", "access_log_format", "prices",
                   "response_headers", "object_affinity", "object_affinity_key", "metrics", "limits",
-                  "timeouts", "backends", "routes"});
+                  "timeouts", "circuit_breaker", "drain_timeout", "backends", "routes"});
 
   gateway g;
   if (auto listen = top.string("listen")) parse_listen(*listen, "listen", g);
@@ -434,6 +526,8 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
     }
   }
   if (top.has("timeouts")) read_timeouts(top.child("timeouts"), g.timeouts);
+  if (top.has("circuit_breaker")) read_circuit_breaker(top, g.circuit_breaker);
+  if (auto d = top.get_duration("drain_timeout")) g.drain_timeout = *d;
 
   auto backends = top.raw("backends");
   if (!backends || !backends.IsSequence() || backends.size() == 0)
@@ -442,7 +536,7 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
         "  backends:\n    - name: ollama\n      url: http://127.0.0.1:11434/v1");
   for (size_t i = 0; i < backends.size(); ++i) {
     reader r(backends[i], fmt::format("backends[{}]", i), env);
-    auto b = read_backend(r, g.timeouts);
+    auto b = read_backend(r, g);
     if (g.find_backend(b.name))
       throw config_error(
           fmt::format("{}: duplicate backend name \"{}\"", r.child_path("name"), b.name));

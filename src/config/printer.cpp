@@ -22,6 +22,40 @@ std::string size_text(std::uint64_t n) {
   return fmt::format("{}", n);
 }
 
+void emit_breaker(YAML::Emitter& out, const circuit_breaker& b) {
+  out << YAML::Key << "circuit_breaker" << YAML::Value;
+  if (!b.enabled) {
+    out << "off";
+    return;
+  }
+  out << YAML::Flow << YAML::BeginMap << YAML::Key << "consecutive_failures" << YAML::Value
+      << b.consecutive_failures << YAML::Key << "failure_rate" << YAML::Value << b.failure_rate
+      << YAML::Key << "min_requests" << YAML::Value << b.min_requests << YAML::Key << "window"
+      << YAML::Value << duration_text(b.window) << YAML::Key << "cooldown" << YAML::Value
+      << duration_text(b.cooldown) << YAML::EndMap;
+}
+
+void emit_retry(YAML::Emitter& out, const retry_policy& r) {
+  retry_policy defaults;
+  if (r.attempts == defaults.attempts && r.on_connect && r.on_5xx && r.on_429 && r.on_timeout &&
+      r.backoff == defaults.backoff)
+    return;
+  out << YAML::Key << "retry" << YAML::Value;
+  if (r.attempts == 1) {
+    out << "off";
+    return;
+  }
+  out << YAML::Flow << YAML::BeginMap;
+  if (r.attempts) out << YAML::Key << "attempts" << YAML::Value << r.attempts;
+  out << YAML::Key << "on" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  if (r.on_connect) out << "connect";
+  if (r.on_5xx) out << "5xx";
+  if (r.on_429) out << "429";
+  if (r.on_timeout) out << "timeout";
+  out << YAML::EndSeq << YAML::Key << "backoff" << YAML::Value << duration_text(r.backoff)
+      << YAML::EndMap;
+}
+
 }  // namespace
 
 std::string print_native(const gateway& g) {
@@ -70,6 +104,8 @@ std::string print_native(const gateway& g) {
       << YAML::Value << duration_text(t.first_byte) << YAML::Key << "idle" << YAML::Value
       << duration_text(t.idle) << YAML::Key << "client_header" << YAML::Value
       << duration_text(t.client_header) << YAML::EndMap;
+  emit_breaker(out, g.circuit_breaker);
+  out << YAML::Key << "drain_timeout" << YAML::Value << duration_text(g.drain_timeout);
 
   out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
   for (const auto& b : g.backends) {
@@ -102,6 +138,7 @@ std::string print_native(const gateway& g) {
         out << YAML::Key << "idle" << YAML::Value << duration_text(b.idle_timeout);
       out << YAML::EndMap;
     }
+    if (b.breaker != g.circuit_breaker) emit_breaker(out, b.breaker);
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
@@ -131,7 +168,7 @@ std::string print_native(const gateway& g) {
       }
       out << YAML::EndMap;
     }
-    if (r.targets.size() == 1) {
+    if (r.targets.size() == 1 && r.targets[0].priority == 0) {
       out << YAML::Key << "backend" << YAML::Value << r.targets[0].backend;
       if (!r.targets[0].model_override.empty())
         out << YAML::Key << "model_override" << YAML::Value << r.targets[0].model_override;
@@ -140,12 +177,14 @@ std::string print_native(const gateway& g) {
       for (const auto& t : r.targets) {
         out << YAML::Flow << YAML::BeginMap << YAML::Key << "backend" << YAML::Value << t.backend
             << YAML::Key << "weight" << YAML::Value << t.weight;
+        if (t.priority) out << YAML::Key << "priority" << YAML::Value << t.priority;
         if (!t.model_override.empty())
           out << YAML::Key << "model_override" << YAML::Value << t.model_override;
         out << YAML::EndMap;
       }
       out << YAML::EndSeq;
     }
+    emit_retry(out, r.retry);
     out << YAML::EndMap;
   }
   out << YAML::EndSeq << YAML::EndMap;

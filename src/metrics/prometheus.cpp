@@ -109,6 +109,32 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
   per_backend("aigw_upstream_connect_failures_total", "counter",
               "Upstream connection attempts that failed (DNS, TCP, TLS), by backend.",
               stats.upstream_connect_failures);
+  per_backend("aigw_upstream_failovers_total", "counter",
+              "Tries that failed (connect, 5xx, 429, timeout) and went on to another, by the "
+              "backend that failed.",
+              stats.failovers);
+  // Health is shared by the workers: read from the config's backends, not gathered.
+  w.family("aigw_backend_circuit_state", "gauge",
+           "Circuit breaker state by backend: 0 closed, 1 open, 2 half-open.");
+  for (std::size_t b = 0; b < targets.size(); ++b)
+    w.sample("aigw_backend_circuit_state", fmt::format("backend=\"{}\"", backend_label(b)),
+             static_cast<std::uint64_t>(targets[b].health->current_state()));
+  w.family("aigw_backend_circuit_transitions_total", "counter",
+           "Circuit breaker transitions by backend and the state entered.");
+  for (std::size_t b = 0; b < targets.size(); ++b) {
+    using state = upstream::backend_health::state;
+    for (auto [to, name] :
+         {std::pair{state::open, "open"}, std::pair{state::half_open, "half_open"},
+          std::pair{state::closed, "closed"}})
+      w.sample("aigw_backend_circuit_transitions_total",
+               fmt::format("backend=\"{}\",to=\"{}\"", backend_label(b), name),
+               targets[b].health->transitions(to));
+  }
+  w.family("aigw_backend_backoffs_total", "counter",
+           "429 answers that took a backend out of rotation (Retry-After), by backend.");
+  for (std::size_t b = 0; b < targets.size(); ++b)
+    w.sample("aigw_backend_backoffs_total", fmt::format("backend=\"{}\"", backend_label(b)),
+             targets[b].health->backoffs());
   per_backend("aigw_pool_connections_open", "gauge",
               "Upstream connections open (in use or idle), by backend.", stats.pool_open);
   per_backend("aigw_pool_connections_idle", "gauge", "Idle upstream connections kept, by backend.",

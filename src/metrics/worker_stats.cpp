@@ -33,6 +33,7 @@ worker_stats::worker_stats(std::size_t routes, std::size_t backends)
       requests_by_backend(backends + 1),
       upstream_connects(backends),
       upstream_connect_failures(backends),
+      failovers(backends),
       pool_open(backends),
       pool_idle(backends),
       usage_missing(backends) {}
@@ -63,6 +64,7 @@ void worker_stats::merge(const worker_stats& other) {
   for (std::size_t i = 0; i < local_errors.size(); ++i) local_errors[i] += other.local_errors[i];
   add_into(upstream_connects, other.upstream_connects);
   add_into(upstream_connect_failures, other.upstream_connect_failures);
+  add_into(failovers, other.failovers);
   add_into(pool_open, other.pool_open);
   add_into(pool_idle, other.pool_idle);
   active_streams += other.active_streams;
@@ -88,6 +90,7 @@ std::string worker_stats::to_json(const proxy::snapshot& config) const {
     if (!none) {
       b["connects"] = upstream_connects[i];
       b["connect_failures"] = upstream_connect_failures[i];
+      b["failovers"] = failovers[i];
       b["pool_open"] = pool_open[i];
       b["pool_idle"] = pool_idle[i];
     }

@@ -41,6 +41,11 @@ class chunked_scanner {
   }
 
   bool done() const noexcept { return phase_ == phase::done; }
+  // Inside a chunk (what was taken ends within its data or before its CRLF): the data bytes
+  // still to come, and whether the chunk's CRLF is too. A relay that must end the body
+  // early can complete the chunk before adding one of its own.
+  bool in_chunk() const noexcept { return phase_ == phase::data || phase_ == phase::data_end; }
+  std::uint64_t data_left() const noexcept { return phase_ == phase::data ? remaining_ : 0; }
 
  private:
   enum class phase { size_line, data, data_end, trailers, done };

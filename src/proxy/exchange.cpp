@@ -15,6 +15,7 @@
 #include <boost/container/static_vector.hpp>
 
 #include "aigw/proxy/header_policy.hpp"
+#include "aigw/upstream/backend_health.hpp"
 #include "chunked_scanner.hpp"
 
 namespace aigw::proxy {
@@ -142,10 +143,46 @@ class exchange {
       break;
     }
     result_.first_byte = std::chrono::steady_clock::now();
+    auto status = parser->get().result_int();
+    if (status == 429) result_.backoff = upstream::backoff_from(parser->get());
+    if ((status >= 500 && request_.hold_5xx) || (status == 429 && request_.hold_429))
+      co_return co_await hold_answer(upstream, connection, *parser);
 
     bool relayed = co_await relay(upstream, connection, *parser);
     deadline.expires_never();
     if (relayed && parser->keep_alive() && connection.buffer().size() == 0)
+      co_return attempt_outcome::reusable;
+    co_return attempt_outcome::done;
+  }
+
+  // Reads an answer the attempt loop may replace, instead of relaying it: its head, and its
+  // body up to kHeldBodyLimit (each read under `idle`). The connection is kept when the
+  // whole answer was read.
+  template <class Stream>
+  awaitable<attempt_outcome> hold_answer(Stream& upstream, upstream::connection& connection,
+                                         http::response_parser<http::buffer_body>& parser) {
+    result_.held = true;
+    result_.status = parser.get().result_int();
+    keep_request_id(parser.get());
+    auto& answer = result_.answer;
+    answer.head = parser.get().base();
+    answer.body.resize(kHeldBodyLimit);
+    std::size_t filled = 0;
+    auto& deadline = connection.deadline();
+    while (!parser.is_done() && filled < answer.body.size()) {
+      parser.get().body().data = answer.body.data() + filled;
+      parser.get().body().size = answer.body.size() - filled;
+      deadline.expires_after(request_.target.idle_timeout);
+      if (watch_.gone()) break;
+      auto [ec, n] =
+          co_await http::async_read_some(upstream, connection.buffer(), parser, use_tuple);
+      filled = answer.body.size() - parser.get().body().size;
+      if (ec && ec != http::error::need_buffer) break;
+    }
+    deadline.expires_never();
+    answer.body.resize(filled);
+    answer.whole = parser.is_done();
+    if (answer.whole && parser.keep_alive() && connection.buffer().size() == 0)
       co_return attempt_outcome::reusable;
     co_return attempt_outcome::done;
   }
@@ -320,7 +357,8 @@ class exchange {
                         http::response_parser<http::buffer_body>& parser) {
     auto& upstream_head = parser.get();
     bool has_body = !parser.is_done();
-    bool keep_alive = request_.client_keep_alive && !result_.client_body_unread;
+    bool keep_alive = request_.client_keep_alive && !result_.client_body_unread &&
+                      !(request_.draining && *request_.draining);
     stage_run stages(request_.stages);
     stages.head(upstream_head);
     auto* transformer = stages.transformer();
@@ -337,8 +375,10 @@ class exchange {
       keep_alive = false;
     }
     result_.status = upstream_head.result_int();
-    if (auto id = upstream_head["x-request-id"]; !id.empty())
-      result_.upstream_request_id.assign(id.data(), std::min<std::size_t>(id.size(), 128));
+    keep_request_id(upstream_head);
+    bool event_stream = is_media_type({upstream_head[http::field::content_type].data(),
+                                       upstream_head[http::field::content_type].size()},
+                                      "text/event-stream");
 
     auto& buffer = connection.buffer();
     auto idle = request_.target.idle_timeout;
@@ -409,7 +449,9 @@ class exchange {
               if (unchunk) std::memmove(base + unchunked, base + at, n);
               unchunked += n;
             });
-            if (scanned.error) co_return fail_relay(errc::upstream_broken);
+            if (scanned.error)
+              co_return co_await cut_stream(errc::upstream_broken, event_stream, framing,
+                                            pass_framing ? &scanner_before : nullptr);
             taken = scanned.taken;
             body = {base, pass_framing ? scanned.relayable : unchunked};
             if (unchunk) payload = body;
@@ -483,8 +525,9 @@ class exchange {
       if (rec == net::error::eof && from == source::close) {
         upstream_done = true;  // a close-delimited body ends with the connection
       } else if (rec) {
-        co_return fail_relay(connection.deadline().fired() ? errc::upstream_timeout
-                                                           : errc::upstream_broken);
+        co_return co_await cut_stream(
+            connection.deadline().fired() ? errc::upstream_stalled : errc::upstream_broken,
+            event_stream, framing, pass_framing ? &scanner : nullptr);
       }
     }
     stages.end();
@@ -571,6 +614,43 @@ class exchange {
     if (beast::buffer_bytes(rest) == 0) co_return error_code{};
     auto [wec, n] = co_await net::async_write(client_, rest, use_tuple);
     co_return wec;
+  }
+
+  void keep_request_id(const http::response_header<>& head) {
+    if (auto id = head["x-request-id"]; !id.empty())
+      result_.upstream_request_id.assign(id.data(), std::min<std::size_t>(id.size(), 128));
+  }
+
+  // A body cut short after its head went out (the caller then closes with a reset, so the
+  // client never sees a clean end: no last chunk, no [DONE]). An event stream first gets an
+  // error event in OpenAI's shape (`data: {"error":{...}}`), which the SDKs raise as an
+  // error, instead of a bare reset. `passed_chunks`: the upstream's chunk framing as relayed
+  // so far, when it is passed on; a chunk it left open is completed first (with newlines,
+  // which end whatever event was open) so that the error goes in a chunk of its own.
+  awaitable<bool> cut_stream(errc e, bool event_stream, body_framing framing,
+                             const chunked_scanner* passed_chunks) {
+    if (!result_.head_sent) co_return fail_relay(e);
+    if (!event_stream || (framing != body_framing::chunked && framing != body_framing::until_close))
+      co_return false;
+    constexpr std::uint64_t kMaxPadding = 64 * 1024;
+    std::string tail;  // the failure path: allocating here costs the relay nothing
+    if (passed_chunks && passed_chunks->in_chunk()) {
+      if (passed_chunks->data_left() > kMaxPadding) co_return false;
+      tail.append(static_cast<std::size_t>(passed_chunks->data_left()), '\n');
+      tail.append("\r\n");
+    }
+    auto event = fmt::format("\n\ndata: {}\n\n", render_error_json(e));
+    if (framing == body_framing::chunked)
+      fmt::format_to(std::back_inserter(tail), "{:x}\r\n{}\r\n", event.size(), event);
+    else
+      tail += event;
+    client_deadline_.expires_after(request_.target.idle_timeout);
+    std::array out{net::buffer(tail)};
+    auto nothing_to_read = [] {};
+    auto ec = co_await write_to_client(out, nothing_to_read);
+    result_.error_event_sent = !ec;
+    client_deadline_.expires_never();
+    co_return false;
   }
 
   // A response that cannot be relayed on: before its head left, the client gets an error

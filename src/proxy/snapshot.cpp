@@ -19,13 +19,21 @@ boost::json::object model_object(const routing::route_table::served_model& m,
 
 }  // namespace
 
-std::shared_ptr<const snapshot> snapshot::compile(config::gateway config) {
+std::shared_ptr<const snapshot> snapshot::compile(config::gateway config,
+                                                  const snapshot* previous) {
   routing::route_table routes(config);
   std::vector<upstream::target> targets;
   targets.reserve(config.backends.size());
   for (size_t i = 0; i < config.backends.size(); ++i)
     targets.push_back(
         upstream::target::compile(config.backends[i], fmt::format("backends[{}]", i)));
+  if (previous)
+    for (std::size_t i = 0; i < targets.size(); ++i)
+      for (std::size_t j = 0; j < previous->targets.size(); ++j)
+        if (previous->config.backends[j].name == config.backends[i].name &&
+            previous->config.backends[j].url == config.backends[i].url &&
+            previous->config.backends[j].breaker == config.backends[i].breaker)
+          targets[i].health = previous->targets[j].health;
   boost::json::array data;
   for (const auto& m : routes.exact_models()) data.push_back(model_object(m, config));
   auto models_json =

@@ -1,12 +1,49 @@
 #include "aigw/routing/route_table.hpp"
 
 #include <algorithm>
+#include <map>
+#include <numeric>
 
 #include <re2/re2.h>
 
 #include "aigw/routing/glob.hpp"
 
 namespace aigw::routing {
+namespace {
+
+// Smooth weighted round robin (nginx's): each step every target gains its weight, the one
+// with the most goes and loses the total. Weights sharing a factor are divided by it, and a
+// sum over 1,000 is scaled down to 1,000 (the sequence is precomputed, so it stays small).
+std::vector<std::uint32_t> smooth_schedule(const std::vector<std::uint32_t>& positions,
+                                           const std::vector<std::uint64_t>& weights) {
+  std::uint64_t total = 0, divisor = 0;
+  for (auto w : weights) total += w, divisor = std::gcd(divisor, w);
+  if (total == 0) return {};
+  std::vector<std::int64_t> scaled;
+  constexpr std::uint64_t kLongest = 1000;
+  for (auto w : weights) {
+    auto s = total / divisor > kLongest
+                 ? (w == 0 ? 0 : std::max<std::uint64_t>(1, w * kLongest / total))
+                 : w / divisor;
+    scaled.push_back(static_cast<std::int64_t>(s));
+  }
+  auto sum = std::accumulate(scaled.begin(), scaled.end(), std::int64_t{0});
+  std::vector<std::int64_t> current(scaled.size(), 0);
+  std::vector<std::uint32_t> out;
+  out.reserve(static_cast<std::size_t>(sum));
+  for (std::int64_t step = 0; step < sum; ++step) {
+    std::size_t best = 0;
+    for (std::size_t i = 0; i < scaled.size(); ++i) {
+      current[i] += scaled[i];
+      if (current[i] > current[best]) best = i;
+    }
+    current[best] -= sum;
+    out.push_back(positions[best]);
+  }
+  return out;
+}
+
+}  // namespace
 
 route_table::route_table(const config::gateway& config) {
   auto backend_index = [&](const std::string& name) {
@@ -26,9 +63,22 @@ route_table::route_table(const config::gateway& config) {
       c.headers.push_back(
           {h.name, h.value,
            h.regex ? std::make_shared<const re2::RE2>(h.value, re2::RE2::Quiet) : nullptr});
+    std::map<std::uint32_t, std::vector<std::uint32_t>> by_priority;
     for (const auto& t : r.targets) {
+      by_priority[t.priority].push_back(static_cast<std::uint32_t>(c.targets.size()));
       c.targets.push_back({backend_index(t.backend), t.weight, t.model_override});
-      c.total_weight += t.weight;
+    }
+    for (auto& [priority, positions] : by_priority) {
+      compiled_route::level level{
+          priority, positions, {}, std::make_shared<std::atomic<std::uint64_t>>(0)};
+      std::stable_sort(level.by_weight.begin(), level.by_weight.end(),
+                       [&](std::uint32_t a, std::uint32_t b) {
+                         return c.targets[a].weight > c.targets[b].weight;
+                       });
+      std::vector<std::uint64_t> weights;
+      for (auto p : positions) weights.push_back(c.targets[p].weight);
+      level.schedule = smooth_schedule(positions, weights);
+      c.levels.push_back(std::move(level));
     }
     if (!c.model.empty() && !c.model_is_glob &&
         std::none_of(exact_models_.begin(), exact_models_.end(),
@@ -90,7 +140,7 @@ std::optional<route_result> route_table::target_on(const route_result& matched,
   return std::nullopt;
 }
 
-route_result route_table::match(const request_view& request) const noexcept {
+std::uint32_t route_table::match_route(const request_view& request) const noexcept {
   static const std::vector<std::uint32_t> kNone;
   auto exact = by_exact_model_.find(request.model);
   const auto& exact_routes = exact == by_exact_model_.end() ? kNone : exact->second;
@@ -99,26 +149,10 @@ route_result route_table::match(const request_view& request) const noexcept {
   while (e != exact_routes.end() || o != other_routes_.end()) {
     bool take_exact = o == other_routes_.end() || (e != exact_routes.end() && *e < *o);
     std::uint32_t index = take_exact ? *e++ : *o++;
-    if (matches(routes_[index], request)) return choose(index);
+    if (matches(routes_[index], request)) return index;
   }
   // Unreachable with a validated config (the last route matches everything); stay total.
-  return choose(static_cast<std::uint32_t>(routes_.size() - 1));
-}
-
-route_result route_table::choose(std::uint32_t route_index) const noexcept {
-  const auto& targets = routes_[route_index].targets;
-  std::uint32_t pick = 0;
-  if (targets.size() > 1) {
-    // A per-thread xorshift: a weighted draw per request, no lock, no allocation.
-    thread_local std::uint64_t state =
-        0x9e3779b97f4a7c15ull ^ reinterpret_cast<std::uintptr_t>(&state);
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    auto ticket = state % routes_[route_index].total_weight;
-    while (ticket >= targets[pick].weight) ticket -= targets[pick++].weight;
-  }
-  return {route_index, pick, targets[pick].backend_index};
+  return static_cast<std::uint32_t>(routes_.size() - 1);
 }
 
 }  // namespace aigw::routing

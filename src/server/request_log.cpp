@@ -93,6 +93,8 @@ void format_access_line(const request_log& r, bool json, std::string& out) {
                    text_safe(r.model, model_scratch), r.route, r.backend, r.status, r.bytes, ttfb,
                    ms_between(r.start, end), r.complete);
     if (!r.complete) fmt::format_to(o, " ended_by={}", r.ended_by);
+    if (r.attempts > 1) fmt::format_to(o, " attempts={}", r.attempts);
+    if (r.error_event) out.append(" error_event=true");
     return;
   }
   out.append(R"({"time":")");
@@ -119,6 +121,8 @@ void format_access_line(const request_log& r, bool json, std::string& out) {
     out.append(R"(,"ended_by":)");
     append_json_string(out, r.ended_by);
   }
+  if (r.attempts > 1) fmt::format_to(o, R"(,"attempts":{})", r.attempts);
+  if (r.error_event) out.append(R"(,"error_event":true)");
   if (!r.error.empty()) {
     out.append(R"(,"error":)");
     append_json_string(out, r.error);

@@ -30,6 +30,10 @@ struct request_log {
   bool complete = true;
   std::string_view ended_by;
   std::string_view error;  // the gateway's error code, for a local error
+  // Tries (backends sent the request; written when more than one: a failover), and whether
+  // a cut event stream got the gateway's SSE error event.
+  unsigned attempts = 0;
+  bool error_event = false;
   // Token usage, for the APIs that report it: the counts, or usage missing.
   bool counts_usage = false;
   bool usage_found = false;

@@ -6,7 +6,9 @@
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
@@ -131,6 +133,7 @@ enum class ending {
   local_reply,  // an answer of the gateway's own (request_context::reply_body)
   client_gone,  // the client left before any response byte: logged as 499
   relayed,      // the backend's response was relayed (request_context::result)
+  held_answer,  // a backend's 5xx or 429 held while others were tried, none better (last_answer)
 };
 
 // One target of a request's plan: a backend and the model the route sends it (empty: the
@@ -162,8 +165,15 @@ struct request_context {
   // Object affinity: the backend that a tagged object id in the request names, and the path
   // (after /v1), query and body with the tags removed (each empty when unchanged).
   proxy::object_ids::request_ids objects;
-  // The targets to try, in order (today the route's weighted draw: one).
-  boost::container::small_vector<planned_attempt, 2> plan;
+  // The targets to try, in order (routing::route_table::order_targets), and how.
+  boost::container::small_vector<planned_attempt, 4> plan;
+  const config::retry_policy* retry = nullptr;
+  unsigned attempts = 0;  // exchanges started
+  // The last 5xx or 429 held back while another target was tried, and whose it was.
+  proxy::held_answer last_answer;
+  std::size_t last_answer_backend = metrics::kNoBackend;
+  bool has_last_answer = false;
+  bool panic = false;         // every target was out of rotation: tried all the same
   std::string upstream_body;  // an attempt's rewritten body (adapter scratch); else empty
   // What reads or rewrites the response body (proxy/response_stage.hpp), in order; the
   // features that need one (usage accounting, translation) add it before forward.
@@ -190,7 +200,11 @@ class session {
         config_(std::move(config)),
         pool_(resources.pool),
         budget_(resources.budget),
-        stats_(resources.stats) {}
+        stats_(resources.stats),
+        sessions_(resources.sessions) {
+    waiting_.socket = &client_;
+    waiting_.buffer = &buffer_;
+  }
 
   awaitable<void> run() {
     error_code ignored;
@@ -235,8 +249,13 @@ class session {
     parser.header_limit(cfg.limits.max_request_headers);
     parser.body_limit(cfg.limits.max_request_body);
 
+    // Draining: a connection that was served closes instead of waiting for another request.
+    if (draining() && requests_read_ > 0) co_return end_quietly(ctx);
     deadline_.expires_after(cfg.timeouts.client_header);
+    sessions_.waiting.push_back(waiting_);
     auto [ec, n] = co_await http::async_read_header(client_, buffer_, parser, use_tuple);
+    waiting_.unlink();
+    ++requests_read_;
     auto& request = parser.get();
     log_request_line(request, ctx.log);  // also when the request line came before an error
     // The request's id: the client's when it is sane, else a new one. It goes upstream and
@@ -388,21 +407,41 @@ class session {
   // The targets the request may be sent to, in order, the model each is sent, and the
   // stages its response goes through.
   bool plan(request_context& ctx) {
-    auto route = config_->routes.match({ctx.log.model, ctx.parser.get().base()});
-    ctx.log.route = static_cast<int>(route.route_index);
-    // A stored object is served by the backend that holds it: with the model override the
-    // route gives that backend, if the route has it among its targets, else the model as sent.
+    const auto& routes = config_->routes;
+    auto route_index = routes.match_route({ctx.log.model, ctx.parser.get().base()});
+    ctx.log.route = static_cast<int>(route_index);
+    ctx.retry = &config_->config.routes[route_index].retry;
+    bool model_sent = ctx.fields.has_model || ctx.websocket;
     if (ctx.objects.backend) {
-      auto target = config_->routes.target_on(route, *ctx.objects.backend);
-      ctx.plan.push_back(
-          {*ctx.objects.backend, target && ctx.fields.has_model
-                                     ? config_->routes.upstream_model(*target, ctx.log.model)
-                                     : std::string()});
+      // A stored object is served by the backend that holds it, whatever its health: with
+      // the model override the route gives that backend, if the route has it among its
+      // targets, else the model as sent.
+      routing::target_order any;
+      routes.order_targets(
+          route_index, [](std::uint32_t) { return true; }, any);
+      auto target = routes.target_on(any.front(), *ctx.objects.backend);
+      ctx.plan.push_back({*ctx.objects.backend, target && ctx.fields.has_model
+                                                    ? routes.upstream_model(*target, ctx.log.model)
+                                                    : std::string()});
     } else {
-      ctx.plan.push_back(
-          {route.backend_index, ctx.fields.has_model || ctx.websocket
-                                    ? config_->routes.upstream_model(route, ctx.log.model)
-                                    : std::string()});
+      auto now = clock::now();
+      routing::target_order order;
+      routes.order_targets(
+          route_index,
+          [&](std::uint32_t backend) { return config_->targets[backend].health->in_rotation(now); },
+          order);
+      if (order.empty()) {
+        // Every target is out of rotation: they are tried all the same, in order, each as
+        // a probe (Envoy's panic routing). With nowhere else to go, refusing would turn a
+        // flaky backend into an outage of the gateway's own making; the client gets the
+        // backend's own answer, and the first success closes its breaker.
+        ctx.panic = true;
+        routes.order_targets(
+            route_index, [](std::uint32_t) { return true; }, order);
+      }
+      for (const auto& t : order)
+        ctx.plan.push_back({t.backend_index,
+                            model_sent ? routes.upstream_model(t, ctx.log.model) : std::string()});
     }
     auto method = ctx.parser.get().method_string();
     if (config_->affinity.mints() &&
@@ -427,101 +466,181 @@ class session {
 
   // The attempt loop: each planned target's adapter builds the upstream request from the
   // original body, and the exchange runs. It stops once a response head reached the client
-  // (or the client left), and on any failure after which the backend may have seen the
-  // request: only a target that could not be reached gives way to the next.
+  // (or the client left). Before that, a failure the route's `retry` names sends the request
+  // to the next target in rotation: a connect failure, a 5xx or 429 (held back, not relayed,
+  // while another target may answer better), a connection broken before its head, no head
+  // within first_byte. A streamed upload is tried elsewhere only when its connect failed
+  // (its body was not read yet). Every outcome feeds the backend's breaker and back-off.
   awaitable<void> forward(request_context& ctx) {
-    auto& request = ctx.parser.get();
-    auto method = request.method_string();
-    for (const auto& attempt : ctx.plan) {
+    const auto& retry = *ctx.retry;
+    auto plan_size = ctx.plan.size();
+    unsigned max_tries = retry.attempts ? retry.attempts : static_cast<unsigned>(plan_size);
+    for (std::size_t step = 0; ctx.attempts < max_tries && step < plan_size * max_tries; ++step) {
+      const auto& attempt = ctx.plan[step % plan_size];
       const auto& target = config_->targets[attempt.backend_index];
-      ctx.log.backend = target.name;
-      ctx.backend_index = attempt.backend_index;
-      ctx.request_model = attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model;
-      const auto& objects = ctx.objects;
-      const std::string& body_sent = objects.body.empty() ? request.body() : objects.body;
-      std::string_view rest = objects.rest.empty() ? ctx.endpoint.rest : objects.rest;
-      std::string_view query = objects.query.empty()
-                                   ? std::string_view(ctx.query.data(), ctx.query.size())
-                                   : objects.query;
-      // Realtime: the backend reads the model from the query, so it gets exactly one, the
-      // one the request was routed by (or the route's override of it).
-      std::string realtime_query;
-      if (ctx.websocket) {
-        realtime_query = with_query_parameter(
-            query, "model",
-            attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model);
-        query = realtime_query;
+      auto& health = *target.health;
+      // Out of rotation since the plan was made (its breaker opened, or this very request's
+      // 429 backed it off): skipped without a connection attempt.
+      using admission_t = upstream::backend_health::admission;
+      auto admission = ctx.objects.backend ? admission_t::normal
+                       : ctx.panic         ? admission_t::probe
+                                           : health.admit(clock::now());
+      if (admission == admission_t::refused) continue;
+      if (auto round = step / plan_size; round > 0) {  // a target tried already: pause first
+        auto doubled = retry.backoff * (1u << std::min<std::size_t>(round - 1, 6));
+        net::steady_timer pause(client_.get_executor(),
+                                std::min<duration>(doubled, std::chrono::seconds(10)));
+        co_await pause.async_wait(use_tuple);
       }
-      // Response headers that explain the routing (response_headers: false turns them off).
-      gateway_fields_.clear();
-      fmt::format_to(std::back_inserter(gateway_fields_), "x-aigw-request-id: {}\r\n",
-                     ctx.log.request_id);
-      if (config_->config.response_headers)
-        fmt::format_to(std::back_inserter(gateway_fields_),
-                       "x-aigw-backend: {}\r\nx-aigw-route: {}\r\n", target.name, ctx.log.route);
-      bool tags_ids = !ctx.stages.empty() && ctx.stages.front() == &object_stage_;
-      if (tags_ids) object_stage_.prepare(config_->affinity, attempt.backend_index);
-      providers::upstream_call call{.method = {method.data(), method.size()},
-                                    .rest = rest,
-                                    .query = query,
-                                    .client_headers = request.base(),
-                                    .original_body = body_sent,
-                                    .fields = ctx.fields,
-                                    .client_model = ctx.log.model,
-                                    .upstream_model = attempt.upstream_model,
-                                    .identity_encoding = tags_ids,
-                                    .websocket = ctx.websocket,
-                                    .streamed_body_length = ctx.streamed_body_length,
-                                    .request_id = ctx.log.request_id,
-                                    .force_usage = ctx.force_usage};
-      std::string_view body;
-      std::string detail;
-      auto e = target.adapter->write_request(call, target, upstream_head_, ctx.upstream_body, body,
-                                             detail);
-      if (e != errc::ok) {
-        end_with_error(ctx, e, std::move(detail));
-        co_return;
-      }
-      // A rewritten body is held too.
-      if (!ctx.reserved.grow_to(request.body().capacity() + objects.body.capacity() +
-                                ctx.upstream_body.capacity())) {
-        end_with_error(ctx, errc::overloaded);
-        co_return;
-      }
-      ctx.result = co_await proxy::forward(client_, deadline_, *watch_,
-                                           {.head = upstream_head_,
-                                            .body = body,
-                                            .head_request = ctx.head_request,
-                                            .idempotent = is_idempotent(request.method()),
-                                            .target = target,
-                                            .backend_index = attempt.backend_index,
-                                            .client_keep_alive = ctx.keep_alive,
-                                            .client_version = ctx.version,
-                                            .response_head = response_head_,
-                                            .stats = stats_,
-                                            .stages = ctx.stages,
-                                            .gateway_fields = gateway_fields_,
-                                            .websocket = ctx.websocket,
-                                            .client_buffer = &buffer_,
-                                            .streamed_body_length = ctx.streamed_body_length},
-                                           pool_);
-      ctx.log.first_byte = ctx.result.first_byte;
-      ctx.body_unread = ctx.result.client_body_unread;
-      if (ctx.result.head_sent) {
-        ctx.end = ending::relayed;
-        co_return;
-      }
-      if (ctx.result.client_gone) {
+      ++ctx.attempts;
+      bool may_try_again = ctx.attempts < max_tries && ctx.streamed_body_length == 0;
+      co_await exchange_with(ctx, attempt, may_try_again && retry.on_5xx,
+                             may_try_again && retry.on_429);
+      auto now = clock::now();
+      const auto& result = ctx.result;
+      if (result.client_gone && !result.head_sent) {
         ctx.end = ending::client_gone;
         co_return;
       }
-      if (ctx.result.error != errc::upstream_unreachable) break;
+      if (result.head_sent || result.held) {
+        bool failed = result.status >= 500;
+        if (result.status == 429) {
+          health.back_off(result.backoff.value_or(std::chrono::seconds(1)), now);
+          if (admission == admission_t::probe)
+            health.succeeded(admission, now);  // it answers: it is up
+        } else if (failed) {
+          health.failed(admission, now);
+        } else {
+          health.succeeded(admission, now);
+        }
+        if (result.head_sent) {
+          ctx.end = ending::relayed;
+          co_return;
+        }
+        ++stats_.failovers[ctx.backend_index];
+        ctx.last_answer = std::move(ctx.result.answer);
+        ctx.last_answer_backend = ctx.backend_index;
+        ctx.has_last_answer = ctx.last_answer.whole;
+        continue;  // held only when another try may follow
+      }
+      if (ctx.end == ending::error) co_return;  // the adapter refused the request
+      auto e = result.error;
+      bool backend_failed = e == errc::upstream_unreachable || e == errc::upstream_timeout ||
+                            e == errc::upstream_broken;
+      if (backend_failed) health.failed(admission, now);
+      bool fail_over =
+          (e == errc::upstream_unreachable && retry.on_connect) ||
+          (ctx.streamed_body_length == 0 && ((e == errc::upstream_timeout && retry.on_timeout) ||
+                                             (e == errc::upstream_broken && retry.on_5xx)));
+      if (!fail_over) break;
+      if (ctx.attempts < max_tries) ++stats_.failovers[ctx.backend_index];
+    }
+    if (ctx.has_last_answer) {  // every other try failed worse: the last backend's own answer
+      ctx.backend_index = ctx.last_answer_backend;
+      ctx.log.backend = config_->targets[ctx.backend_index].name;
+      ctx.end = ending::held_answer;
+      co_return;
+    }
+    if (ctx.attempts == 0) {  // every target went out of rotation meanwhile
+      end_with_error(ctx, errc::no_backend);
+      co_return;
     }
     if (ctx.result.error == errc::request_timeout) {  // the client stalled in its streamed body
       end_with_error(ctx, ctx.result.error);
       co_return;
     }
     end_with_error(ctx, ctx.result.error, fmt::format("backend \"{}\"", ctx.log.backend));
+  }
+
+  // One attempt: `attempt`'s adapter writes the upstream request, and the exchange runs.
+  // `hold_5xx` / `hold_429`: such an answer is held in ctx.result instead of relayed.
+  awaitable<void> exchange_with(request_context& ctx, const planned_attempt& attempt, bool hold_5xx,
+                                bool hold_429) {
+    auto& request = ctx.parser.get();
+    auto method = request.method_string();
+    const auto& target = config_->targets[attempt.backend_index];
+    ctx.log.backend = target.name;
+    ctx.backend_index = attempt.backend_index;
+    ctx.request_model = attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model;
+    ctx.result = {};
+    const auto& objects = ctx.objects;
+    const std::string& body_sent = objects.body.empty() ? request.body() : objects.body;
+    std::string_view rest = objects.rest.empty() ? ctx.endpoint.rest : objects.rest;
+    std::string_view query = objects.query.empty()
+                                 ? std::string_view(ctx.query.data(), ctx.query.size())
+                                 : objects.query;
+    // Realtime: the backend reads the model from the query, so it gets exactly one, the
+    // one the request was routed by (or the route's override of it).
+    std::string realtime_query;
+    if (ctx.websocket) {
+      realtime_query = with_query_parameter(
+          query, "model", attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model);
+      query = realtime_query;
+    }
+    write_gateway_fields(ctx);
+    bool tags_ids = !ctx.stages.empty() && ctx.stages.front() == &object_stage_;
+    if (tags_ids) object_stage_.prepare(config_->affinity, attempt.backend_index);
+    providers::upstream_call call{.method = {method.data(), method.size()},
+                                  .rest = rest,
+                                  .query = query,
+                                  .client_headers = request.base(),
+                                  .original_body = body_sent,
+                                  .fields = ctx.fields,
+                                  .client_model = ctx.log.model,
+                                  .upstream_model = attempt.upstream_model,
+                                  .identity_encoding = tags_ids,
+                                  .websocket = ctx.websocket,
+                                  .streamed_body_length = ctx.streamed_body_length,
+                                  .request_id = ctx.log.request_id,
+                                  .force_usage = ctx.force_usage};
+    std::string_view body;
+    std::string detail;
+    auto e = target.adapter->write_request(call, target, upstream_head_, ctx.upstream_body, body,
+                                           detail);
+    if (e != errc::ok) {
+      end_with_error(ctx, e, std::move(detail));
+      co_return;
+    }
+    // A rewritten body is held too.
+    if (!ctx.reserved.grow_to(request.body().capacity() + objects.body.capacity() +
+                              ctx.upstream_body.capacity())) {
+      end_with_error(ctx, errc::overloaded);
+      co_return;
+    }
+    ctx.result = co_await proxy::forward(client_, deadline_, *watch_,
+                                         {.head = upstream_head_,
+                                          .body = body,
+                                          .head_request = ctx.head_request,
+                                          .idempotent = is_idempotent(request.method()),
+                                          .target = target,
+                                          .backend_index = attempt.backend_index,
+                                          .client_keep_alive = ctx.keep_alive,
+                                          .draining = &sessions_.draining,
+                                          .client_version = ctx.version,
+                                          .response_head = response_head_,
+                                          .stats = stats_,
+                                          .stages = ctx.stages,
+                                          .gateway_fields = gateway_fields_,
+                                          .websocket = ctx.websocket,
+                                          .client_buffer = &buffer_,
+                                          .streamed_body_length = ctx.streamed_body_length,
+                                          .hold_5xx = hold_5xx,
+                                          .hold_429 = hold_429},
+                                         pool_);
+    ctx.log.first_byte = ctx.result.first_byte;
+    ctx.body_unread = ctx.result.client_body_unread;
+  }
+
+  // Response headers that explain the routing: the request id always; the backend, route
+  // and tries unless response_headers is off.
+  void write_gateway_fields(const request_context& ctx) {
+    gateway_fields_.clear();
+    fmt::format_to(std::back_inserter(gateway_fields_), "x-aigw-request-id: {}\r\n",
+                   ctx.log.request_id);
+    if (config_->config.response_headers)
+      fmt::format_to(std::back_inserter(gateway_fields_),
+                     "x-aigw-backend: {}\r\nx-aigw-route: {}\r\nx-aigw-attempts: {}\r\n",
+                     ctx.log.backend, ctx.log.route, ctx.attempts);
   }
 
   // The one exit: the local reply or error, the log line, and keep-alive, a clean close or a
@@ -555,7 +674,8 @@ class session {
         response.set(http::field::content_type, "application/json");
         response.set("x-request-id", log.request_id);
         response.body() = std::move(ctx.reply_body);
-        response.keep_alive(ctx.keep_alive);
+        bool keep_alive = ctx.keep_alive && !draining();
+        response.keep_alive(keep_alive);
         response.prepare_payload();
         log.status = response.result_int();
         deadline_.expires_after(config_->config.timeouts.idle);
@@ -563,10 +683,30 @@ class session {
         deadline_.expires_never();
         log.bytes = ec || ctx.head_request ? 0 : response.body().size();
         finish_log(ctx);
-        co_return !ec && ctx.keep_alive;
+        co_return !ec && keep_alive;
+      }
+      case ending::held_answer: {
+        const auto& answer = ctx.last_answer;
+        write_gateway_fields(ctx);
+        bool keep_alive = ctx.keep_alive && !ctx.body_unread && !draining();
+        auto reason = answer.head.reason();
+        proxy::write_client_response_head(answer.head.result_int(), {reason.data(), reason.size()},
+                                          answer.head, proxy::body_framing::content_length,
+                                          answer.body.size(), keep_alive, ctx.version,
+                                          response_head_, gateway_fields_);
+        std::array<net::const_buffer, 2> out{
+            net::buffer(response_head_),
+            net::buffer(answer.body.data(), ctx.head_request ? 0 : answer.body.size())};
+        deadline_.expires_after(config_->config.timeouts.idle);
+        auto [ec, n] = co_await net::async_write(client_, out, use_tuple);
+        deadline_.expires_never();
+        log.status = answer.head.result_int();
+        log.bytes = ec || ctx.head_request ? 0 : answer.body.size();
+        finish_log(ctx);
+        co_return !ec && keep_alive;
       }
       case ending::error: {
-        bool keep_alive = ctx.keep_alive && !closes_connection(ctx.error);
+        bool keep_alive = ctx.keep_alive && !closes_connection(ctx.error) && !draining();
         log.bytes = co_await reply_error(ctx, keep_alive);
         log.status = static_cast<unsigned>(http_status(ctx.error));
         finish_log(ctx);
@@ -575,6 +715,8 @@ class session {
     }
     co_return false;
   }
+
+  bool draining() const { return sessions_.draining; }
 
   // How a phase ends a request (it returns false: no later phase runs).
   static bool end_with_error(request_context& ctx, errc e, std::string detail = {}) {
@@ -600,7 +742,9 @@ class session {
     response.set("x-request-id", ctx.log.request_id);
     response.set("proxy-status",
                  fmt::format("aigw-proxy; error={}", proxy_status_token(ctx.error)));
-    if (response.result() == http::status::service_unavailable)
+    if (response.result() == http::status::service_unavailable ||
+        response.result() == http::status::bad_gateway ||
+        response.result() == http::status::gateway_timeout)
       response.set(http::field::retry_after, "1");
     response.body() = render_error_json(ctx.error, ctx.detail);
     response.keep_alive(keep_alive);
@@ -733,6 +877,8 @@ class session {
     log.bytes_in =
         ctx.streamed_body_length ? ctx.streamed_body_length : ctx.parser.get().body().size();
     log.upstream_request_id = ctx.result.upstream_request_id;
+    log.attempts = ctx.attempts;
+    log.error_event = ctx.result.error_event_sent;
     format_access_line(log, config_->config.access_log_json, access_line_);
     log::access_sink::instance().write(access_line_);
   }
@@ -809,9 +955,19 @@ class session {
   upstream::connection_pool& pool_;
   process_budget& budget_;
   metrics::worker_stats& stats_;
+  worker_sessions& sessions_;
+  worker_sessions::waiting_client waiting_;  // linked while waiting for a request
+  unsigned requests_read_ = 0;
 };
 
 }  // namespace
+
+void worker_sessions::close_waiting() {
+  for (auto& w : waiting) {
+    error_code ec;
+    if (w.buffer->size() == 0 && w.socket->available(ec) == 0 && !ec) w.socket->cancel(ec);
+  }
+}
 
 awaitable<void> run_session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,
                             worker_resources resources) {

@@ -9,6 +9,7 @@
 #include "aigw/metrics/worker_stats.hpp"
 #include "aigw/proxy/snapshot.hpp"
 #include "aigw/server/process_budget.hpp"
+#include "aigw/server/worker_sessions.hpp"
 #include "aigw/upstream/connection_pool.hpp"
 
 namespace aigw::server {
@@ -20,6 +21,7 @@ struct worker_resources {
   deadline_sweeper& sweeper;
   process_budget& budget;
   metrics::worker_stats& stats;
+  worker_sessions& sessions;
 };
 
 awaitable<void> run_session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,

@@ -35,11 +35,11 @@ void log_exception(std::exception_ptr e) {
 
 worker::worker(std::shared_ptr<const proxy::snapshot> config, const tcp::endpoint& listen_on,
                process_budget& budget)
-    : acceptor_(io_),
+    : stats_(config->routes.size(), config->targets.size()),
+      acceptor_(io_),
       config_(std::move(config)),
       budget_(budget),
-      pool_(config_->targets.size(), sweeper_),
-      stats_(config_->routes.size(), config_->targets.size()) {
+      pool_(config_->targets.size(), sweeper_) {
   acceptor_.open(listen_on.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.set_option(reuse_port(true));
@@ -60,6 +60,33 @@ void worker::start() {
 
 void worker::stop() {
   io_.stop();
+}
+
+void worker::drain(std::chrono::milliseconds timeout) {
+  net::post(io_, [this, timeout] {
+    if (sessions_.draining) return;
+    sessions_.draining = true;
+    error_code ignored;
+    acceptor_.close(ignored);
+    sessions_.close_waiting();
+    if (sessions_.count == 0) {
+      io_.stop();
+      return;
+    }
+    drain_timer_ = std::make_unique<net::steady_timer>(io_, timeout);
+    drain_timer_->async_wait([this](error_code ec) {
+      if (ec) return;
+      if (sessions_.count > 0)
+        log::warn("drain: {} connection{} still busy after drain_timeout; closing them",
+                  sessions_.count, sessions_.count == 1 ? "" : "s");
+      io_.stop();
+    });
+  });
+}
+
+void worker::session_ended() {
+  --sessions_.count;
+  if (sessions_.draining && sessions_.count == 0) io_.stop();
 }
 
 void worker::join() {
@@ -90,7 +117,7 @@ awaitable<void> worker::accept_loop() {
   log::rate_limited_warning refused{std::chrono::seconds(10)};
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
-    if (ec == net::error::operation_aborted) co_return;
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       accept_failed.warn("accept failed: {} (backing off)", ec.message());
       net::steady_timer timer(io_, pause);
@@ -105,11 +132,14 @@ awaitable<void> worker::accept_loop() {
       refuse(socket);
       continue;
     }
-    net::co_spawn(io_, run_session(std::move(socket), config_, {pool_, sweeper_, budget_, stats_}),
-                  [this](std::exception_ptr e) {
-                    budget_.close_connection();
-                    log_exception(e);
-                  });
+    ++sessions_.count;
+    net::co_spawn(
+        io_, run_session(std::move(socket), config_, {pool_, sweeper_, budget_, stats_, sessions_}),
+        [this](std::exception_ptr e) {
+          budget_.close_connection();
+          log_exception(e);
+          session_ended();
+        });
   }
 }
 

@@ -76,6 +76,7 @@ target target::compile(const config::backend& backend, const std::string& path) 
       }
     }
   }
+  t.health = std::make_shared<backend_health>(backend.name, backend.breaker);
   return t;
 }
 

@@ -12,7 +12,14 @@
 //   x-fake-created    the chunks' "created" (default: now), for byte comparisons
 //   x-fake-delay-ms   pause between SSE chunks (default 0), or before the answer
 //                     in slow mode (default 10000)
+//   x-fake-retry-after  a json answer's Retry-After header
+//   x-fake-ratelimit-reset  a json answer's x-ratelimit-reset-requests header ("1s", "20ms")
+//   x-fake-reset-after  sse: reset the connection (RST) after this many events
+//   x-fake-stall-after  sse: send nothing more after this many events (the stream stays open)
 //
+// A fake also has `defaults`: headers a request is taken to carry when it does not, so
+// that one fake of several behind a route can fail while the others answer
+// (`fake.defaults['x-fake-status'] = '500'`).
 // JSON answers carry an `echo` field describing the request exactly as it arrived
 // here, so tests can assert on what the gateway sent upstream.
 
@@ -38,8 +45,10 @@ export async function startFakeUpstream({ tls, keepAliveTimeoutMs = 0 } = {}) {
   const closedSocketIds = new Set();
   let connections = 0;
   let nextRequestId = 1;
+  const defaults = {};
 
   const handle = async (req, res) => {
+    for (const [name, value] of Object.entries(defaults)) if (!(name in req.headers)) req.headers[name] = value;
     const rawBody = await readBody(req);
     const recorded = recordRequest(req, rawBody, nextRequestId++);
     requests.push(recorded);
@@ -89,6 +98,7 @@ export async function startFakeUpstream({ tls, keepAliveTimeoutMs = 0 } = {}) {
     url: `${origin}/v1`,
     requests,
     events,
+    defaults,
     /** Number of TCP connections accepted so far. */
     get connections() {
       return connections;
@@ -267,10 +277,10 @@ function embeddingsBody(recorded, model, echo) {
 function answerJson(req, res, recorded) {
   const status = intHeader(req, 'x-fake-status', 200);
   const body = JSON.stringify(jsonBody(recorded, status));
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-  });
+  const head = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  if (req.headers['x-fake-retry-after']) head['retry-after'] = req.headers['x-fake-retry-after'];
+  if (req.headers['x-fake-ratelimit-reset']) head['x-ratelimit-reset-requests'] = req.headers['x-fake-ratelimit-reset'];
+  res.writeHead(status, head);
   res.end(body);
 }
 
@@ -346,6 +356,8 @@ function writeSseHead(res) {
 async function answerSse(req, res, recorded, { gated, gate }) {
   const count = intHeader(req, 'x-fake-chunks', 3);
   const pause = intHeader(req, 'x-fake-delay-ms', 0);
+  const resetAfter = intHeader(req, 'x-fake-reset-after', -1);
+  const stallAfter = intHeader(req, 'x-fake-stall-after', -1);
   const gone = new AbortController();
   res.on('close', () => gone.abort());
 
@@ -368,6 +380,8 @@ async function answerSse(req, res, recorded, { gated, gate }) {
     // One write per event, each handed to the kernel before the next, so the
     // gateway sees them as separate reads whenever there is a pause between them.
     await write(res, piece);
+    if (i + 1 === resetAfter) return resetConnection(req);
+    if (i + 1 === stallAfter) return new Promise((resolve) => gone.signal.addEventListener('abort', resolve));
   }
   res.end();
 }
@@ -376,7 +390,11 @@ async function answerReset(req, res, recorded) {
   writeSseHead(res);
   await write(res, sseChunk(recorded, 0, false));
   await write(res, sseChunk(recorded, 1, false));
-  // An RST (not a FIN) mid-body: the upstream died after the head was relayed.
+  resetConnection(req);
+}
+
+/** An RST (not a FIN) mid-body: the upstream died after the head was relayed. */
+function resetConnection(req) {
   const socket = req.socket;
   if (typeof socket.resetAndDestroy === 'function' && !socket.encrypted) socket.resetAndDestroy();
   else if (socket._parent && typeof socket._parent.resetAndDestroy === 'function') socket._parent.resetAndDestroy();

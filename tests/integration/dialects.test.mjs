@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startFakeUpstream } from '../fakes/fake_upstream.mjs';
-import { REPO_ROOT, chat, runCli, startGateway, writeTempFile } from './harness.mjs';
+import { REPO_ROOT, chat, closedPort, runCli, startGateway, writeTempFile } from './harness.mjs';
 
 const LIMIT = { timeout: 20000 };
 const fakes = {};
@@ -110,6 +110,12 @@ spec:
         - { name: ollama, modelNameOverride: "qwen3:0.6b" }
     - matches:
         - headers:
+            - { type: Exact, name: x-ai-eg-model, value: tiered }
+      backendRefs:
+        - { name: dead, priority: 0 }
+        - { name: ollama, priority: 1 }
+    - matches:
+        - headers:
             - { type: RegularExpression, name: x-ai-eg-model, value: ".*" }
       backendRefs:
         - { name: ollama }
@@ -127,6 +133,19 @@ metadata: { name: ollama }
 spec:
   schema: { name: OpenAI }
   backendRef: { name: ollama-endpoint, kind: Backend, group: gateway.envoyproxy.io }
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata: { name: dead }
+spec:
+  schema: { name: OpenAI }
+  backendRef: { name: dead-endpoint, kind: Backend, group: gateway.envoyproxy.io }
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: { name: dead-endpoint }
+spec:
+  endpoints: [{ ip: { address: 127.0.0.1, port: ${await closedPort()} } }]
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
@@ -176,9 +195,15 @@ stringData: { apiKey: "\${UPSTREAM_KEY}" }
     for (let i = 0; i < 40; i++) assert.equal((await chat(gw.base, { model: 'split' })).status, 200);
     const openai = fakes.openai.requests.length - before.openai;
     const ollama = fakes.ollama.requests.length - before.ollama;
-    assert.equal(openai + ollama, 40);
-    // Even odds: all 40 on one side has probability 2^-39.
-    assert.ok(openai > 0 && ollama > 0, `openai ${openai}, ollama ${ollama}`);
+    // Smooth weighted round robin: 50:50 exactly.
+    assert.deepEqual({ openai, ollama }, { openai: 20, ollama: 20 });
+  });
+
+  test('backendRefs priority: the next level serves when the first is down', LIMIT, async () => {
+    const res = await chat(gw.base, { model: 'tiered' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers['x-aigw-backend'], 'ollama');
+    assert.equal(res.headers['x-aigw-attempts'], '2');
   });
 
   test('modelNameOverride rewrites the model sent upstream', LIMIT, async () => {
@@ -309,21 +334,64 @@ litellm_settings:
   });
 
   test('printed back as native, keys as variables', LIMIT, async () => {
-    assert.match(gw.stderr(), /litellm_settings: LiteLLM setting ignored/);
+    assert.match(gw.stderr(), /litellm_settings\.drop_params: LiteLLM setting ignored/);
     const { stdout } = await printedBack(file, env);
     assert.match(stdout, /api_key: \$\{FAKE_KEY\}/);
     assert.doesNotMatch(stdout, /sk-litellm-secret/);
   });
 
-  test('two deployments of one model_name are refused with the reason', LIMIT, async () => {
-    const twice = writeTempFile('twice.yaml', `
+});
+
+describe('LiteLLM: deployments of one model_name share it by weight; fallbacks and cooldowns', () => {
+  let gw;
+  let file;
+  before(async () => {
+    const text = `
 model_list:
-  - { model_name: gpt-4o, litellm_params: { model: openai/gpt-4o } }
-  - { model_name: gpt-4o, litellm_params: { model: openai/gpt-4o } }
-`);
-    const { code, stderr } = await runCli(['--check', '--config', twice]);
-    assert.equal(code, 1);
-    assert.match(stderr, /model_list\[1\]\.model_name: .*load balancing/);
+  - model_name: gpt-4o
+    litellm_params: { model: openai/gpt-4o, api_base: "${fakes.openai.url}", weight: 3 }
+  - model_name: gpt-4o
+    litellm_params: { model: openai/gpt-4o-2024, api_base: "${fakes.groq.url}", weight: 1 }
+  - model_name: backup
+    litellm_params: { model: openai/llama3, api_base: "${fakes.ollama.url}" }
+  - model_name: "*"
+    litellm_params: { model: openai/*, api_base: "${fakes.ollama.url}" }
+router_settings:
+  fallbacks: [{ gpt-4o: [backup] }]
+  allowed_fails: 2
+  cooldown_time: 30
+`;
+    ({ gw, file } = await gatewayFor(text));
+  });
+  after(() => {
+    for (const fake of Object.values(fakes)) delete fake.defaults['x-fake-status'];
+    return gw?.stop();
+  });
+
+  test('several entries of one model_name share its requests by weight', LIMIT, async () => {
+    const before = { openai: fakes.openai.requests.length, groq: fakes.groq.requests.length };
+    for (let i = 0; i < 8; i++) assert.equal((await chat(gw.base, { model: 'gpt-4o' })).status, 200);
+    assert.equal(fakes.openai.requests.length - before.openai, 6);
+    assert.equal(fakes.groq.requests.length - before.groq, 2);
+    assert.equal(JSON.parse(fakes.groq.requests.at(-1).body).model, 'gpt-4o-2024');
+  });
+
+  test('fallbacks: when every deployment fails, the fallback model answers', LIMIT, async () => {
+    fakes.openai.defaults['x-fake-status'] = '500';
+    fakes.groq.defaults['x-fake-status'] = '503';
+    const before = fakes.ollama.requests.length;
+    const res = await chat(gw.base, { model: 'gpt-4o' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(fakes.ollama.requests.length, before + 1);
+    assert.equal(res.headers['x-aigw-attempts'], '3');
+    assert.equal(JSON.parse(fakes.ollama.requests.at(-1).body).model, 'llama3');
+  });
+
+  test('printed back: targets with priorities, the breaker from the cooldown settings', LIMIT, async () => {
+    const { stdout } = await printedBack(file, {});
+    assert.match(stdout, /circuit_breaker: \{consecutive_failures: 3,.*cooldown: 30s\}/);
+    assert.match(stdout, /\{backend: [\w-]+, weight: 1, priority: 1, model_override: llama3\}/);
+    assert.match(gw.stderr(), /allowed_fails: the circuit breaker opens after 3 failures in a row/);
   });
 });
 

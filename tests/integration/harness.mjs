@@ -192,6 +192,8 @@ export async function startGateway(configYamlText, { env = {}, args = [], wrap =
         await once(child.stderr, 'data');
       }
     },
+    /** Resolves with the exit code once the process has exited (sends nothing). */
+    exited: () => exited.then(({ code }) => code),
     /** Sends SIGTERM, waits for the exit and returns the exit code. */
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

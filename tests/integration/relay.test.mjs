@@ -94,12 +94,14 @@ describe('chunked bodies pass through as the backend framed them', () => {
     assert.equal(JSON.parse(response.body).error.code, 'upstream_error');
   });
 
-  test('a malformed chunk later cuts the response: no last chunk, a reset', LIMIT, async () => {
+  test('a malformed chunk later cuts the response: an SSE error event, no last chunk, a reset', LIMIT, async () => {
     const conn = await rawExchange(gw.port, post('bad-chunk-later')).then((r) => r.conn);
     const { text, closedByServer } = await conn.closed();
     const [response] = parseResponses(text);
     assert.equal(response.status, 200);
-    assert.equal(response.body, 'ok');
+    const [relayed, event] = response.body.split('\n\ndata: ');
+    assert.equal(relayed, 'ok');
+    assert.equal(JSON.parse(event).error.code, 'upstream_error');
     assert.equal(response.complete, false);
     assert.ok(closedByServer, 'the gateway kept the cut connection open');
     assert.doesNotMatch(text, /nope/);

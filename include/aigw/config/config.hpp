@@ -38,6 +38,21 @@ struct limits {
 // `azure_openai` for Azure OpenAI deployments.
 enum class schema { openai, azure_openai };
 
+// When a backend is taken out of rotation after failing (upstream/backend_health.hpp). A
+// failure is a connect or TLS error, a 5xx, a response head late past first_byte, or a
+// connection broken before its head; a 429 only backs off (Retry-After), it never opens.
+struct circuit_breaker {
+  bool enabled = true;
+  unsigned consecutive_failures = 5;  // this many failures in a row open it
+  // ...or this share of failures among the requests of one `window`, once there were at
+  // least `min_requests` of them (0: off).
+  double failure_rate = 0.5;
+  unsigned min_requests = 20;
+  duration window = std::chrono::seconds(10);
+  duration cooldown = std::chrono::seconds(30);  // open this long; then one probe request decides
+  bool operator==(const circuit_breaker&) const = default;
+};
+
 struct backend {
   std::string name;
   config::schema schema = schema::openai;
@@ -56,6 +71,7 @@ struct backend {
   duration connect_timeout{};
   duration first_byte_timeout{};
   duration idle_timeout{};
+  struct circuit_breaker breaker;  // the gateway's `circuit_breaker`, with this backend's changes
 
   void use_timeouts(const timeouts& t) {
     connect_timeout = t.connect;
@@ -82,7 +98,24 @@ struct route_target {
   // it stands for what the `*` of a glob model match matched, or the whole client model:
   // model "openai/*" with model_override "*" strips the prefix. Empty: send as is.
   std::string model_override;
-  std::uint32_t weight = 1;  // share of the route's requests, among its targets
+  std::uint32_t weight = 1;  // share of the route's requests, among its level's targets
+  // Lower first: a level is used only when every target of the levels before it is out of
+  // rotation or has failed this request.
+  std::uint32_t priority = 0;
+};
+
+// Which failures before the response head send a request to the route's next target
+// (`retry` on a route). A failure after a byte reached the client never does.
+struct retry_policy {
+  // Tries in all, the first included; 0: each target of the route once. More tries than
+  // targets go round again, to targets still in rotation, after `backoff`.
+  unsigned attempts = 0;
+  bool on_connect = true;  // DNS, TCP or TLS failure (the backend never saw the request)
+  bool on_5xx = true;      // a 5xx head, or the connection broken before any head
+  bool on_429 = true;      // a 429 head (the backend is also backed off)
+  bool on_timeout = true;  // no head within the backend's first_byte
+  // The pause before a try on a backend this request tried already (doubling each time).
+  duration backoff = std::chrono::milliseconds(100);
 };
 
 // The header a request may name its model in when its body has none (Envoy AI Gateway's);
@@ -93,8 +126,9 @@ struct route {
   std::optional<std::string> model;   // glob on the request's model (a regex if model_regex)
   bool model_regex = false;           // RE2 syntax, matching the whole model
   std::vector<header_match> headers;  // all must match
-  // One target, or several sharing the requests by weight.
+  // One target, or several sharing the requests by weight, by priority level.
   std::vector<route_target> targets;
+  struct retry_policy retry;
   bool is_default() const { return !model && headers.empty(); }
   // A route without a match to one backend.
   static route to(std::string backend, std::string model_override = {}) {
@@ -138,6 +172,9 @@ struct gateway {
   std::vector<price> prices;
   struct limits limits;
   struct timeouts timeouts;
+  struct circuit_breaker circuit_breaker;  // every backend's, unless it says otherwise
+  // On SIGTERM or SIGINT: how long requests and streams in flight may take to finish.
+  duration drain_timeout = std::chrono::seconds(30);
   std::vector<backend> backends;
   // Ends with exactly one default route (added for a lone backend when none was written).
   std::vector<route> routes;

@@ -49,6 +49,9 @@ class deadline : public boost::intrusive::list_base_hook<
 class deadline_sweeper {
  public:
   explicit deadline_sweeper(net::io_context& io, duration tick = std::chrono::milliseconds(50));
+  // Deadlines destroyed later (sessions suspended in the io_context, destroyed with it)
+  // find themselves unlinked already.
+  ~deadline_sweeper() { deadlines_.clear(); }
   void start();
   void stop();
 

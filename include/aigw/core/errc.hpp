@@ -28,6 +28,8 @@ enum class errc {
   upstream_unreachable,  // 502 connect/TLS/DNS failure
   upstream_broken,       // 502 upstream sent a malformed response or closed early
   upstream_timeout,      // 504 no response head within first_byte
+  upstream_stalled,      // 504 a response body stopped arriving for longer than idle
+  no_backend,            // 503 every target of the route is out of rotation (breaker, 429)
   overloaded,            // 503 the process's request body budget is spent
   too_many_connections,  // 503 limits.max_connections reached
 };

@@ -96,6 +96,9 @@ struct worker_stats {
   // Upstream connections opened, and attempts that failed (DNS, TCP, TLS), by backend.
   std::vector<std::uint64_t> upstream_connects;
   std::vector<std::uint64_t> upstream_connect_failures;
+  // Requests that a backend failed (connect, 5xx, 429, timeout) and that went on to another
+  // try, by the backend that failed.
+  std::vector<std::uint64_t> failovers;
   // Gauges, as of the gathering: connections to each backend open (in use or idle) and idle
   // in the pool, and responses being relayed.
   std::vector<std::uint64_t> pool_open;

@@ -5,6 +5,7 @@
 // provider stops generating, and billing).
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <string>
@@ -29,6 +30,7 @@ struct exchange_request {
   const upstream::target& target;
   std::size_t backend_index;
   bool client_keep_alive;                // the client asked to keep its connection
+  const bool* draining = nullptr;        // true once the worker drains: Connection: close
   unsigned client_version;               // 10 or 11; an HTTP/1.0 client cannot take chunked
   std::string& response_head;            // scratch for the client response head, reused per session
   metrics::worker_stats& stats;          // upstream connects, active streams
@@ -42,7 +44,20 @@ struct exchange_request {
   // A request body that streams from the client after the head (`body` is then empty): its
   // declared length, read from `client_buffer` first, then from the client.
   std::uint64_t streamed_body_length = 0;
+  // Answers the attempt loop may still replace with another target's: a head with such a
+  // status is not relayed; its body (up to kHeldBodyLimit) is held in the result instead.
+  bool hold_5xx = false;
+  bool hold_429 = false;
 };
+
+// A backend's answer that was not relayed (exchange_request::hold_5xx / hold_429): relayed
+// later if no other target answers better.
+struct held_answer {
+  http::response_header<> head;
+  std::string body;
+  bool whole = false;  // the body was read to its end (within kHeldBodyLimit)
+};
+inline constexpr std::size_t kHeldBodyLimit = 64 * 1024;
 
 struct exchange_result {
   errc error = errc::ok;            // set when no response head was sent: answer it locally
@@ -55,6 +70,11 @@ struct exchange_result {
   std::string upstream_request_id;  // the backend's x-request-id (at most 128 bytes)
   std::uint64_t body_bytes = 0;
   std::chrono::steady_clock::time_point first_byte{};  // when the response head arrived
+  // A 429's head asked for this much quiet (Retry-After, x-ratelimit-reset-*).
+  std::optional<std::chrono::milliseconds> backoff;
+  bool error_event_sent = false;  // a cut event stream ended with an SSE error event
+  bool held = false;              // `status` was held, not relayed (held_answer)
+  held_answer answer;
 };
 
 // `watch` is the session's client_watch; it is armed for the time of the exchange.

@@ -30,8 +30,10 @@ struct snapshot {
   };
   std::unordered_set<std::string, model_hash, std::equal_to<>> known_models;
 
-  // Throws config::config_error (e.g. an unreadable ca_file).
-  static std::shared_ptr<const snapshot> compile(config::gateway config);
+  // Throws config::config_error (e.g. an unreadable ca_file). With `previous` (a reload), a
+  // backend whose name and URL are unchanged keeps its health (breaker, back-off).
+  static std::shared_ptr<const snapshot> compile(config::gateway config,
+                                                 const snapshot* previous = nullptr);
 
   // The GET /v1/models/{id} body, or nullopt when no route names that model.
   std::optional<std::string> model_json(std::string_view id) const;

@@ -11,7 +11,10 @@
 #include "aigw/metrics/worker_stats.hpp"
 #include "aigw/proxy/snapshot.hpp"
 #include "aigw/server/process_budget.hpp"
+#include "aigw/server/worker_sessions.hpp"
 #include "aigw/upstream/connection_pool.hpp"
+
+#include <boost/asio/steady_timer.hpp>
 
 namespace aigw::server {
 
@@ -30,6 +33,10 @@ class worker {
   void start();
   // Stops accepting and ends every session; safe to call from any thread.
   void stop();
+  // Stops accepting, closes connections that wait for a request, lets the requests and
+  // streams in flight finish (their responses say Connection: close), then stops: when the
+  // last session ends, or after `timeout` whatever is left. Safe to call from any thread.
+  void drain(std::chrono::milliseconds timeout);
   void join();
 
   // A copy of this worker's counters (with its pool's gauges), taken on its own thread. The
@@ -39,14 +46,19 @@ class worker {
  private:
   awaitable<void> accept_loop();
   void refuse(tcp::socket& socket);
+  void session_ended();
 
+  // Declared before the io_context, so that they outlive it: destroying it destroys the
+  // sessions still suspended in it, and those touch their counters and links on the way.
+  metrics::worker_stats stats_;
+  worker_sessions sessions_;
   net::io_context io_{1};
   tcp::acceptor acceptor_;
   std::shared_ptr<const proxy::snapshot> config_;
   process_budget& budget_;
   deadline_sweeper sweeper_{io_};
   upstream::connection_pool pool_;
-  metrics::worker_stats stats_;
+  std::unique_ptr<net::steady_timer> drain_timer_;
   std::thread thread_;
 };
 

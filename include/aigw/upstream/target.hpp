@@ -9,6 +9,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "aigw/config/config.hpp"
+#include "aigw/upstream/backend_health.hpp"
 
 namespace aigw::providers {
 class adapter;
@@ -43,6 +44,9 @@ struct target {
   duration first_byte_timeout{};
   duration idle_timeout{};
   std::shared_ptr<boost::asio::ssl::context> tls_context;
+  // In rotation or not (breaker, back-off): shared by every worker, and kept by a reload
+  // that keeps the backend's name and URL.
+  std::shared_ptr<backend_health> health;
 
   // Throws config::config_error when the TLS context cannot be set up (e.g. a bad ca_file).
   static target compile(const config::backend& backend, const std::string& path);

@@ -76,6 +76,7 @@ gateway from_archgw(const YAML::Node& root, const env_lookup& env, warnings& not
     if (auto key = p.raw_string("access_key"))
       b.api_key = arch_value(*key, env, p.child_path("access_key"), &b.api_key_ref);
     b.use_timeouts(g.timeouts);
+    b.breaker = g.circuit_breaker;
 
     auto by_hint = route::to(b.name, upstream_model);
     by_hint.headers.push_back({std::string(kHintHeader), name, false});

@@ -1,7 +1,7 @@
 // Envoy AI Gateway configs as users write them for `aigw run`: Kubernetes-style documents.
 // Gateway (listener port), AIGatewayRoute (rules: header matches, Exact or RE2
-// RegularExpression, on x-ai-eg-model or any header; backendRefs with modelNameOverride and
-// weight; timeouts),
+// RegularExpression, on x-ai-eg-model or any header; backendRefs with modelNameOverride,
+// weight and priority; timeouts),
 // AIServiceBackend (schema, timeouts, backendRef), Backend (ip or fqdn endpoints),
 // BackendSecurityPolicy (APIKey) with its Secret. A rule without matches, or matching `.*`,
 // is the default; with no default and exactly one backend, that backend is the default (what
@@ -159,6 +159,7 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
     b.url = url->second;
     detail::validate_url(b.url, d.path);
     b.use_timeouts(g.timeouts);
+    b.breaker = g.circuit_breaker;
     if (auto t = scalar(spec["timeouts"], "request"); !t.empty()) {
       if (auto parsed = parse_duration(t))
         b.first_byte_timeout = *parsed;
@@ -191,7 +192,8 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
       auto refs = rule["backendRefs"];
       if (!refs || refs.size() == 0)
         throw config_error(fmt::format("{}.backendRefs: required", path));
-      // Every backendRef is a target; weights share the requests between them.
+      // Every backendRef is a target; weights share the requests between those of one
+      // priority.
       route target;
       for (std::size_t bi = 0; bi < refs.size(); ++bi) {
         route_target t;
@@ -208,6 +210,14 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
                           bi, weight));
         if (*number == 0) continue;  // Gateway API: weight 0 takes no traffic
         t.weight = *number;
+        // Lower first; a higher level takes requests only when the lower ones are out.
+        auto priority = scalar(refs[bi], "priority", "0");
+        auto level = detail::parse_number(priority, 0, 1000);
+        if (!level)
+          throw config_error(
+              fmt::format("{}.backendRefs[{}].priority: \"{}\" is not a priority (0 to 1000)", path,
+                          bi, priority));
+        t.priority = *level;
         target.targets.push_back(std::move(t));
       }
       if (target.targets.empty())

@@ -1,6 +1,13 @@
 // LiteLLM proxy configs: `model_list` entries of `model_name` (exact, `provider/*` or `*`) and
-// `litellm_params` (`model: provider/name`, `api_base`, `api_key`); any value may be
-// `os.environ/VAR`. Deployments that share an API base and key share one backend.
+// `litellm_params` (`model: provider/name`, `api_base`, `api_key`, `weight`, `order`); any value
+// may be `os.environ/VAR`. Deployments that share an API base and key share one backend.
+// Several deployments of one model_name are one route whose targets share its requests by
+// `weight`, tried by `order` (lowest first: a priority level each); `fallbacks` (in
+// router_settings or litellm_settings) add the fallback model_names' deployments as the
+// next priority levels; router_settings' allowed_fails and cooldown_time become the circuit
+// breaker.
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include <fmt/format.h>
@@ -27,19 +34,76 @@ std::optional<std::string> litellm_value(const detail::reader& r, std::string_vi
   return value;
 }
 
+// A whole number in a LiteLLM value (weights and orders may be written as 2 or 2.0).
+std::optional<unsigned> whole_number(const std::string& text, unsigned max) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !(v >= 0) || v > max || v != static_cast<unsigned>(v))
+    return std::nullopt;
+  return static_cast<unsigned>(v);
+}
+
+// router_settings: fallbacks, and the cooldown settings as the circuit breaker.
+void read_router_settings(const YAML::Node& settings, const std::string& path, gateway& g,
+                          std::vector<std::pair<std::string, std::vector<std::string>>>& fallbacks,
+                          warnings& notes) {
+  if (!settings || !settings.IsMap()) return;
+  for (const auto& entry : settings) {
+    auto key = entry.first.Scalar();
+    const auto& value = entry.second;
+    auto at = fmt::format("{}.{}", path, key);
+    if (key == "fallbacks") {
+      if (!value.IsSequence())
+        throw config_error(fmt::format("{}: expected a list of {{model_name: [fallbacks]}}", at));
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        if (!value[i].IsMap())
+          throw config_error(fmt::format("{}[{}]: expected {{model_name: [fallbacks]}}", at, i));
+        for (const auto& f : value[i]) {
+          std::vector<std::string> to;
+          if (f.second.IsSequence())
+            for (const auto& name : f.second) to.push_back(name.Scalar());
+          else
+            to.push_back(f.second.Scalar());
+          fallbacks.emplace_back(f.first.Scalar(), std::move(to));
+        }
+      }
+    } else if (key == "allowed_fails" && path == "router_settings" && value.IsScalar()) {
+      auto n = whole_number(value.Scalar(), 1000000);
+      if (!n) throw config_error(fmt::format("{}: \"{}\" is not a count", at, value.Scalar()));
+      g.circuit_breaker.consecutive_failures = *n + 1;  // allowed, so the next one opens it
+      notes.push_back(fmt::format(
+          "{}: the circuit breaker opens after {} failures in a row (LiteLLM counts per minute)",
+          at, *n + 1));
+    } else if (key == "cooldown_time" && path == "router_settings" && value.IsScalar()) {
+      auto n = whole_number(value.Scalar(), 86400);
+      if (!n || *n == 0)
+        throw config_error(
+            fmt::format("{}: \"{}\" is not a number of seconds", at, value.Scalar()));
+      g.circuit_breaker.cooldown = std::chrono::seconds(*n);
+    } else {
+      notes.push_back(fmt::format("{}: LiteLLM setting ignored (not supported)", at));
+    }
+  }
+}
+
 }  // namespace
 
 gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& notes) {
   gateway g;
-  for (const auto& key : detail::unknown_keys(root, {"model_list"}))
+  for (const auto& key :
+       detail::unknown_keys(root, {"model_list", "router_settings", "litellm_settings"}))
     notes.push_back(fmt::format("{}: LiteLLM setting ignored (not supported)", key));
+  std::vector<std::pair<std::string, std::vector<std::string>>> fallbacks;
+  read_router_settings(root["router_settings"], "router_settings", g, fallbacks, notes);
+  read_router_settings(root["litellm_settings"], "litellm_settings", g, fallbacks, notes);
   auto list = root["model_list"];
   if (!list.IsSequence() || list.size() == 0)
     throw config_error("model_list: expected a list of models");
 
   std::map<std::pair<std::string, std::string>, std::string> backend_by_target;
-  std::optional<route> catch_all;
-  std::map<std::string, std::size_t> seen_names;
+  // One route per model_name, in the order first written; "*" goes last (the default).
+  std::vector<route> routes;
+  std::map<std::string, std::size_t> route_of;
   for (std::size_t i = 0; i < list.size(); ++i) {
     detail::reader entry(list[i], fmt::format("model_list[{}]", i), env);
     entry.require_map();
@@ -48,15 +112,11 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
     auto model_name = litellm_value(entry, "model_name", env).value_or("");
     if (model_name.empty())
       throw config_error(fmt::format("{}.model_name: required", entry.path()));
-    if (auto [it, fresh] = seen_names.emplace(model_name, i); !fresh)
-      throw config_error(fmt::format(
-          "{}.model_name: \"{}\" is also model_list[{}]: load balancing several deployments of "
-          "one model_name is not supported yet; keep one of them",
-          entry.path(), model_name, it->second));
 
     auto params = entry.child("litellm_params");
     params.require_map();
-    for (const auto& key : detail::unknown_keys(params.node(), {"model", "api_base", "api_key"}))
+    for (const auto& key :
+         detail::unknown_keys(params.node(), {"model", "api_base", "api_key", "weight", "order"}))
       notes.push_back(fmt::format("{}.{}: ignored (not supported)", params.path(), key));
     auto model = litellm_value(params, "model", env).value_or("");
     if (model.empty()) throw config_error(fmt::format("{}.model: required", params.path()));
@@ -88,20 +148,62 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
       b.api_key = api_key;
       b.api_key_ref = key_ref;
       b.use_timeouts(g.timeouts);
+      b.breaker = g.circuit_breaker;
       name = b.name;
       g.backends.push_back(std::move(b));
     }
 
     // "*" in litellm's model means "the client's model" (less the route's own prefix).
-    auto r = route::to(name, upstream_model == model_name ? "" : upstream_model);
-    if (model_name == "*") {
-      catch_all = std::move(r);
-      continue;
+    route_target target{name, upstream_model == model_name ? "" : upstream_model, 1, 0};
+    if (auto w = litellm_value(params, "weight", env)) {
+      auto n = whole_number(*w, 1000000);
+      if (!n || *n == 0)
+        throw config_error(fmt::format("{}: \"{}\" is not a weight (a whole number from 1)",
+                                       params.child_path("weight"), *w));
+      target.weight = *n;
     }
-    r.model = model_name;
-    g.routes.push_back(std::move(r));
+    if (auto o = litellm_value(params, "order", env)) {
+      auto n = whole_number(*o, 1000);
+      if (!n)
+        throw config_error(
+            fmt::format("{}: \"{}\" is not an order (0 to 1000)", params.child_path("order"), *o));
+      target.priority = *n;
+    }
+    auto [it, fresh] = route_of.emplace(model_name, routes.size());
+    if (fresh) {
+      routes.emplace_back();
+      if (model_name != "*") routes.back().model = model_name;
+    }
+    routes[it->second].targets.push_back(std::move(target));
   }
-  if (catch_all) g.routes.push_back(std::move(*catch_all));
+  // Fallbacks: the fallback model_names' deployments, each a priority level after the
+  // route's own, sent the fallback's model.
+  for (const auto& [from, to] : fallbacks) {
+    auto at = route_of.find(from);
+    if (at == route_of.end())
+      throw config_error(fmt::format("fallbacks: \"{}\" is no model_name of model_list", from));
+    auto& r = routes[at->second];
+    std::uint32_t level = 0;
+    for (const auto& t : r.targets) level = std::max(level, t.priority + 1);
+    for (const auto& name : to) {
+      auto fallback = route_of.find(name);
+      if (fallback == route_of.end())
+        throw config_error(fmt::format(
+            "fallbacks: \"{}\" (of \"{}\") is no model_name of model_list", name, from));
+      std::uint32_t deepest = level;
+      for (auto t : routes[fallback->second].targets) {
+        if (t.model_override.empty()) t.model_override = name;
+        t.priority += level;
+        deepest = std::max(deepest, t.priority);
+        r.targets.push_back(std::move(t));
+      }
+      level = deepest + 1;
+    }
+  }
+  for (auto& r : routes)
+    if (r.model) g.routes.push_back(std::move(r));
+  if (auto star = route_of.find("*"); star != route_of.end())
+    g.routes.push_back(std::move(routes[star->second]));
   detail::finish_routes(g, "Add an entry with model_name: \"*\"");
   return g;
 }
