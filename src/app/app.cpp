@@ -4,10 +4,12 @@
 
 #include <csignal>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <future>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -61,13 +63,125 @@ void print_startup(const proxy::snapshot& s, const tcp::endpoint& endpoint, unsi
             workers, workers == 1 ? "" : "s");
 }
 
+// Where the config comes from: read at start and again on SIGHUP.
+struct config_source {
+  std::optional<std::string> file;  // none: the zero-config start
+  config::config_format format = config::config_format::automatic;
+  std::optional<std::string> listen;  // --listen
+  std::string name() const { return file.value_or("(no --config)"); }
+};
+
+// The config as the source says, validated, with its warnings logged; throws config_error.
+config::gateway load_config(const config_source& source) {
+  config::gateway config;
+  if (source.file) {
+    auto loaded = config::load_config_file(*source.file, source.format);
+    if (loaded.format != config::config_format::native)
+      log::info("{}: read as {} config", *source.file, config::format_name(loaded.format));
+    for (const auto& warning : loaded.warnings) log::warn("{}: {}", *source.file, warning);
+    config = std::move(loaded.config);
+  } else {
+    config = config::zero_config();
+  }
+  if (source.listen) config::override_listen(config, *source.listen);
+  config::refuse_self_loop(config);
+  return config;
+}
+
+// The compiled snapshot (keeping unchanged backends' state from `previous`), with the
+// warnings about what it serves.
+std::shared_ptr<const proxy::snapshot> compile(config::gateway config,
+                                               const proxy::snapshot* previous) {
+  auto snapshot = proxy::snapshot::compile(std::move(config), previous);
+  if (snapshot->affinity.mints() && snapshot->config.object_affinity_key.empty())
+    for (const auto& b : snapshot->config.backends)
+      if (b.api_key.empty())
+        log::warn(
+            "object_affinity: backend \"{}\" has no api_key, so the ids it tags are keyed by "
+            "its name alone and a client could forge one to reach it; set object_affinity_key",
+            b.name);
+  return snapshot;
+}
+
+// The settings a running process cannot change (sockets, threads, the process budget, the
+// access log's target): a reload keeps them as they were, says so, and names each.
+std::vector<std::string> keep_restart_settings(const config::gateway& running,
+                                               config::gateway& next) {
+  std::vector<std::string> changed;
+  auto keep = [&](auto& value, const auto& old, std::string_view name) {
+    if (value == old) return;
+    value = old;
+    if (std::find(changed.begin(), changed.end(), name) == changed.end())
+      changed.emplace_back(name);
+  };
+  keep(next.listen_host, running.listen_host, "listen");
+  keep(next.listen_port, running.listen_port, "listen");
+  keep(next.workers, running.workers, "workers");
+  keep(next.admin, running.admin, "admin");
+  keep(next.admin_host, running.admin_host, "admin");
+  keep(next.admin_port, running.admin_port, "admin");
+  keep(next.access_log, running.access_log, "access_log");
+  keep(next.access_log_to, running.access_log_to, "access_log");
+  keep(next.access_log_json, running.access_log_json, "access_log_format");
+  keep(next.limits.max_buffered_request_bytes, running.limits.max_buffered_request_bytes,
+       "limits.max_buffered_request_bytes");
+  keep(next.limits.max_connections, running.limits.max_connections, "limits.max_connections");
+  keep(next.drain_timeout, running.drain_timeout, "drain_timeout");
+  return changed;
+}
+
+// The snapshot being served, for the threads that read it outside the workers (the admin
+// listener, the signal handler); a reload replaces it.
+class current_snapshot {
+ public:
+  explicit current_snapshot(std::shared_ptr<const proxy::snapshot> s) : snapshot_(std::move(s)) {}
+  std::shared_ptr<const proxy::snapshot> get() const {
+    std::lock_guard lock(mutex_);
+    return snapshot_;
+  }
+  void set(std::shared_ptr<const proxy::snapshot> s) {
+    std::lock_guard lock(mutex_);
+    snapshot_ = std::move(s);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const proxy::snapshot> snapshot_;
+};
+
+// SIGHUP: the config read again (whatever its dialect). A valid one serves every request
+// from now on (those in flight finish on theirs); unchanged backends keep their pooled
+// connections, counters and breakers. An invalid one changes nothing.
+void reload(const config_source& source, current_snapshot& current,
+            const std::vector<std::unique_ptr<server::worker>>& workers) {
+  auto running = current.get();
+  if (!source.file) {
+    log::warn("SIGHUP: started without --config, nothing to read again");
+    return;
+  }
+  try {
+    auto next_config = load_config(source);
+    for (const auto& name : keep_restart_settings(running->config, next_config))
+      log::warn("reload: {} changed: it needs a restart (kept as it was)", name);
+    auto next = compile(std::move(next_config), running.get());
+    for (const auto& w : workers) w->reload(next);
+    current.set(next);
+    log::info("reload: {} ({} backends, {} routes, default backend {})", source.name(),
+              next->config.backends.size(), next->config.routes.size(),
+              default_backends(next->config));
+  } catch (const std::exception& e) {
+    log::error("reload: {}: invalid config: {}; still serving the previous one", source.name(),
+               e.what());
+  }
+}
+
 // Every worker's counters, gathered on their own threads and merged; nullopt when a worker
 // did not answer within 2 s (it is stopping).
 std::optional<metrics::worker_stats> gather_stats(
     const proxy::snapshot& snapshot, const std::vector<std::unique_ptr<server::worker>>& workers) {
   std::vector<std::future<metrics::worker_stats>> parts;
   for (const auto& w : workers) parts.push_back(w->read_stats());
-  metrics::worker_stats total(snapshot.routes.size(), snapshot.targets.size());
+  metrics::worker_stats total(snapshot.routes.size(), snapshot.slot_names.size());
   for (auto& part : parts) {
     if (part.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return std::nullopt;
     total.merge(part.get());
@@ -87,9 +201,9 @@ void log_stats(const proxy::snapshot& snapshot,
 // The admin listener, or nullptr when it is off or cannot listen (a warning: the gateway
 // serves on without it, e.g. a second instance on one machine).
 std::unique_ptr<server::admin_server> start_admin(
-    std::shared_ptr<const proxy::snapshot> snapshot,
-    const std::vector<std::unique_ptr<server::worker>>& workers,
+    const current_snapshot& current, const std::vector<std::unique_ptr<server::worker>>& workers,
     const std::atomic<bool>& draining) {
+  auto snapshot = current.get();
   const auto& cfg = snapshot->config;
   if (!cfg.admin) return nullptr;
   error_code ec;
@@ -100,12 +214,13 @@ std::unique_ptr<server::admin_server> start_admin(
   }
   server::admin_handlers handlers{
       .metrics =
-          [snapshot, &workers] {
+          [&current, &workers] {
+            auto snapshot = current.get();
             auto total = gather_stats(*snapshot, workers);
             return total ? metrics::render_prometheus(*total, *snapshot)
                          : std::string("# a worker did not answer within 2 s\n");
           },
-      .config_yaml = [snapshot] { return config::print_native(snapshot->config); },
+      .config_yaml = [&current] { return config::print_native(current.get()->config); },
       .ready = [&draining] { return !draining.load(); }};
   try {
     auto admin = std::make_unique<server::admin_server>(tcp::endpoint(address, cfg.admin_port),
@@ -124,8 +239,8 @@ std::unique_ptr<server::admin_server> start_admin(
   }
 }
 
-int run(std::shared_ptr<const proxy::snapshot> snapshot) {
-  const auto& cfg = snapshot->config;
+int run(std::shared_ptr<const proxy::snapshot> snapshot, const config_source& source) {
+  const auto cfg = snapshot->config;  // a copy: the settings a reload never changes
   raise_open_file_limit();
   if (cfg.access_log) {
     try {
@@ -163,9 +278,11 @@ int run(std::shared_ptr<const proxy::snapshot> snapshot) {
   // still shuts down cleanly.
   net::io_context main_io;
   net::signal_set signals(main_io, SIGINT, SIGTERM, SIGUSR1);
+  signals.add(SIGHUP);
   for (auto& w : pool) w->start();
   std::atomic<bool> draining{false};
-  auto admin = start_admin(snapshot, pool, draining);
+  current_snapshot current(snapshot);
+  auto admin = start_admin(current, pool, draining);
   print_startup(*snapshot, endpoint, workers);
 
   // SIGTERM or SIGINT: a graceful drain (workers stop accepting, /readyz says 503, requests
@@ -175,7 +292,9 @@ int run(std::shared_ptr<const proxy::snapshot> snapshot) {
     if (ec) return;
     if (signal == SIGUSR1) {  // logrotate moved the access log; and a stats line
       log::access_sink::instance().reopen();
-      log_stats(*snapshot, pool);
+      log_stats(*current.get(), pool);
+    } else if (signal == SIGHUP) {
+      if (!draining) reload(source, current, pool);
     } else if (!draining) {
       log::info("signal {}: draining (stopped accepting; up to {} ms for requests in flight)",
                 signal, cfg.drain_timeout.count());
@@ -246,41 +365,25 @@ int main(int argc, char** argv) {
               << ", which this CPU lacks; rebuild with `meson configure -Djson_simd=generic`\n";
     return 1;
   }
-  std::string file = args.count("config") ? args["config"].as<std::string>() : "(no --config)";
+  config_source source;
+  if (args.count("config")) source.file = args["config"].as<std::string>();
+  if (args.count("listen")) source.listen = args["listen"].as<std::string>();
+  std::string file = source.name();
   std::shared_ptr<const proxy::snapshot> snapshot;
   try {
-    auto format = config::config_format::automatic;
     if (args.count("config-format")) {
       auto name = args["config-format"].as<std::string>();
       auto parsed = config::parse_config_format(name);
       if (!parsed)
         throw config::config_error(fmt::format(
             "--config-format: \"{}\" is not one of auto, native, envoy, archgw, litellm", name));
-      format = *parsed;
+      source.format = *parsed;
     }
-    config::gateway config;
-    if (args.count("config")) {
-      auto loaded = config::load_config_file(file, format);
-      if (loaded.format != config::config_format::native)
-        log::info("{}: read as {} config", file, config::format_name(loaded.format));
-      for (const auto& warning : loaded.warnings) log::warn("{}: {}", file, warning);
-      config = std::move(loaded.config);
-    } else {
-      config = config::zero_config();
-    }
-    if (args.count("listen")) config::override_listen(config, args["listen"].as<std::string>());
-    config::refuse_self_loop(config);
-    if (!args.count("config"))
+    auto config = load_config(source);
+    if (!source.file)
       log::info("no --config: {} as the default backend",
                 config.backends[0].name == "openai" ? "OPENAI_BASE_URL" : "a local Ollama");
-    snapshot = proxy::snapshot::compile(std::move(config));
-    if (snapshot->affinity.mints() && snapshot->config.object_affinity_key.empty())
-      for (const auto& b : snapshot->config.backends)
-        if (b.api_key.empty())
-          log::warn(
-              "object_affinity: backend \"{}\" has no api_key, so the ids it tags are keyed by "
-              "its name alone and a client could forge one to reach it; set object_affinity_key",
-              b.name);
+    snapshot = compile(std::move(config), nullptr);
   } catch (const config::config_error& e) {
     std::cerr << "aigw-proxy: invalid config: " << e.what() << "\n";
     return 1;
@@ -299,7 +402,7 @@ int main(int argc, char** argv) {
                              default_backends(snapshot->config));
     return 0;
   }
-  return run(std::move(snapshot));
+  return run(std::move(snapshot), source);
 }
 
 }  // namespace aigw::app

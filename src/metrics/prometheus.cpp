@@ -68,7 +68,9 @@ class writer {
 std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& config) {
   writer w;
   const auto& targets = config.targets;
-  auto backend_label = [&](std::size_t i) { return label_value(targets[i].name); };
+  // Per-worker counters are by backend slot; health is read from the config's backends.
+  auto backend_label = [&](std::size_t slot) { return label_value(config.slot_names[slot]); };
+  auto target_label = [&](std::size_t i) { return label_value(targets[i].name); };
 
   w.family(
       "aigw_route_requests_total", "counter",
@@ -117,7 +119,7 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
   w.family("aigw_backend_circuit_state", "gauge",
            "Circuit breaker state by backend: 0 closed, 1 open, 2 half-open.");
   for (std::size_t b = 0; b < targets.size(); ++b)
-    w.sample("aigw_backend_circuit_state", fmt::format("backend=\"{}\"", backend_label(b)),
+    w.sample("aigw_backend_circuit_state", fmt::format("backend=\"{}\"", target_label(b)),
              static_cast<std::uint64_t>(targets[b].health->current_state()));
   w.family("aigw_backend_circuit_transitions_total", "counter",
            "Circuit breaker transitions by backend and the state entered.");
@@ -127,13 +129,13 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
          {std::pair{state::open, "open"}, std::pair{state::half_open, "half_open"},
           std::pair{state::closed, "closed"}})
       w.sample("aigw_backend_circuit_transitions_total",
-               fmt::format("backend=\"{}\",to=\"{}\"", backend_label(b), name),
+               fmt::format("backend=\"{}\",to=\"{}\"", target_label(b), name),
                targets[b].health->transitions(to));
   }
   w.family("aigw_backend_backoffs_total", "counter",
            "429 answers that took a backend out of rotation (Retry-After), by backend.");
   for (std::size_t b = 0; b < targets.size(); ++b)
-    w.sample("aigw_backend_backoffs_total", fmt::format("backend=\"{}\"", backend_label(b)),
+    w.sample("aigw_backend_backoffs_total", fmt::format("backend=\"{}\"", target_label(b)),
              targets[b].health->backoffs());
   per_backend("aigw_pool_connections_open", "gauge",
               "Upstream connections open (in use or idle), by backend.", stats.pool_open);

@@ -11,7 +11,26 @@ namespace aigw::metrics {
 namespace {
 
 void add_into(std::vector<std::uint64_t>& to, const std::vector<std::uint64_t>& from) {
-  for (std::size_t i = 0; i < to.size() && i < from.size(); ++i) to[i] += from[i];
+  if (to.size() < from.size()) to.resize(from.size());
+  for (std::size_t i = 0; i < from.size(); ++i) to[i] += from[i];
+}
+
+// A vector whose last entry stands for "none" (answered locally, no backend), grown to hold
+// `n` other entries, the last one moved to the new end.
+void grow_keeping_last(std::vector<status_counts>& v, std::size_t n) {
+  if (v.size() >= n + 1) return;
+  auto last = v.empty() ? status_counts{} : v.back();
+  if (!v.empty()) v.back() = {};
+  v.resize(n + 1);
+  v.back() = last;
+}
+
+void add_keeping_last(std::vector<status_counts>& to, const std::vector<status_counts>& from) {
+  if (from.empty()) return;
+  grow_keeping_last(to, from.size() - 1);
+  for (std::size_t i = 0; i + 1 < from.size(); ++i)
+    for (std::size_t c = 0; c < 6; ++c) to[i].by_class[c] += from[i].by_class[c];
+  for (std::size_t c = 0; c < 6; ++c) to.back().by_class[c] += from.back().by_class[c];
 }
 
 boost::json::object classes(const status_counts& c) {
@@ -53,14 +72,17 @@ std::string worker_stats::model_label(std::string_view model, bool configured,
   return std::string(model);
 }
 
+void worker_stats::resize(std::size_t routes, std::size_t backends) {
+  grow_keeping_last(requests_by_route, routes);
+  grow_keeping_last(requests_by_backend, backends);
+  for (auto* v : {&upstream_connects, &upstream_connect_failures, &failovers, &pool_open,
+                  &pool_idle, &usage_missing})
+    if (v->size() < backends) v->resize(backends);
+}
+
 void worker_stats::merge(const worker_stats& other) {
-  for (std::size_t i = 0; i < requests_by_route.size() && i < other.requests_by_route.size(); ++i)
-    for (std::size_t c = 0; c < 6; ++c)
-      requests_by_route[i].by_class[c] += other.requests_by_route[i].by_class[c];
-  for (std::size_t i = 0; i < requests_by_backend.size() && i < other.requests_by_backend.size();
-       ++i)
-    for (std::size_t c = 0; c < 6; ++c)
-      requests_by_backend[i].by_class[c] += other.requests_by_backend[i].by_class[c];
+  add_keeping_last(requests_by_route, other.requests_by_route);
+  add_keeping_last(requests_by_backend, other.requests_by_backend);
   for (std::size_t i = 0; i < local_errors.size(); ++i) local_errors[i] += other.local_errors[i];
   add_into(upstream_connects, other.upstream_connects);
   add_into(upstream_connect_failures, other.upstream_connect_failures);
@@ -94,7 +116,7 @@ std::string worker_stats::to_json(const proxy::snapshot& config) const {
       b["pool_open"] = pool_open[i];
       b["pool_idle"] = pool_idle[i];
     }
-    backends[none ? std::string("-") : config.targets[i].name] = std::move(b);
+    backends[none ? std::string("-") : config.slot_names[i]] = std::move(b);
   }
   boost::json::object errors;
   for (std::size_t i = 1; i < local_errors.size(); ++i)

@@ -54,14 +54,14 @@ class exchange {
       // A streamed body cannot be sent twice: it gets a fresh connection, which no stale
       // keep-alive can have closed.
       auto connection = attempt == 0 && request_.streamed_body_length == 0
-                            ? pool_.take(request_.backend_index)
+                            ? pool_.take(request_.backend_slot)
                             : nullptr;
       if (!connection) {
-        connection = pool_.create(client_.get_executor(), request_.target, request_.backend_index);
+        connection = pool_.create(client_.get_executor(), request_.target, request_.backend_slot);
         watch_.guard(&connection->socket());
         auto ec = co_await connection->connect(request_.target);
         ++(ec ? request_.stats.upstream_connect_failures
-              : request_.stats.upstream_connects)[request_.backend_index];
+              : request_.stats.upstream_connects)[request_.backend_slot];
         if (ec || watch_.gone()) {
           watch_.guard(nullptr);  // the connection dies with this scope
           result_.error = errc::upstream_unreachable;
@@ -73,11 +73,11 @@ class exchange {
           [&](auto& stream) { return exchange_over(stream, *connection); });
       watch_.guard(nullptr);
       if (outcome == attempt_outcome::retry && attempt == 0 && !watch_.gone()) {
-        pool_.clear(request_.backend_index);
+        pool_.clear(request_.backend_slot);
         continue;
       }
       if (outcome == attempt_outcome::reusable)
-        pool_.put(request_.backend_index, std::move(connection));
+        pool_.put(request_.backend_slot, std::move(connection));
       co_return;
     }
   }

@@ -27,13 +27,25 @@ std::shared_ptr<const snapshot> snapshot::compile(config::gateway config,
   for (size_t i = 0; i < config.backends.size(); ++i)
     targets.push_back(
         upstream::target::compile(config.backends[i], fmt::format("backends[{}]", i)));
-  if (previous)
-    for (std::size_t i = 0; i < targets.size(); ++i)
-      for (std::size_t j = 0; j < previous->targets.size(); ++j)
-        if (previous->config.backends[j].name == config.backends[i].name &&
-            previous->config.backends[j].url == config.backends[i].url &&
-            previous->config.backends[j].breaker == config.backends[i].breaker)
-          targets[i].health = previous->targets[j].health;
+  auto same_backend = [](const config::backend& a, const config::backend& b) {
+    return a.name == b.name && a.url == b.url && a.ca_file == b.ca_file &&
+           a.tls_insecure_skip_verify == b.tls_insecure_skip_verify && a.breaker == b.breaker;
+  };
+  std::vector<std::string> slot_names =
+      previous ? previous->slot_names : std::vector<std::string>{};
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    bool kept = false;
+    for (std::size_t j = 0; previous && j < previous->targets.size() && !kept; ++j) {
+      if (!same_backend(previous->config.backends[j], config.backends[i])) continue;
+      targets[i].health = previous->targets[j].health;
+      targets[i].slot = previous->targets[j].slot;
+      kept = true;
+    }
+    if (!kept) {
+      targets[i].slot = slot_names.size();
+      slot_names.push_back(targets[i].name);
+    }
+  }
   boost::json::array data;
   for (const auto& m : routes.exact_models()) data.push_back(model_object(m, config));
   auto models_json =
@@ -41,9 +53,9 @@ std::shared_ptr<const snapshot> snapshot::compile(config::gateway config,
   proxy::object_ids ids(config);
   decltype(snapshot::known_models) known_models;
   for (const auto& m : routes.exact_models()) known_models.insert(m.id);
-  return std::make_shared<const snapshot>(snapshot{std::move(config), std::move(routes),
-                                                   std::move(targets), std::move(models_json),
-                                                   std::move(ids), std::move(known_models)});
+  return std::make_shared<const snapshot>(
+      snapshot{std::move(config), std::move(routes), std::move(targets), std::move(slot_names),
+               std::move(models_json), std::move(ids), std::move(known_models)});
 }
 
 std::optional<std::string> snapshot::model_json(std::string_view id) const {

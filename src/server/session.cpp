@@ -226,6 +226,9 @@ class session {
   // finish() is the one exit that writes a local reply, the log line, and decides between
   // keep-alive, a clean close and a reset. A feature plugs into a phase, never a new path.
   awaitable<bool> serve_one() {
+    // The worker's config as of this request, which keeps it to its end (a reload swaps
+    // the worker's, never this one's).
+    if (config_ != sessions_.config) config_ = sessions_.config;
     request_context ctx(budget_);
     bool go_on = co_await read_request(ctx);
     // A request read and not answered yet (a gauge), whatever way it ends.
@@ -517,7 +520,7 @@ class session {
           ctx.end = ending::relayed;
           co_return;
         }
-        ++stats_.failovers[ctx.backend_index];
+        ++stats_.failovers[target.slot];
         ctx.last_answer = std::move(ctx.result.answer);
         ctx.last_answer_backend = ctx.backend_index;
         ctx.has_last_answer = ctx.last_answer.whole;
@@ -533,7 +536,7 @@ class session {
           (ctx.streamed_body_length == 0 && ((e == errc::upstream_timeout && retry.on_timeout) ||
                                              (e == errc::upstream_broken && retry.on_5xx)));
       if (!fail_over) break;
-      if (ctx.attempts < max_tries) ++stats_.failovers[ctx.backend_index];
+      if (ctx.attempts < max_tries) ++stats_.failovers[target.slot];
     }
     if (ctx.has_last_answer) {  // every other try failed worse: the last backend's own answer
       ctx.backend_index = ctx.last_answer_backend;
@@ -613,7 +616,7 @@ class session {
                                           .head_request = ctx.head_request,
                                           .idempotent = is_idempotent(request.method()),
                                           .target = target,
-                                          .backend_index = attempt.backend_index,
+                                          .backend_slot = target.slot,
                                           .client_keep_alive = ctx.keep_alive,
                                           .draining = &sessions_.draining,
                                           .client_version = ctx.version,
@@ -718,6 +721,12 @@ class session {
 
   bool draining() const { return sessions_.draining; }
 
+  // The worker-wide slot of a backend of this request's config (counters, pool).
+  std::size_t slot_of(std::size_t backend_index) const {
+    return backend_index == metrics::kNoBackend ? backend_index
+                                                : config_->targets[backend_index].slot;
+  }
+
   // How a phase ends a request (it returns false: no later phase runs).
   static bool end_with_error(request_context& ctx, errc e, std::string detail = {}) {
     ctx.end = ending::error;
@@ -806,7 +815,7 @@ class session {
 
   // The access-log line and the worker's counters: once per request that got an answer.
   void finish_log(const request_context& ctx) {
-    stats_.record_request(ctx.log.route, ctx.backend_index, ctx.log.status);
+    stats_.record_request(ctx.log.route, slot_of(ctx.backend_index), ctx.log.status);
     if (ctx.end == ending::error) stats_.record_local_error(ctx.error);
     record_gen_ai(ctx);
     if (config_->config.access_log) write_access_log(ctx);
@@ -841,7 +850,7 @@ class session {
       series.time_to_first_token.observe(seconds(ctx.log.start, first),
                                          metrics::kTimeToFirstTokenBounds);
     if (!usage.found) {
-      if (ctx.log.status >= 200 && ctx.log.status < 300) ++stats_.usage_missing[ctx.backend_index];
+      if (ctx.log.status >= 200 && ctx.log.status < 300) ++stats_.usage_missing[target.slot];
       return;
     }
     using metrics::token_type;
@@ -893,7 +902,7 @@ class session {
                     static_cast<double>(cached) * price.cached_input +
                     static_cast<double>(usage.output) * price.output) /
                    1e6;
-      stats_.cost_usd[{ctx.log.route, ctx.backend_index, model_label}] += usd;
+      stats_.cost_usd[{ctx.log.route, slot_of(ctx.backend_index), model_label}] += usd;
       return;
     }
   }

@@ -35,11 +35,12 @@ void log_exception(std::exception_ptr e) {
 
 worker::worker(std::shared_ptr<const proxy::snapshot> config, const tcp::endpoint& listen_on,
                process_budget& budget)
-    : stats_(config->routes.size(), config->targets.size()),
+    : stats_(config->routes.size(), config->slot_names.size()),
       acceptor_(io_),
       config_(std::move(config)),
       budget_(budget),
-      pool_(config_->targets.size(), sweeper_) {
+      pool_(config_->slot_names.size(), sweeper_) {
+  sessions_.config = config_;
   acceptor_.open(listen_on.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.set_option(reuse_port(true));
@@ -84,6 +85,21 @@ void worker::drain(std::chrono::milliseconds timeout) {
   });
 }
 
+void worker::reload(std::shared_ptr<const proxy::snapshot> config) {
+  net::post(io_, [this, config = std::move(config)] {
+    // Slots only grow, so requests still on the old snapshot index within bounds.
+    pool_.resize(config->slot_names.size());
+    stats_.resize(config->routes.size(), config->slot_names.size());
+    // Idle connections to backends the new config dropped (or changed) are closed.
+    std::vector<bool> kept(config->slot_names.size());
+    for (const auto& t : config->targets) kept[t.slot] = true;
+    for (std::size_t slot = 0; slot < kept.size(); ++slot)
+      if (!kept[slot]) pool_.clear(slot);
+    config_ = config;
+    sessions_.config = std::move(config);
+  });
+}
+
 void worker::session_ended() {
   --sessions_.count;
   if (sessions_.draining && sessions_.count == 0) io_.stop();
@@ -98,7 +114,7 @@ std::future<metrics::worker_stats> worker::read_stats() {
   auto future = promise->get_future();
   net::post(io_, [this, promise] {
     auto copy = stats_;
-    for (std::size_t b = 0; b < copy.pool_open.size(); ++b) {
+    for (std::size_t b = 0; b < copy.pool_open.size() && b < pool_.size(); ++b) {
       copy.pool_open[b] = pool_.open_count(b);
       copy.pool_idle[b] = pool_.idle_count(b);
     }

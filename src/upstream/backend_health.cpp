@@ -151,7 +151,7 @@ void backend_health::failed(admission how, clock::time_point now) noexcept {
   auto in_a_row = consecutive_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
   count_in_window(true, now);
   if (in_a_row >= settings_.consecutive_failures) {
-    open(now, fmt::format("{} failures in a row", in_a_row));
+    open(now, fmt::format("{} failure{} in a row", in_a_row, in_a_row == 1 ? "" : "s"));
     return;
   }
   if (settings_.failure_rate > 0) {

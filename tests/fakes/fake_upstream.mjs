@@ -33,11 +33,12 @@ const FAKE_EMBEDDING = [0.1, 0.2, 0.3];
 
 /**
  * Starts the fake on 127.0.0.1 with an ephemeral port.
- * @param {{ tls?: { key: string, cert: string }, keepAliveTimeoutMs?: number }} [options]
+ * @param {{ tls?: { key: string, cert: string }, keepAliveTimeoutMs?: number, port?: number }} [options]
  *   tls: PEM key and cert: serve HTTPS. keepAliveTimeoutMs: close idle keep-alive
- *   connections after this long, as real servers do (default: never).
+ *   connections after this long, as real servers do (default: never). port: listen on this
+ *   one (a restarted backend), default any free port.
  */
-export async function startFakeUpstream({ tls, keepAliveTimeoutMs = 0 } = {}) {
+export async function startFakeUpstream({ tls, keepAliveTimeoutMs = 0, port: listenPort = 0 } = {}) {
   const events = new EventEmitter();
   const requests = [];
   const gate = new Gate();
@@ -87,7 +88,7 @@ export async function startFakeUpstream({ tls, keepAliveTimeoutMs = 0 } = {}) {
   server.on('tlsClientError', () => {});
   server.on('clientError', (_err, socket) => socket.destroy());
 
-  server.listen(0, '127.0.0.1');
+  server.listen(listenPort, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address();
   const origin = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;

@@ -22,6 +22,8 @@ const ANSWERS = {
   'extra-after-end': [CHUNKED_HEAD + '2\r\nok\r\n0\r\n\r\n' + jsonResponse({ stolen: true })],
   'bad-chunk-size': [CHUNKED_HEAD + 'zz\r\nnope\r\n0\r\n\r\n'],
   'bad-chunk-later': [CHUNKED_HEAD + '2\r\nok\r\n', 'zz\r\nnope\r\n0\r\n\r\n'],
+  // A chunk of 10 bytes of which 6 came, then the close.
+  'cut-mid-chunk': [CHUNKED_HEAD + 'a\r\ndata: ', null],
   'close-delimited': ['HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst ', 'second', null],
 };
 
@@ -105,6 +107,19 @@ describe('chunked bodies pass through as the backend framed them', () => {
     assert.equal(response.complete, false);
     assert.ok(closedByServer, 'the gateway kept the cut connection open');
     assert.doesNotMatch(text, /nope/);
+  });
+});
+
+describe('an event stream cut mid-chunk', () => {
+  test('the open chunk is completed with newlines, then the error event in a chunk of its own', LIMIT, async () => {
+    const conn = await rawExchange(gw.port, post('cut-mid-chunk')).then((r) => r.conn);
+    const { text } = await conn.closed();
+    const [response] = parseResponses(text);
+    assert.equal(response.complete, false);
+    assert.ok(response.body.startsWith('data: \n\n\n\n\n\ndata: '), JSON.stringify(response.body));
+    const event = response.body.slice('data: \n\n\n\n\n\ndata: '.length);
+    assert.equal(JSON.parse(event).error.code, 'upstream_error');
+    assert.ok(text.includes('a\r\ndata: \n\n\n\n\r\n'), 'the cut chunk was not completed to its size');
   });
 });
 

@@ -155,7 +155,7 @@ relayed relay(std::vector<std::string> pieces, std::vector<proxy::response_stage
                                               .head_request = false,
                                               .idempotent = true,
                                               .target = target,
-                                              .backend_index = 0,
+                                              .backend_slot = 0,
                                               .client_keep_alive = true,
                                               .client_version = client_version,
                                               .response_head = response_head,

@@ -88,7 +88,8 @@ struct worker_stats {
   worker_stats(std::size_t routes, std::size_t backends);
 
   // Requests as they ended, by the route that matched (the last entry: answered by the
-  // gateway itself, no route) and by the backend that was tried last (the last entry: none).
+  // gateway itself, no route) and by the backend slot tried last (the last entry: none).
+  // Every other per-backend vector is by slot (upstream::target::slot) too.
   std::vector<status_counts> requests_by_route;
   std::vector<status_counts> requests_by_backend;
   // Errors the gateway answered itself, by errc.
@@ -135,9 +136,11 @@ struct worker_stats {
   std::set<std::string, std::less<>> labeled_models_;
 
  public:
-  // Adds another worker's counters and gauges to these (same config snapshot).
+  // Room for `routes` routes and `backends` backend slots (a reload added some); never shrinks.
+  void resize(std::size_t routes, std::size_t backends);
+  // Adds another worker's counters and gauges to these (growing to its sizes).
   void merge(const worker_stats& other);
-  // One JSON object, backends by name and errors by their OpenAI code.
+  // One JSON object, backends by name (the config's slot names) and errors by their code.
   std::string to_json(const proxy::snapshot& config) const;
 };
 

@@ -28,13 +28,13 @@ struct exchange_request {
   bool head_request;        // HEAD: the response has no body whatever it says
   bool idempotent;          // GET, HEAD, OPTIONS: may be sent again after a close
   const upstream::target& target;
-  std::size_t backend_index;
-  bool client_keep_alive;                // the client asked to keep its connection
-  const bool* draining = nullptr;        // true once the worker drains: Connection: close
-  unsigned client_version;               // 10 or 11; an HTTP/1.0 client cannot take chunked
-  std::string& response_head;            // scratch for the client response head, reused per session
-  metrics::worker_stats& stats;          // upstream connects, active streams
-  response_stages stages = {};           // what reads or rewrites the response body; none: identity
+  std::size_t backend_slot;        // the backend's slot (upstream::target::slot): pool, counters
+  bool client_keep_alive;          // the client asked to keep its connection
+  const bool* draining = nullptr;  // true once the worker drains: Connection: close
+  unsigned client_version;         // 10 or 11; an HTTP/1.0 client cannot take chunked
+  std::string& response_head;      // scratch for the client response head, reused per session
+  metrics::worker_stats& stats;    // upstream connects, active streams
+  response_stages stages = {};     // what reads or rewrites the response body; none: identity
   std::string_view gateway_fields = {};  // the gateway's own response headers (x-aigw-*)
   // A WebSocket upgrade: a 101 answer turns the exchange into a byte tunnel between the
   // client and the backend, starting with the bytes already in `client_buffer` (the

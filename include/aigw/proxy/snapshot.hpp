@@ -19,8 +19,11 @@ struct snapshot {
   config::gateway config;
   routing::route_table routes;
   std::vector<upstream::target> targets;  // index = backend index
-  std::string models_json;                // GET /v1/models body
-  object_ids affinity;                    // object affinity (off with one backend)
+  // Every backend slot so far (upstream::target::slot), by slot: the name it had. Slots of
+  // backends a reload removed keep their names (their counters are still shown).
+  std::vector<std::string> slot_names;
+  std::string models_json;  // GET /v1/models body
+  object_ids affinity;      // object affinity (off with one backend)
   // The model names the routes mention exactly: metric labels always keep these.
   struct model_hash {
     using is_transparent = void;
@@ -31,7 +34,8 @@ struct snapshot {
   std::unordered_set<std::string, model_hash, std::equal_to<>> known_models;
 
   // Throws config::config_error (e.g. an unreadable ca_file). With `previous` (a reload), a
-  // backend whose name and URL are unchanged keeps its health (breaker, back-off).
+  // backend whose name, URL, TLS settings and breaker settings are unchanged keeps its slot
+  // (pooled connections, counters) and its health (breaker, back-off).
   static std::shared_ptr<const snapshot> compile(config::gateway config,
                                                  const snapshot* previous = nullptr);
 

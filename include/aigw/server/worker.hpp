@@ -37,6 +37,9 @@ class worker {
   // streams in flight finish (their responses say Connection: close), then stops: when the
   // last session ends, or after `timeout` whatever is left. Safe to call from any thread.
   void drain(std::chrono::milliseconds timeout);
+  // Serves new requests (new connections, and the next request of open ones) with `config`;
+  // requests in flight finish on theirs. Safe to call from any thread.
+  void reload(std::shared_ptr<const proxy::snapshot> config);
   void join();
 
   // A copy of this worker's counters (with its pool's gauges), taken on its own thread. The

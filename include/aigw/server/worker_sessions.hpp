@@ -5,6 +5,7 @@
 #include <boost/intrusive/list.hpp>
 
 #include "aigw/core/asio.hpp"
+#include "aigw/proxy/snapshot.hpp"
 
 namespace aigw::server {
 
@@ -19,6 +20,8 @@ struct worker_sessions {
     tcp::socket* socket = nullptr;
     const beast::flat_buffer* buffer = nullptr;
   };
+  // The config new requests are served with (a reload replaces it).
+  std::shared_ptr<const proxy::snapshot> config;
   bool draining = false;
   std::size_t count = 0;
   boost::intrusive::list<waiting_client, boost::intrusive::constant_time_size<false>> waiting;

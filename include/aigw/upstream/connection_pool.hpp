@@ -36,6 +36,13 @@ class connection_pool {
   void put(std::size_t backend, std::unique_ptr<connection> c);
   // Drops every idle connection to a backend (after one turned out to be closed).
   void clear(std::size_t backend) { idle_[backend].clear(); }
+  // Room for `backends` backends (a reload added some); never shrinks.
+  void resize(std::size_t backends) {
+    if (backends <= idle_.size()) return;
+    idle_.resize(backends);
+    open_->resize(backends);
+  }
+  std::size_t size() const noexcept { return idle_.size(); }
 
   std::size_t idle_count(std::size_t backend) const { return idle_[backend].size(); }
   // Connections to a backend that exist, idle or in use.

@@ -47,6 +47,9 @@ struct target {
   // In rotation or not (breaker, back-off): shared by every worker, and kept by a reload
   // that keeps the backend's name and URL.
   std::shared_ptr<backend_health> health;
+  // What the worker-wide state of the backend (connection pool, counters) is indexed by:
+  // stable across reloads while the backend is unchanged, never reused by another one.
+  std::size_t slot = 0;
 
   // Throws config::config_error when the TLS context cannot be set up (e.g. a bad ca_file).
   static target compile(const config::backend& backend, const std::string& path);
