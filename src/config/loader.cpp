@@ -273,9 +273,10 @@ void read_retry(const reader& parent, retry_policy& out) {
 }
 
 route read_route(const reader& r, const gateway& g) {
-  r.allow_only({"match", "backend", "model_override", "backends", "retry"});
+  r.allow_only({"match", "backend", "model_override", "backends", "retry", "resume"});
   route out;
   if (r.has("retry")) read_retry(r, out.retry);
+  out.resume = r.get_bool("resume").value_or(false);
   if (r.has("backends")) {
     // Several targets sharing the requests by weight.
     if (r.has("backend") || r.has("model_override"))

@@ -185,6 +185,7 @@ std::string print_native(const gateway& g) {
       out << YAML::EndSeq;
     }
     emit_retry(out, r.retry);
+    if (r.resume) out << YAML::Key << "resume" << YAML::Value << true;
     out << YAML::EndMap;
   }
   out << YAML::EndSeq << YAML::EndMap;

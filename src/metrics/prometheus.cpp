@@ -115,6 +115,10 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
               "Tries that failed (connect, 5xx, 429, timeout) and went on to another, by the "
               "backend that failed.",
               stats.failovers);
+  per_backend("aigw_stream_resumes_total", "counter",
+              "Streams that broke mid-answer and went on at another backend (resume: true), by "
+              "the backend that broke.",
+              stats.stream_resumes);
   // Health is shared by the workers: read from the config's backends, not gathered.
   w.family("aigw_backend_circuit_state", "gauge",
            "Circuit breaker state by backend: 0 closed, 1 open, 2 half-open.");

@@ -53,6 +53,7 @@ worker_stats::worker_stats(std::size_t routes, std::size_t backends)
       upstream_connects(backends),
       upstream_connect_failures(backends),
       failovers(backends),
+      stream_resumes(backends),
       pool_open(backends),
       pool_idle(backends),
       usage_missing(backends) {}
@@ -75,8 +76,8 @@ std::string worker_stats::model_label(std::string_view model, bool configured,
 void worker_stats::resize(std::size_t routes, std::size_t backends) {
   grow_keeping_last(requests_by_route, routes);
   grow_keeping_last(requests_by_backend, backends);
-  for (auto* v : {&upstream_connects, &upstream_connect_failures, &failovers, &pool_open,
-                  &pool_idle, &usage_missing})
+  for (auto* v : {&upstream_connects, &upstream_connect_failures, &failovers, &stream_resumes,
+                  &pool_open, &pool_idle, &usage_missing})
     if (v->size() < backends) v->resize(backends);
 }
 
@@ -87,6 +88,7 @@ void worker_stats::merge(const worker_stats& other) {
   add_into(upstream_connects, other.upstream_connects);
   add_into(upstream_connect_failures, other.upstream_connect_failures);
   add_into(failovers, other.failovers);
+  add_into(stream_resumes, other.stream_resumes);
   add_into(pool_open, other.pool_open);
   add_into(pool_idle, other.pool_idle);
   active_streams += other.active_streams;

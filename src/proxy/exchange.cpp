@@ -145,7 +145,12 @@ class exchange {
     result_.first_byte = std::chrono::steady_clock::now();
     auto status = parser->get().result_int();
     if (status == 429) result_.backoff = upstream::backoff_from(parser->get());
-    if ((status >= 500 && request_.hold_5xx) || (status == 429 && request_.hold_429))
+    auto type = parser->get()[http::field::content_type];
+    bool not_a_continuation =
+        request_.continuation &&
+        (status != 200 || !is_media_type({type.data(), type.size()}, "text/event-stream"));
+    if ((status >= 500 && request_.hold_5xx) || (status == 429 && request_.hold_429) ||
+        not_a_continuation)
       co_return co_await hold_answer(upstream, connection, *parser);
 
     bool relayed = co_await relay(upstream, connection, *parser);
@@ -365,8 +370,12 @@ class exchange {
     auto framing = body_framing::none;
     auto status = upstream_head.result_int();
     bool bodiless_status = status == 204 || status == 304;
-    if (!parser.chunked() && parser.content_length() && !bodiless_status &&
-        !(transformer && has_body)) {
+    if (request_.continuation) {  // more of a body whose head the client has
+      framing = request_.continuation_framing;
+      result_.head_sent = true;
+      if (framing == body_framing::until_close) keep_alive = false;
+    } else if (!parser.chunked() && parser.content_length() && !bodiless_status &&
+               !(transformer && has_body)) {
       framing = body_framing::content_length;
     } else if (has_body && request_.client_version >= 11) {
       framing = body_framing::chunked;
@@ -384,6 +393,7 @@ class exchange {
     auto idle = request_.target.idle_timeout;
     // A small body whole before the head, for a stage that puts what it read into the head.
     std::uint64_t declared = parser.content_length().value_or(0);
+    result_.framing = framing;
     bool body_before_head = framing == body_framing::content_length && has_body && !transformer &&
                             declared <= response_stage::kMaxBodyBeforeHead &&
                             stages.wants_body_before_head();
@@ -402,9 +412,10 @@ class exchange {
           {static_cast<const char*>(buffer.data().data()), static_cast<std::size_t>(declared)});
       stages.end();
     }
-    write_client_response_head(result_.status, upstream_head.reason(), upstream_head.base(),
-                               framing, declared, keep_alive, request_.client_version,
-                               request_.response_head, request_.gateway_fields);
+    if (!request_.continuation)
+      write_client_response_head(result_.status, upstream_head.reason(), upstream_head.base(),
+                                 framing, declared, keep_alive, request_.client_version,
+                                 request_.response_head, request_.gateway_fields);
     if (body_before_head) {  // the stages' fields go before the head's blank line
       request_.response_head.resize(request_.response_head.size() - 2);
       stages.head_fields(request_.response_head);
@@ -476,6 +487,10 @@ class exchange {
       }
       // What the transforming stage made of it; at the body's end (also one that ended with
       // the connection, found by the read after the last bytes), its last words too.
+      // A transforming stage that found the body to be a failure (an error event): what it
+      // made so far goes, and the body is cut there, never ended cleanly.
+      bool transform_failed = transformer && has_body && transformer->failed();
+      if (transform_failed) upstream_done = false;
       if (transformer && has_body) {
         if (upstream_done && !stages.transform_ended()) stages.end_transform();
         payload = body = stages.output();
@@ -515,6 +530,8 @@ class exchange {
       }
       result_.body_bytes += payload_size;
       if (transformer) stages.sent();
+      if (transform_failed)
+        co_return co_await cut_stream(errc::upstream_broken, event_stream, framing, nullptr);
       buffer.consume(taken);
       if (upstream_done) break;
 
@@ -630,8 +647,10 @@ class exchange {
   awaitable<bool> cut_stream(errc e, bool event_stream, body_framing framing,
                              const chunked_scanner* passed_chunks) {
     if (!result_.head_sent) co_return fail_relay(e);
+    result_.cut = e;
     if (!event_stream || (framing != body_framing::chunked && framing != body_framing::until_close))
       co_return false;
+    if (request_.defer_error_event) co_return false;  // the attempt loop may resume it
     constexpr std::uint64_t kMaxPadding = 64 * 1024;
     std::string tail;  // the failure path: allocating here costs the relay nothing
     if (passed_chunks && passed_chunks->in_chunk()) {
@@ -639,11 +658,7 @@ class exchange {
       tail.append(static_cast<std::size_t>(passed_chunks->data_left()), '\n');
       tail.append("\r\n");
     }
-    auto event = fmt::format("\n\ndata: {}\n\n", render_error_json(e));
-    if (framing == body_framing::chunked)
-      fmt::format_to(std::back_inserter(tail), "{:x}\r\n{}\r\n", event.size(), event);
-    else
-      tail += event;
+    tail += stream_error_event(e, framing);
     client_deadline_.expires_after(request_.target.idle_timeout);
     std::array out{net::buffer(tail)};
     auto nothing_to_read = [] {};
@@ -669,6 +684,21 @@ class exchange {
 };
 
 }  // namespace
+
+std::string stream_error_event(errc e, body_framing framing) {
+  auto event = fmt::format("\n\ndata: {}\n\n", render_error_json(e));
+  if (framing != body_framing::chunked) return event;
+  return fmt::format("{:x}\r\n{}\r\n", event.size(), event);
+}
+
+awaitable<bool> write_stream_error(tcp::socket& client, deadline& client_deadline, duration idle,
+                                   errc e, body_framing framing) {
+  auto event = stream_error_event(e, framing);
+  client_deadline.expires_after(idle);
+  auto [ec, n] = co_await net::async_write(client, net::buffer(event), use_tuple);
+  client_deadline.expires_never();
+  co_return !ec;
+}
 
 awaitable<exchange_result> forward(tcp::socket& client, deadline& client_deadline,
                                    client_watch& watch, exchange_request request,

@@ -95,6 +95,7 @@ void format_access_line(const request_log& r, bool json, std::string& out) {
     if (!r.complete) fmt::format_to(o, " ended_by={}", r.ended_by);
     if (r.attempts > 1) fmt::format_to(o, " attempts={}", r.attempts);
     if (r.error_event) out.append(" error_event=true");
+    if (r.resumes) fmt::format_to(o, " resumes={}", r.resumes);
     return;
   }
   out.append(R"({"time":")");
@@ -123,6 +124,7 @@ void format_access_line(const request_log& r, bool json, std::string& out) {
   }
   if (r.attempts > 1) fmt::format_to(o, R"(,"attempts":{})", r.attempts);
   if (r.error_event) out.append(R"(,"error_event":true)");
+  if (r.resumes) fmt::format_to(o, R"(,"resumes":{})", r.resumes);
   if (!r.error.empty()) {
     out.append(R"(,"error":)");
     append_json_string(out, r.error);

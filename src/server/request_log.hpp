@@ -34,6 +34,7 @@ struct request_log {
   // a cut event stream got the gateway's SSE error event.
   unsigned attempts = 0;
   bool error_event = false;
+  unsigned resumes = 0;  // a broken stream went on at another backend (written when any)
   // Token usage, for the APIs that report it: the counts, or usage missing.
   bool counts_usage = false;
   bool usage_found = false;

@@ -15,6 +15,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/container/small_vector.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include "aigw/core/access_log.hpp"
 #include "aigw/core/log.hpp"
@@ -24,6 +27,7 @@
 #include "aigw/proxy/exchange.hpp"
 #include "aigw/proxy/header_policy.hpp"
 #include "aigw/proxy/object_id_stage.hpp"
+#include "aigw/proxy/resume_stage.hpp"
 #include "aigw/proxy/usage_stage.hpp"
 #include "aigw/routing/glob.hpp"
 
@@ -173,8 +177,16 @@ struct request_context {
   proxy::held_answer last_answer;
   std::size_t last_answer_backend = metrics::kNoBackend;
   bool has_last_answer = false;
-  bool panic = false;         // every target was out of rotation: tried all the same
-  std::string upstream_body;  // an attempt's rewritten body (adapter scratch); else empty
+  bool panic = false;  // every target was out of rotation: tried all the same
+  // Resuming a broken stream (the route's `resume`): whether this one may be, and once it
+  // was, the continuation request (its body and fields) and how many times it went on.
+  bool resumable = false;
+  bool continuation = false;
+  std::string continuation_body;
+  json::request_fields continuation_fields;
+  unsigned resumes = 0;
+  proxy::exchange_result stream;  // the relayed stream as it was when it broke
+  std::string upstream_body;      // an attempt's rewritten body (adapter scratch); else empty
   // What reads or rewrites the response body (proxy/response_stage.hpp), in order; the
   // features that need one (usage accounting, translation) add it before forward.
   boost::container::small_vector<proxy::response_stage*, 4> stages;
@@ -451,6 +463,15 @@ class session {
         proxy::returns_stored_objects(ctx.endpoint.rest, {method.data(), method.size()},
                                       ctx.fields.store))
       ctx.stages.push_back(&object_stage_);
+    // A streamed chat completion on a route with `resume` is relayed event by event, so
+    // that a break can be resumed elsewhere (not with a stage that rewrites already).
+    ctx.resumable = config_->config.routes[route_index].resume && method == "POST" &&
+                    ctx.endpoint.rest == "/chat/completions" && ctx.fields.stream &&
+                    ctx.stages.empty() && !ctx.objects.backend;
+    if (ctx.resumable) {
+      resume_stage_.start();
+      ctx.stages.push_back(&resume_stage_);
+    }
     // Usage accounting reads what the client gets (after any rewrite: ids only).
     ctx.counts_usage = config_->config.metrics.usage && method == "POST" &&
                        proxy::reports_usage(ctx.endpoint.rest);
@@ -502,11 +523,18 @@ class session {
       auto now = clock::now();
       const auto& result = ctx.result;
       if (result.client_gone && !result.head_sent) {
+        if (ctx.continuation) break;  // the client left a stream it had: a cut, below
         ctx.end = ending::client_gone;
         co_return;
       }
+      if (result.head_sent && ctx.resumable) {
+        bool cut = !result.complete && !result.client_gone && result.cut != errc::ok;
+        if (cut) health.failed(admission, now);
+        if (try_resume(ctx, target, ctx.attempts < max_tries)) continue;
+        if (cut) break;  // not resumable: its error event at the loop's end
+      }
       if (result.head_sent || result.held) {
-        bool failed = result.status >= 500;
+        bool failed = result.status >= 500 || (result.cut != errc::ok && !result.client_gone);
         if (result.status == 429) {
           health.back_off(result.backoff.value_or(std::chrono::seconds(1)), now);
           if (admission == admission_t::probe)
@@ -517,10 +545,12 @@ class session {
           health.succeeded(admission, now);
         }
         if (result.head_sent) {
+          if (ctx.continuation) ctx.result = merged_stream(ctx);
           ctx.end = ending::relayed;
           co_return;
         }
         ++stats_.failovers[target.slot];
+        if (ctx.continuation) continue;  // the client has its head: no other answer for it
         ctx.last_answer = std::move(ctx.result.answer);
         ctx.last_answer_backend = ctx.backend_index;
         ctx.has_last_answer = ctx.last_answer.whole;
@@ -537,6 +567,16 @@ class session {
                                              (e == errc::upstream_broken && retry.on_5xx)));
       if (!fail_over) break;
       if (ctx.attempts < max_tries) ++stats_.failovers[target.slot];
+    }
+    if (ctx.continuation) {  // the stream broke and could not go on: its error event, a cut
+      ctx.result = merged_stream(ctx);
+      ctx.result.complete = false;
+      ctx.result.client_gone = ctx.result.client_gone || watch_->gone();
+      if (!ctx.result.client_gone)
+        ctx.result.error_event_sent = co_await proxy::write_stream_error(
+            client_, deadline_, config_->config.timeouts.idle, ctx.stream.cut, ctx.stream.framing);
+      ctx.end = ending::relayed;
+      co_return;
     }
     if (ctx.has_last_answer) {  // every other try failed worse: the last backend's own answer
       ctx.backend_index = ctx.last_answer_backend;
@@ -567,7 +607,9 @@ class session {
     ctx.request_model = attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model;
     ctx.result = {};
     const auto& objects = ctx.objects;
-    const std::string& body_sent = objects.body.empty() ? request.body() : objects.body;
+    const std::string& body_sent = ctx.continuation       ? ctx.continuation_body
+                                   : objects.body.empty() ? request.body()
+                                                          : objects.body;
     std::string_view rest = objects.rest.empty() ? ctx.endpoint.rest : objects.rest;
     std::string_view query = objects.query.empty()
                                  ? std::string_view(ctx.query.data(), ctx.query.size())
@@ -588,7 +630,7 @@ class session {
                                   .query = query,
                                   .client_headers = request.base(),
                                   .original_body = body_sent,
-                                  .fields = ctx.fields,
+                                  .fields = ctx.continuation ? ctx.continuation_fields : ctx.fields,
                                   .client_model = ctx.log.model,
                                   .upstream_model = attempt.upstream_model,
                                   .identity_encoding = tags_ids,
@@ -606,7 +648,7 @@ class session {
     }
     // A rewritten body is held too.
     if (!ctx.reserved.grow_to(request.body().capacity() + objects.body.capacity() +
-                              ctx.upstream_body.capacity())) {
+                              ctx.upstream_body.capacity() + ctx.continuation_body.capacity())) {
       end_with_error(ctx, errc::overloaded);
       co_return;
     }
@@ -628,10 +670,70 @@ class session {
                                           .client_buffer = &buffer_,
                                           .streamed_body_length = ctx.streamed_body_length,
                                           .hold_5xx = hold_5xx,
-                                          .hold_429 = hold_429},
+                                          .hold_429 = hold_429,
+                                          .defer_error_event = ctx.resumable,
+                                          .continuation = ctx.continuation,
+                                          .continuation_framing = ctx.stream.framing},
                                          pool_);
     ctx.log.first_byte = ctx.result.first_byte;
     ctx.body_unread = ctx.result.client_body_unread;
+  }
+
+  // A stream relayed from `target` broke (the backend cut it, stalled, or sent an error
+  // event) before its end: when it can go on and another try may follow, the next try is a
+  // continuation (the answer so far as an assistant message, then an instruction to go
+  // on), relayed into the same response. Returns whether it will be; when not, the loop
+  // ends the stream with its error event (the exchange deferred it).
+  bool try_resume(request_context& ctx, const upstream::target& target, bool may_try_again) {
+    const auto& result = ctx.result;
+    if (result.complete || result.client_gone || result.cut == errc::ok) return false;
+    // The broken stream's result, with what earlier pieces of it relayed.
+    auto bytes_before = ctx.continuation ? ctx.stream.body_bytes : 0;
+    if (!ctx.continuation) ctx.stream = result;
+    ctx.stream.body_bytes = bytes_before + result.body_bytes;
+    ctx.stream.cut = result.cut;
+    bool go_on = may_try_again && resume_stage_.resumable() && continuation_request(ctx);
+    ctx.continuation = true;  // from here the client's response is ctx.stream
+    ctx.result = {};
+    if (!go_on) return false;
+    ++ctx.resumes;
+    ++stats_.stream_resumes[target.slot];
+    resume_stage_.continue_stream();
+    return true;
+  }
+
+  // The continuation request: the client's body with two more messages, the answer so far
+  // (as the assistant's) and a user message asking to go on from exactly there.
+  bool continuation_request(request_context& ctx) {
+    static constexpr std::string_view kGoOn =
+        "Your previous reply was cut off. Continue it from exactly where it stopped: no "
+        "preamble, and do not repeat anything already written.";
+    boost::system::error_code ec;
+    auto doc = boost::json::parse(ctx.parser.get().body(), ec);
+    auto* object = ec ? nullptr : doc.if_object();
+    auto* messages = object ? object->if_contains("messages") : nullptr;
+    if (!messages || !messages->is_array()) return false;
+    auto& list = messages->as_array();
+    list.push_back({{"role", "assistant"}, {"content", resume_stage_.relayed_text()}});
+    list.push_back({{"role", "user"}, {"content", kGoOn}});
+    auto text = boost::json::serialize(doc);
+    ctx.continuation_body.clear();
+    ctx.continuation_body.reserve(text.size() + json::parse_padding);
+    ctx.continuation_body.append(text);
+    ctx.continuation_fields = {};
+    return json::extract_request_fields(ctx.continuation_body, ctx.continuation_fields) == errc::ok;
+  }
+
+  // The client's response: the broken stream, and what its continuation relayed.
+  static proxy::exchange_result merged_stream(request_context& ctx) {
+    auto merged = std::move(ctx.stream);
+    bool relayed = ctx.result.head_sent && !ctx.result.held;
+    merged.body_bytes += relayed ? ctx.result.body_bytes : 0;
+    merged.complete = relayed && ctx.result.complete;
+    merged.client_keep_alive = merged.complete && ctx.result.client_keep_alive;
+    merged.client_gone = ctx.result.client_gone;
+    merged.error_event_sent = ctx.result.error_event_sent;
+    return merged;
   }
 
   // Response headers that explain the routing: the request id always; the backend, route
@@ -887,6 +989,7 @@ class session {
         ctx.streamed_body_length ? ctx.streamed_body_length : ctx.parser.get().body().size();
     log.upstream_request_id = ctx.result.upstream_request_id;
     log.attempts = ctx.attempts;
+    log.resumes = ctx.resumes;
     log.error_event = ctx.result.error_event_sent;
     format_access_line(log, config_->config.access_log_json, access_line_);
     log::access_sink::instance().write(access_line_);
@@ -959,6 +1062,7 @@ class session {
   // The response stages, reused from request to request (warm buffers).
   proxy::object_id_stage object_stage_;
   proxy::usage_stage usage_stage_;
+  proxy::resume_stage resume_stage_;
   std::shared_ptr<proxy::client_watch> watch_;
   std::shared_ptr<const proxy::snapshot> config_;
   upstream::connection_pool& pool_;

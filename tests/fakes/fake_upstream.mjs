@@ -16,6 +16,8 @@
 //   x-fake-ratelimit-reset  a json answer's x-ratelimit-reset-requests header ("1s", "20ms")
 //   x-fake-reset-after  sse: reset the connection (RST) after this many events
 //   x-fake-stall-after  sse: send nothing more after this many events (the stream stays open)
+//   x-fake-error-after  sse: after this many events, an error event (data: {"error":...}), the end
+//   x-fake-tool-calls   sse: 1: the deltas are tool-call arguments, not content
 //
 // A fake also has `defaults`: headers a request is taken to carry when it does not, so
 // that one fake of several behind a route can fail while the others answer
@@ -52,6 +54,7 @@ export async function startFakeUpstream({ tls, keepAliveTimeoutMs = 0, port: lis
     for (const [name, value] of Object.entries(defaults)) if (!(name in req.headers)) req.headers[name] = value;
     const rawBody = await readBody(req);
     const recorded = recordRequest(req, rawBody, nextRequestId++);
+    for (const [name, value] of Object.entries(defaults)) if (!(name in recorded.headers)) recorded.headers[name] = value;
     requests.push(recorded);
     events.emit('request', recorded);
     await respond(req, res, recorded, gate);
@@ -324,7 +327,9 @@ const createdOf = (recorded) => Number(recorded.headers['x-fake-created'] ?? Mat
 function sseChunk(recorded, i, last) {
   const request = requestJson(recorded);
   const model = request.model ?? null;
-  const delta = i === 0 ? { role: 'assistant', content: `tok${i}` } : { content: `tok${i}` };
+  let delta = i === 0 ? { role: 'assistant', content: `tok${i}` } : { content: `tok${i}` };
+  if (recorded.headers['x-fake-tool-calls'] === '1')
+    delta = { tool_calls: [{ index: 0, id: i === 0 ? 'call_1' : undefined, type: 'function', function: { name: 'f', arguments: `tok${i}` } }] };
   const chunk = {
     id: `chatcmpl-fake-${recorded.id}`,
     object: 'chat.completion.chunk',
@@ -359,6 +364,7 @@ async function answerSse(req, res, recorded, { gated, gate }) {
   const pause = intHeader(req, 'x-fake-delay-ms', 0);
   const resetAfter = intHeader(req, 'x-fake-reset-after', -1);
   const stallAfter = intHeader(req, 'x-fake-stall-after', -1);
+  const errorAfter = intHeader(req, 'x-fake-error-after', -1);
   const gone = new AbortController();
   res.on('close', () => gone.abort());
 
@@ -383,6 +389,10 @@ async function answerSse(req, res, recorded, { gated, gate }) {
     await write(res, piece);
     if (i + 1 === resetAfter) return resetConnection(req);
     if (i + 1 === stallAfter) return new Promise((resolve) => gone.signal.addEventListener('abort', resolve));
+    if (i + 1 === errorAfter) {
+      await write(res, `data: ${JSON.stringify({ error: { message: 'fake overloaded', type: 'server_error', code: null } })}\n\n`);
+      return void res.end();
+    }
   }
   res.end();
 }

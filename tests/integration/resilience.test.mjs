@@ -367,7 +367,8 @@ describe('graceful drain', () => {
     process.kill(gw.pid, 'SIGTERM');
     await gw.waitForStderr(/draining/);
     assert.equal((await request(gw.adminBase, '/readyz')).status, 503);
-    await assert.rejects(request(gw.base, '/healthz'), /ECONNREFUSED/);
+    // Refused, or reset if it reached a backlog as the acceptors closed: never served.
+    await assert.rejects(request(gw.base, '/healthz'), /ECONNREFUSED|ECONNRESET/);
 
     for (let i = 0; i < 4; i++) a.release(); // 2 more chunks, the usage chunk, [DONE]
     const rest = await events.rest();
@@ -407,5 +408,83 @@ describe('graceful drain', () => {
     assert.equal(answered.headers.connection, 'close');
     await assert.rejects(sseReader(res).rest()); // cut when drain_timeout ran out
     assert.equal(await gw.exited(), 0, gw.stderr());
+  });
+});
+
+describe('resume: a broken stream goes on at the next target as one answer', () => {
+  const resumeConfig = (backendTimeouts = {}) => ({
+    backends: [
+      { name: 'a', url: a.url, timeouts: backendTimeouts },
+      { name: 'b', url: b.url },
+    ],
+    routes: [{ backends: [{ backend: 'a' }, { backend: 'b', priority: 1 }], resume: true }],
+  });
+  const client = (gw) => new OpenAI({ baseURL: `${gw.base}/v1`, apiKey: 'sk-client', maxRetries: 0, timeout: 15000 });
+
+  async function streamed(gw, headers = {}) {
+    const stream = await client(gw).chat.completions.create(
+      { model: 'm', messages: [{ role: 'user', content: 'count' }], stream: true },
+      { headers },
+    );
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    return chunks;
+  }
+
+  for (const [why, breakHeader, timeouts] of [
+    ['the backend resets', { 'x-fake-reset-after': '2' }, {}],
+    ['the backend stalls past idle', { 'x-fake-stall-after': '2' }, { idle: '300ms' }],
+    ['the backend sends an error event', { 'x-fake-error-after': '2' }, {}],
+  ]) {
+    test(`${why}: the official client reads one uninterrupted answer`, LIMIT, async () => {
+      const gw = await gateway(resumeConfig(timeouts));
+      Object.assign(a.defaults, { 'x-fake-mode': 'sse', 'x-fake-chunks': '5', ...breakHeader });
+      Object.assign(b.defaults, { 'x-fake-mode': 'sse', 'x-fake-chunks': '3' });
+      const id = newTestId();
+      const chunks = await streamed(gw, { 'x-test-id': id });
+      const text = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
+      assert.equal(text, 'tok0tok1' + 'tok0tok1tok2');
+      assert.equal(new Set(chunks.map((c) => c.id)).size, 1, 'the continuation has its own id');
+      assert.equal(chunks.filter((c) => c.choices[0]?.delta?.role).length, 1, 'a second opening delta');
+      assert.equal(chunks.at(-1).choices[0].finish_reason, 'stop');
+
+      const continuation = b.requests.find((r) => r.headers['x-test-id'] === id);
+      const messages = JSON.parse(continuation.body).messages;
+      assert.deepEqual(messages.slice(0, 2), [
+        { role: 'user', content: 'count' },
+        { role: 'assistant', content: 'tok0tok1' },
+      ]);
+      assert.equal(messages[2].role, 'user');
+      assert.match(messages[2].content, /cut off\. Continue/);
+
+      const line = await gw.waitForAccess((e) => e.path === '/v1/chat/completions');
+      assert.equal(line.resumes, 1);
+      assert.equal(line.complete, true);
+      assert.equal(await metric(gw, 'aigw_stream_resumes_total', 'backend="a"'), 1);
+    });
+  }
+
+  test('a tool-call stream is not resumed: it ends with the error event', LIMIT, async () => {
+    const gw = await gateway(resumeConfig());
+    Object.assign(a.defaults, { 'x-fake-mode': 'sse', 'x-fake-chunks': '5', 'x-fake-reset-after': '2', 'x-fake-tool-calls': '1' });
+    const id = newTestId();
+    await assert.rejects(streamed(gw, { 'x-test-id': id }), /backend/i);
+    assert.deepEqual(seen(id), { a: 1, b: 0 });
+    const line = await gw.waitForAccess((e) => e.path === '/v1/chat/completions');
+    assert.equal(line.error_event, true);
+    assert.equal(line.resumes, undefined);
+  });
+
+  test('with no target left, the stream ends with the error event', LIMIT, async () => {
+    const gw = await gateway({ backends: [{ name: 'a', url: a.url }], routes: [{ backend: 'a', resume: true }] });
+    Object.assign(a.defaults, { 'x-fake-mode': 'sse', 'x-fake-chunks': '5', 'x-fake-reset-after': '2' });
+    await assert.rejects(streamed(gw), /backend/i);
+  });
+
+  test('a continuation that fails too ends the stream with the error event', LIMIT, async () => {
+    const gw = await gateway(resumeConfig());
+    Object.assign(a.defaults, { 'x-fake-mode': 'sse', 'x-fake-chunks': '5', 'x-fake-reset-after': '2' });
+    b.defaults['x-fake-status'] = '503';
+    await assert.rejects(streamed(gw), /backend/i);
   });
 });

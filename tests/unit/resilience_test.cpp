@@ -8,6 +8,7 @@
 #include <boost/beast/http/fields.hpp>
 
 #include "aigw/config/loader.hpp"
+#include "aigw/proxy/resume_stage.hpp"
 #include "aigw/routing/route_table.hpp"
 #include "aigw/upstream/backend_health.hpp"
 
@@ -253,4 +254,80 @@ TEST_CASE("how long a 429 asks for quiet") {
   CHECK_FALSE(parse_go_duration("").has_value());
   CHECK_FALSE(parse_go_duration("5").has_value());
   CHECK_FALSE(parse_go_duration("1x").has_value());
+}
+
+TEST_CASE("resume stage: whole events only, any split; a continuation joins under the first id") {
+  using aigw::proxy::resume_stage;
+  boost::beast::http::response_header<> head;
+  head.result(200);
+  head.set(boost::beast::http::field::content_type, "text/event-stream");
+  const std::string first =
+      "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+      "\"content\":\"\"}}]}\n\n"
+      "data: "
+      "{\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n"
+      "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo "
+      "\\\"w\"}}]}"
+      "\n\ndata: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"or";
+  for (std::size_t split = 1; split < first.size(); split += 7) {
+    resume_stage stage;
+    stage.start();
+    stage.on_head(head);
+    REQUIRE(stage.output() != nullptr);
+    stage.on_data(std::string_view(first).substr(0, split));
+    stage.on_data(std::string_view(first).substr(split));
+    // The cut: the incomplete last event never reaches the client.
+    CHECK(*stage.output() == first.substr(0, first.rfind("data:")));
+    CHECK(stage.relayed_text() == "Hello \"w");
+    CHECK(stage.resumable());
+    stage.on_end(false);
+  }
+
+  resume_stage stage;
+  stage.start();
+  stage.on_head(head);
+  stage.on_data(first);
+  stage.output()->clear();
+  stage.continue_stream();
+  stage.on_head(head);
+  stage.on_data(
+      "data: {\"id\":\"other\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+      "\"content\":\"\"}}]}\n\n"
+      "data: {\"id\":\"other\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+      "\"content\":\"or\"}}]}\n\n"
+      "data: "
+      "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ld\"},\"finish_reason\":\"stop\"}],"
+      "\"id\":\"other\"}\n\ndata: [DONE]\n\n");
+  CHECK(*stage.output() ==
+        "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"or\"}}]}"
+        "\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ld\"},\"finish_reason\":"
+        "\"stop\"}],\"id\":\"chatcmpl-1\"}\n\ndata: [DONE]\n\n");
+  CHECK_FALSE(stage.resumable());  // [DONE] went through
+}
+
+TEST_CASE("resume stage: tool calls, n > 1 and logprobs are not resumable; an error event fails") {
+  using aigw::proxy::resume_stage;
+  boost::beast::http::response_header<> head;
+  head.result(200);
+  head.set(boost::beast::http::field::content_type, "text/event-stream");
+  for (
+      std::string chunk :
+      {R"({"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0}]}}]})",
+       R"({"id":"x","choices":[{"index":1,"delta":{"content":"a"}}]})",
+       R"({"id":"x","choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[]}}]})"}) {
+    resume_stage stage;
+    stage.start();
+    stage.on_head(head);
+    stage.on_data("data: " + chunk + "\n\n");
+    CHECK_FALSE(stage.resumable());
+  }
+  resume_stage stage;
+  stage.start();
+  stage.on_head(head);
+  stage.on_data(
+      "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
+      "data: {\"error\":{\"message\":\"overloaded\"}}\n\n");
+  CHECK(stage.failed());
+  CHECK(stage.resumable());
+  CHECK(stage.output()->find("overloaded") == std::string::npos);
 }

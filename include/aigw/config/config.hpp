@@ -129,6 +129,9 @@ struct route {
   // One target, or several sharing the requests by weight, by priority level.
   std::vector<route_target> targets;
   struct retry_policy retry;
+  // A streamed chat completion that breaks mid-answer goes on at the next target, as one
+  // answer to the client (proxy/resume_stage.hpp).
+  bool resume = false;
   bool is_default() const { return !model && headers.empty(); }
   // A route without a match to one backend.
   static route to(std::string backend, std::string model_override = {}) {

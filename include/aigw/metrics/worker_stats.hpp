@@ -100,6 +100,8 @@ struct worker_stats {
   // Requests that a backend failed (connect, 5xx, 429, timeout) and that went on to another
   // try, by the backend that failed.
   std::vector<std::uint64_t> failovers;
+  // Streams that broke mid-answer and went on at another backend, by the one that broke.
+  std::vector<std::uint64_t> stream_resumes;
   // Gauges, as of the gathering: connections to each backend open (in use or idle) and idle
   // in the pool, and responses being relayed.
   std::vector<std::uint64_t> pool_open;

@@ -16,6 +16,7 @@
 #include "aigw/core/errc.hpp"
 #include "aigw/metrics/worker_stats.hpp"
 #include "aigw/proxy/client_watch.hpp"
+#include "aigw/proxy/header_policy.hpp"
 #include "aigw/proxy/response_stage.hpp"
 #include "aigw/upstream/connection_pool.hpp"
 #include "aigw/upstream/target.hpp"
@@ -48,6 +49,13 @@ struct exchange_request {
   // status is not relayed; its body (up to kHeldBodyLimit) is held in the result instead.
   bool hold_5xx = false;
   bool hold_429 = false;
+  // A cut event stream the attempt loop may resume: no error event is written (the loop
+  // writes one, write_stream_error, if it cannot go on).
+  bool defer_error_event = false;
+  // The continuation of a stream whose head (with `continuation_framing`) the client has:
+  // only a 200 event stream is relayed, as more of that body; any other answer is held.
+  bool continuation = false;
+  body_framing continuation_framing = body_framing::chunked;
 };
 
 // A backend's answer that was not relayed (exchange_request::hold_5xx / hold_429): relayed
@@ -72,10 +80,19 @@ struct exchange_result {
   std::chrono::steady_clock::time_point first_byte{};  // when the response head arrived
   // A 429's head asked for this much quiet (Retry-After, x-ratelimit-reset-*).
   std::optional<std::chrono::milliseconds> backoff;
-  bool error_event_sent = false;  // a cut event stream ended with an SSE error event
-  bool held = false;              // `status` was held, not relayed (held_answer)
+  bool error_event_sent = false;              // a cut event stream ended with an SSE error event
+  errc cut = errc::ok;                        // why the body was cut after its head (upstream side)
+  body_framing framing = body_framing::none;  // how the client's body is delimited
+  bool held = false;                          // `status` was held, not relayed (held_answer)
   held_answer answer;
 };
+
+// The last event of an event stream cut after its head (OpenAI's error shape), as the
+// client's framing wants it: a chunk of its own, or bare bytes before the close.
+std::string stream_error_event(errc e, body_framing framing);
+// Writes it to the client (its write under `idle`); true when it was sent.
+awaitable<bool> write_stream_error(tcp::socket& client, deadline& client_deadline, duration idle,
+                                   errc e, body_framing framing);
 
 // `watch` is the session's client_watch; it is armed for the time of the exchange.
 awaitable<exchange_result> forward(tcp::socket& client, deadline& client_deadline,

@@ -44,6 +44,9 @@ class response_stage {
   // that only reads. Asked after on_head, so a stage may decline a response it does not
   // rewrite (another status, another content type).
   virtual std::string* output() { return nullptr; }
+  // A transforming stage that found the body to be a failure (a stream's error event): the
+  // relay sends what output() holds, then treats the response as cut by the upstream.
+  virtual bool failed() const { return false; }
 
   // A stage that puts what it read into the response head (usage headers) wants the body
   // whole before the head goes. The relay obliges for a small Content-Length body (up to
