@@ -164,8 +164,9 @@ void reload(const config_source& source, current_snapshot& current,
     for (const auto& name : keep_restart_settings(running->config, next_config))
       log::warn("reload: {} changed: it needs a restart (kept as it was)", name);
     auto next = compile(std::move(next_config), running.get());
-    for (const auto& w : workers) w->reload(next);
+    // The admin's first: its slot names then cover every slot a worker may count.
     current.set(next);
+    for (const auto& w : workers) w->reload(next);
     log::info("reload: {} ({} backends, {} routes, default backend {})", source.name(),
               next->config.backends.size(), next->config.routes.size(),
               default_backends(next->config));

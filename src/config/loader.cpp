@@ -123,13 +123,8 @@ void read_circuit_breaker(const reader& parent, circuit_breaker& out) {
   auto r = parent.child("circuit_breaker");
   r.allow_only({"consecutive_failures", "failure_rate", "min_requests", "window", "cooldown"});
   out.enabled = true;
-  if (auto v = r.string("consecutive_failures")) {
-    auto n = detail::parse_number(*v, 1, 1000000);
-    if (!n)
-      throw config_error(fmt::format("{}: \"{}\" is not a count (1 or more)",
-                                     r.child_path("consecutive_failures"), *v));
+  if (auto n = r.get_number("consecutive_failures", 1, 1000000, "a count (1 or more)"))
     out.consecutive_failures = *n;
-  }
   if (auto v = r.string("failure_rate")) {
     char* end = nullptr;
     double rate = std::strtod(v->c_str(), &end);
@@ -138,13 +133,8 @@ void read_circuit_breaker(const reader& parent, circuit_breaker& out) {
                                      r.child_path("failure_rate"), *v));
     out.failure_rate = rate;
   }
-  if (auto v = r.string("min_requests")) {
-    auto n = detail::parse_number(*v, 1, 1000000);
-    if (!n)
-      throw config_error(
-          fmt::format("{}: \"{}\" is not a count (1 or more)", r.child_path("min_requests"), *v));
+  if (auto n = r.get_number("min_requests", 1, 1000000, "a count (1 or more)"))
     out.min_requests = *n;
-  }
   if (auto d = r.get_duration("window")) out.window = *d;
   if (auto d = r.get_duration("cooldown")) out.cooldown = *d;
   if (out.window.count() <= 0 || out.cooldown.count() <= 0)
@@ -242,13 +232,7 @@ void read_retry(const reader& parent, retry_policy& out) {
   }
   auto r = parent.child("retry");
   r.allow_only({"attempts", "on", "backoff"});
-  if (auto v = r.string("attempts")) {
-    auto n = detail::parse_number(*v, 1, 100);
-    if (!n)
-      throw config_error(fmt::format("{}: \"{}\" is not a number of tries (1 to 100)",
-                                     r.child_path("attempts"), *v));
-    out.attempts = *n;
-  }
+  if (auto n = r.get_number("attempts", 1, 100, "a number of tries (1 to 100)")) out.attempts = *n;
   if (auto on = r.raw("on")) {
     if (!on.IsSequence())
       throw config_error(
@@ -290,20 +274,10 @@ route read_route(const reader& r, const gateway& g) {
       reader t(list[i], fmt::format("{}[{}]", r.child_path("backends"), i), r.env());
       t.allow_only({"backend", "weight", "model_override", "priority"});
       auto target = read_target(t, g);
-      if (auto p = t.string("priority")) {
-        auto priority = detail::parse_number(*p, 0, 1000);
-        if (!priority)
-          throw config_error(fmt::format("{}: \"{}\" is not a priority (0, first, to 1000)",
-                                         t.child_path("priority"), *p));
-        target.priority = *priority;
-      }
-      if (auto w = t.string("weight")) {
-        auto weight = detail::parse_number(*w, 1, 1000000);
-        if (!weight)
-          throw config_error(
-              fmt::format("{}: \"{}\" is not a weight (1 to 1000000)", t.child_path("weight"), *w));
-        target.weight = *weight;
-      }
+      if (auto p = t.get_number("priority", 0, 1000, "a priority (0, first, to 1000)"))
+        target.priority = *p;
+      if (auto w = t.get_number("weight", 1, 1000000, "a weight (1 to 1000000)"))
+        target.weight = *w;
       out.targets.push_back(std::move(target));
     }
   } else {

@@ -17,6 +17,8 @@
 namespace aigw::config::detail {
 
 // Reads one YAML mapping, remembering its path for error messages.
+std::optional<unsigned> parse_number(std::string_view text, unsigned min, unsigned max);
+
 class reader {
  public:
   reader(const YAML::Node& node, std::string path, const env_lookup& env)
@@ -103,6 +105,17 @@ class reader {
       throw config_error(fmt::format("{}: \"{}\" is not a size (write e.g. 512B, 64KiB or 32MiB)",
                                      child_path(key), *s));
     return v;
+  }
+
+  // A whole number in [min, max]; else an error naming the path and `what` it should be
+  // ("a count (1 or more)").
+  std::optional<unsigned> get_number(std::string_view key, unsigned min, unsigned max,
+                                     std::string_view what) const {
+    auto s = string(key);
+    if (!s) return std::nullopt;
+    auto n = parse_number(*s, min, max);
+    if (!n) throw config_error(fmt::format("{}: \"{}\" is not {}", child_path(key), *s, what));
+    return n;
   }
 
   std::optional<bool> get_bool(std::string_view key) const {

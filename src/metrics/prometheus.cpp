@@ -69,7 +69,10 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
   writer w;
   const auto& targets = config.targets;
   // Per-worker counters are by backend slot; health is read from the config's backends.
-  auto backend_label = [&](std::size_t slot) { return label_value(config.slot_names[slot]); };
+  auto backend_label = [&](std::size_t slot) {
+    return slot < config.slot_names.size() ? label_value(config.slot_names[slot])
+                                           : std::string("?");
+  };
   auto target_label = [&](std::size_t i) { return label_value(targets[i].name); };
 
   w.family(

@@ -118,7 +118,9 @@ std::string worker_stats::to_json(const proxy::snapshot& config) const {
       b["pool_open"] = pool_open[i];
       b["pool_idle"] = pool_idle[i];
     }
-    backends[none ? std::string("-") : config.slot_names[i]] = std::move(b);
+    backends[none                           ? std::string("-")
+             : i < config.slot_names.size() ? config.slot_names[i]
+                                            : std::string("?")] = std::move(b);
   }
   boost::json::object errors;
   for (std::size_t i = 1; i < local_errors.size(); ++i)

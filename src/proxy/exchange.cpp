@@ -169,7 +169,8 @@ class exchange {
     result_.held = true;
     result_.status = parser.get().result_int();
     keep_request_id(parser.get());
-    auto& answer = result_.answer;
+    result_.answer = std::make_unique<held_answer>();
+    auto& answer = *result_.answer;
     answer.head = parser.get().base();
     answer.body.resize(kHeldBodyLimit);
     std::size_t filled = 0;

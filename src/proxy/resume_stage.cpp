@@ -1,10 +1,12 @@
 #include "aigw/proxy/resume_stage.hpp"
 
 #include "aigw/json/model_extractor.hpp"
+#include "aigw/proxy/sse_scanner.hpp"
 
 namespace aigw::proxy {
 
 void resume_stage::start() {
+  active_ = false;
   continuation_ = false;
   resumable_ = true;
   relayed_.clear();
@@ -42,14 +44,10 @@ void resume_stage::on_end(bool complete) {
 void resume_stage::take_events() {
   std::size_t start = 0;
   while (!failed_) {
-    auto end = held_.find("\n\n", start);
-    auto crlf = held_.find("\n\r\n", start);
-    std::size_t length = 2;
-    if (crlf != std::string::npos && (end == std::string::npos || crlf < end))
-      end = crlf, length = 3;
-    if (end == std::string::npos) break;
-    event(std::string_view(held_).substr(start, end + length - start));
-    start = end + length;
+    auto past = find_event_end(held_, start);
+    if (past == std::string::npos) break;
+    event(std::string_view(held_).substr(start, past - start));
+    start = past;
   }
   held_.erase(0, start);
   if (held_.size() > kMaxEvent) {

@@ -84,13 +84,9 @@ void usage_stage::take_events() {
   std::size_t start = 0;
   for (;;) {
     auto from = std::max(start, scanned_ > 2 ? scanned_ - 2 : 0);
-    auto end = held_.find("\n\n", from);
-    auto crlf = held_.find("\n\r\n", from);
-    std::size_t length = 2;
-    if (crlf != std::string::npos && (end == std::string::npos || crlf < end))
-      end = crlf, length = 3;
-    if (end == std::string::npos) break;
-    std::string_view event(held_.data() + start, end + length - start);
+    auto past = find_event_end(held_, from);
+    if (past == std::string::npos) break;
+    std::string_view event(held_.data() + start, past - start);
     auto data_at = event.find("data:");
     std::string_view data =
         data_at == std::string_view::npos ? std::string_view() : event.substr(data_at);
@@ -119,7 +115,7 @@ void usage_stage::take_events() {
         }
       }
     }
-    start = end + length;
+    start = past;
   }
   held_.erase(0, start);
   scanned_ = held_.size();

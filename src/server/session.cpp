@@ -174,19 +174,23 @@ struct request_context {
   const config::retry_policy* retry = nullptr;
   unsigned attempts = 0;  // exchanges started
   // The last 5xx or 429 held back while another target was tried, and whose it was.
-  proxy::held_answer last_answer;
+  std::unique_ptr<proxy::held_answer> last_answer;
   std::size_t last_answer_backend = metrics::kNoBackend;
   bool has_last_answer = false;
   bool panic = false;  // every target was out of rotation: tried all the same
   // Resuming a broken stream (the route's `resume`): whether this one may be, and once it
   // was, the continuation request (its body and fields) and how many times it went on.
   bool resumable = false;
-  bool continuation = false;
-  std::string continuation_body;
-  json::request_fields continuation_fields;
+  // Once a stream broke (the client has its head): the continuation request and the
+  // stream as it was; every later try is a continuation of it.
+  struct resume_state {
+    std::string body;
+    json::request_fields fields;
+    proxy::exchange_result stream;  // the relayed stream as it was when it broke
+  };
+  std::unique_ptr<resume_state> resume;  // allocated then: rare, and not in every frame
   unsigned resumes = 0;
-  proxy::exchange_result stream;  // the relayed stream as it was when it broke
-  std::string upstream_body;      // an attempt's rewritten body (adapter scratch); else empty
+  std::string upstream_body;  // an attempt's rewritten body (adapter scratch); else empty
   // What reads or rewrites the response body (proxy/response_stage.hpp), in order; the
   // features that need one (usage accounting, translation) add it before forward.
   boost::container::small_vector<proxy::response_stage*, 4> stages;
@@ -439,11 +443,10 @@ class session {
                                                     ? routes.upstream_model(*target, ctx.log.model)
                                                     : std::string()});
     } else {
-      auto now = clock::now();
       routing::target_order order;
       routes.order_targets(
           route_index,
-          [&](std::uint32_t backend) { return config_->targets[backend].health->in_rotation(now); },
+          [&](std::uint32_t backend) { return config_->targets[backend].health->in_rotation(); },
           order);
       if (order.empty()) {
         // Every target is out of rotation: they are tried all the same, in order, each as
@@ -508,7 +511,7 @@ class session {
       using admission_t = upstream::backend_health::admission;
       auto admission = ctx.objects.backend ? admission_t::normal
                        : ctx.panic         ? admission_t::probe
-                                           : health.admit(clock::now());
+                                           : health.admit();
       if (admission == admission_t::refused) continue;
       if (auto round = step / plan_size; round > 0) {  // a target tried already: pause first
         auto doubled = retry.backoff * (1u << std::min<std::size_t>(round - 1, 6));
@@ -523,15 +526,17 @@ class session {
       auto now = clock::now();
       const auto& result = ctx.result;
       if (result.client_gone && !result.head_sent) {
-        if (ctx.continuation) break;  // the client left a stream it had: a cut, below
+        if (ctx.resume) break;  // the client left a stream it had: a cut, below
         ctx.end = ending::client_gone;
         co_return;
       }
-      if (result.head_sent && ctx.resumable) {
-        bool cut = !result.complete && !result.client_gone && result.cut != errc::ok;
-        if (cut) health.failed(admission, now);
+      // An event stream cut by its backend, on a route that resumes: it goes on at the next
+      // try, or (not resumable, no try left) it ends with its error event after the loop.
+      if (result.head_sent && ctx.resumable && resume_stage_.watching() && !result.complete &&
+          !result.client_gone && result.cut != errc::ok) {
+        health.failed(admission, now);
         if (try_resume(ctx, target, ctx.attempts < max_tries)) continue;
-        if (cut) break;  // not resumable: its error event at the loop's end
+        break;
       }
       if (result.head_sent || result.held) {
         bool failed = result.status >= 500 || (result.cut != errc::ok && !result.client_gone);
@@ -545,15 +550,15 @@ class session {
           health.succeeded(admission, now);
         }
         if (result.head_sent) {
-          if (ctx.continuation) ctx.result = merged_stream(ctx);
+          if (ctx.resume) ctx.result = merged_stream(ctx);
           ctx.end = ending::relayed;
           co_return;
         }
         ++stats_.failovers[target.slot];
-        if (ctx.continuation) continue;  // the client has its head: no other answer for it
+        if (ctx.resume) continue;  // the client has its head: no other answer for it
         ctx.last_answer = std::move(ctx.result.answer);
         ctx.last_answer_backend = ctx.backend_index;
-        ctx.has_last_answer = ctx.last_answer.whole;
+        ctx.has_last_answer = ctx.last_answer && ctx.last_answer->whole;
         continue;  // held only when another try may follow
       }
       if (ctx.end == ending::error) co_return;  // the adapter refused the request
@@ -568,13 +573,13 @@ class session {
       if (!fail_over) break;
       if (ctx.attempts < max_tries) ++stats_.failovers[target.slot];
     }
-    if (ctx.continuation) {  // the stream broke and could not go on: its error event, a cut
+    if (ctx.resume) {  // the stream broke and could not go on: its error event, a cut
       ctx.result = merged_stream(ctx);
       ctx.result.complete = false;
       ctx.result.client_gone = ctx.result.client_gone || watch_->gone();
       if (!ctx.result.client_gone)
         ctx.result.error_event_sent = co_await proxy::write_stream_error(
-            client_, deadline_, config_->config.timeouts.idle, ctx.stream.cut, ctx.stream.framing);
+            client_, deadline_, config_->config.timeouts.idle, ctx.result.cut, ctx.result.framing);
       ctx.end = ending::relayed;
       co_return;
     }
@@ -607,7 +612,7 @@ class session {
     ctx.request_model = attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model;
     ctx.result = {};
     const auto& objects = ctx.objects;
-    const std::string& body_sent = ctx.continuation       ? ctx.continuation_body
+    const std::string& body_sent = ctx.resume             ? ctx.resume->body
                                    : objects.body.empty() ? request.body()
                                                           : objects.body;
     std::string_view rest = objects.rest.empty() ? ctx.endpoint.rest : objects.rest;
@@ -630,7 +635,7 @@ class session {
                                   .query = query,
                                   .client_headers = request.base(),
                                   .original_body = body_sent,
-                                  .fields = ctx.continuation ? ctx.continuation_fields : ctx.fields,
+                                  .fields = ctx.resume ? ctx.resume->fields : ctx.fields,
                                   .client_model = ctx.log.model,
                                   .upstream_model = attempt.upstream_model,
                                   .identity_encoding = tags_ids,
@@ -648,33 +653,36 @@ class session {
     }
     // A rewritten body is held too.
     if (!ctx.reserved.grow_to(request.body().capacity() + objects.body.capacity() +
-                              ctx.upstream_body.capacity() + ctx.continuation_body.capacity())) {
+                              ctx.upstream_body.capacity() +
+                              (ctx.resume ? ctx.resume->body.capacity() : 0))) {
       end_with_error(ctx, errc::overloaded);
       co_return;
     }
-    ctx.result = co_await proxy::forward(client_, deadline_, *watch_,
-                                         {.head = upstream_head_,
-                                          .body = body,
-                                          .head_request = ctx.head_request,
-                                          .idempotent = is_idempotent(request.method()),
-                                          .target = target,
-                                          .backend_slot = target.slot,
-                                          .client_keep_alive = ctx.keep_alive,
-                                          .draining = &sessions_.draining,
-                                          .client_version = ctx.version,
-                                          .response_head = response_head_,
-                                          .stats = stats_,
-                                          .stages = ctx.stages,
-                                          .gateway_fields = gateway_fields_,
-                                          .websocket = ctx.websocket,
-                                          .client_buffer = &buffer_,
-                                          .streamed_body_length = ctx.streamed_body_length,
-                                          .hold_5xx = hold_5xx,
-                                          .hold_429 = hold_429,
-                                          .defer_error_event = ctx.resumable,
-                                          .continuation = ctx.continuation,
-                                          .continuation_framing = ctx.stream.framing},
-                                         pool_);
+    ctx.result =
+        co_await proxy::forward(client_, deadline_, *watch_,
+                                {.head = upstream_head_,
+                                 .body = body,
+                                 .head_request = ctx.head_request,
+                                 .idempotent = is_idempotent(request.method()),
+                                 .target = target,
+                                 .backend_slot = target.slot,
+                                 .client_keep_alive = ctx.keep_alive,
+                                 .draining = &sessions_.draining,
+                                 .client_version = ctx.version,
+                                 .response_head = response_head_,
+                                 .stats = stats_,
+                                 .stages = ctx.stages,
+                                 .gateway_fields = gateway_fields_,
+                                 .websocket = ctx.websocket,
+                                 .client_buffer = &buffer_,
+                                 .streamed_body_length = ctx.streamed_body_length,
+                                 .hold_5xx = hold_5xx,
+                                 .hold_429 = hold_429,
+                                 .defer_error_event = ctx.resumable,
+                                 .continuation = ctx.resume != nullptr,
+                                 .continuation_framing = ctx.resume ? ctx.resume->stream.framing
+                                                                    : proxy::body_framing::chunked},
+                                pool_);
     ctx.log.first_byte = ctx.result.first_byte;
     ctx.body_unread = ctx.result.client_body_unread;
   }
@@ -686,14 +694,15 @@ class session {
   // ends the stream with its error event (the exchange deferred it).
   bool try_resume(request_context& ctx, const upstream::target& target, bool may_try_again) {
     const auto& result = ctx.result;
-    if (result.complete || result.client_gone || result.cut == errc::ok) return false;
     // The broken stream's result, with what earlier pieces of it relayed.
-    auto bytes_before = ctx.continuation ? ctx.stream.body_bytes : 0;
-    if (!ctx.continuation) ctx.stream = result;
-    ctx.stream.body_bytes = bytes_before + result.body_bytes;
-    ctx.stream.cut = result.cut;
+    if (!ctx.resume) {
+      ctx.resume = std::make_unique<request_context::resume_state>();
+      ctx.resume->stream = std::move(ctx.result);
+    } else {
+      ctx.resume->stream.body_bytes += result.body_bytes;
+      ctx.resume->stream.cut = result.cut;
+    }
     bool go_on = may_try_again && resume_stage_.resumable() && continuation_request(ctx);
-    ctx.continuation = true;  // from here the client's response is ctx.stream
     ctx.result = {};
     if (!go_on) return false;
     ++ctx.resumes;
@@ -717,16 +726,17 @@ class session {
     list.push_back({{"role", "assistant"}, {"content", resume_stage_.relayed_text()}});
     list.push_back({{"role", "user"}, {"content", kGoOn}});
     auto text = boost::json::serialize(doc);
-    ctx.continuation_body.clear();
-    ctx.continuation_body.reserve(text.size() + json::parse_padding);
-    ctx.continuation_body.append(text);
-    ctx.continuation_fields = {};
-    return json::extract_request_fields(ctx.continuation_body, ctx.continuation_fields) == errc::ok;
+    auto& resume = *ctx.resume;
+    resume.body.clear();
+    resume.body.reserve(text.size() + json::parse_padding);
+    resume.body.append(text);
+    resume.fields = {};
+    return json::extract_request_fields(resume.body, resume.fields) == errc::ok;
   }
 
   // The client's response: the broken stream, and what its continuation relayed.
   static proxy::exchange_result merged_stream(request_context& ctx) {
-    auto merged = std::move(ctx.stream);
+    auto merged = std::move(ctx.resume->stream);
     bool relayed = ctx.result.head_sent && !ctx.result.held;
     merged.body_bytes += relayed ? ctx.result.body_bytes : 0;
     merged.complete = relayed && ctx.result.complete;
@@ -791,7 +801,7 @@ class session {
         co_return !ec && keep_alive;
       }
       case ending::held_answer: {
-        const auto& answer = ctx.last_answer;
+        const auto& answer = *ctx.last_answer;
         write_gateway_fields(ctx);
         bool keep_alive = ctx.keep_alive && !ctx.body_unread && !draining();
         auto reason = answer.head.reason();

@@ -5,6 +5,7 @@
 // provider stops generating, and billing).
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -83,8 +84,8 @@ struct exchange_result {
   bool error_event_sent = false;              // a cut event stream ended with an SSE error event
   errc cut = errc::ok;                        // why the body was cut after its head (upstream side)
   body_framing framing = body_framing::none;  // how the client's body is delimited
-  bool held = false;                          // `status` was held, not relayed (held_answer)
-  held_answer answer;
+  bool held = false;                          // `status` was held, not relayed: `answer`
+  std::unique_ptr<held_answer> answer;
 };
 
 // The last event of an event stream cut after its head (OpenAI's error shape), as the

@@ -27,6 +27,8 @@ class resume_stage final : public response_stage {
 
   // After a cut: whether the answer can go on elsewhere, and the text the client has.
   bool resumable() const noexcept { return resumable_ && !done_ && !original_id_.empty(); }
+  // Whether the last response was an event stream it relayed (only those get an error event).
+  bool watching() const noexcept { return active_; }
   const std::string& relayed_text() const noexcept { return relayed_; }
 
   void on_head(const boost::beast::http::response_header<>& head) override;

@@ -10,6 +10,17 @@
 
 namespace aigw::proxy {
 
+// For the stages that keep events whole as bytes: the offset just past the blank line that
+// ends the first event in `text` whose end lies at or after `from` (LF LF, or LF CR LF), or
+// npos when no event ends there yet.
+inline std::size_t find_event_end(std::string_view text, std::size_t from) noexcept {
+  auto lf = text.find("\n\n", from);
+  auto crlf = text.find("\n\r\n", from);
+  if (crlf != std::string_view::npos && (lf == std::string_view::npos || crlf < lf))
+    return crlf + 3;
+  return lf == std::string_view::npos ? lf : lf + 2;
+}
+
 class sse_scanner {
  public:
   // The most a single line, or an event's data, may hold.

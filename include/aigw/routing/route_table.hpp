@@ -65,7 +65,8 @@ class route_table {
       for (auto t : level.by_weight)
         if (in_rotation(r.targets[t].backend_index))
           out.push_back({route_index, t, r.targets[t].backend_index});
-      if (out.size() == first_out || level.schedule.empty()) continue;
+      // One target (or none with a weight) has no turns to take: no shared counter touched.
+      if (out.size() - first_out < 2 || level.schedule.size() < 2) continue;
       auto turn = turn_taken ? level.turn->load(std::memory_order_relaxed)
                              : level.turn->fetch_add(1, std::memory_order_relaxed);
       turn_taken = true;

@@ -49,10 +49,12 @@ class backend_health {
     if (until == 0) return admission::normal;
     return admit_slow(until, now);
   }
-  // Whether it is in rotation, without taking the probe (to say when a route is all out).
-  bool in_rotation(clock::time_point now) const noexcept {
+  // Whether it is in rotation, without taking the probe (the plan's filter). The clock is
+  // read only for a backend out of rotation.
+  bool in_rotation(clock::time_point now = {}) const noexcept {
     auto until = not_before_.load(std::memory_order_relaxed);
-    return until == 0 || ticks(now) >= until;
+    if (until == 0) return true;
+    return ticks(now == clock::time_point{} ? clock::now() : now) >= until;
   }
   // When the first backend out of rotation comes back (for Retry-After); now when it is in.
   clock::time_point back_at() const noexcept;
