@@ -1,0 +1,42 @@
+#pragma once
+// Translation between OpenAI's chat completions and Anthropic's Messages API, as pure
+// functions over whole JSON documents (Boost.JSON): the request, the response, and errors.
+// The adapter and the stream stage of `schema: anthropic` are built on these (issue 12).
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace aigw::providers::anthropic {
+
+struct request_options {
+  // max_tokens is required by Anthropic; this when the client gives neither max_tokens nor
+  // max_completion_tokens.
+  std::uint32_t default_max_tokens = 4096;
+};
+
+// An OpenAI chat completions request body as an Anthropic Messages one, into `out`:
+//   system and developer messages -> `system`; user, assistant and tool messages -> alternating
+//   user/assistant turns (consecutive ones of a role merged; tool results are user turns);
+//   text and image parts (data: URLs as base64, others as URL sources); tool_calls ->
+//   tool_use blocks; tools, tool_choice (parallel_tool_calls: false included); max_tokens or
+//   max_completion_tokens; stop -> stop_sequences; temperature (at most 1), top_p, stream;
+//   reasoning_effort -> thinking with a budget; response_format -> an instruction in system;
+//   user -> metadata.user_id.
+// Returns "" on success, else why it cannot be translated (a client error: 400).
+std::string chat_to_messages(std::string_view openai_body, const request_options& options,
+                             std::string& out);
+
+// An Anthropic message (a non-streamed response) as an OpenAI chat.completion, into `out`:
+// text blocks joined as the content, tool_use blocks as tool_calls, thinking as
+// reasoning_content, stop_reason as finish_reason, usage with cache reads and writes counted
+// as prompt tokens (cache reads also as cached_tokens). Returns false when it is not one.
+bool message_to_chat(std::string_view anthropic_body, std::int64_t created, std::string& out);
+
+// An Anthropic error response in OpenAI's error shape, into `out`; returns the status to
+// send (Anthropic's 529 overloaded_error becomes 503, which OpenAI clients retry).
+unsigned error_to_openai(unsigned status, std::string_view anthropic_body, std::string& out);
+
+// OpenAI's finish_reason for an Anthropic stop_reason.
+std::string_view finish_reason(std::string_view stop_reason) noexcept;
+
+}  // namespace aigw::providers::anthropic

@@ -1,0 +1,333 @@
+#include "aigw/providers/anthropic.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace aigw::providers::anthropic {
+namespace {
+
+namespace json = boost::json;
+
+std::string_view text_of(const json::value* v) {
+  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
+}
+
+// An OpenAI content value (a string, or an array of parts) as Anthropic content blocks.
+std::string content_blocks(const json::value& content, json::array& out) {
+  if (content.is_string()) {
+    if (!content.as_string().empty()) out.push_back({{"type", "text"}, {"text", content}});
+    return {};
+  }
+  if (content.is_null()) return {};
+  if (!content.is_array()) return "message content must be a string or an array of parts";
+  for (const auto& part : content.as_array()) {
+    const auto* object = part.if_object();
+    if (!object) return "a content part must be an object";
+    auto type = text_of(object->if_contains("type"));
+    if (type == "text") {
+      out.push_back({{"type", "text"}, {"text", text_of(object->if_contains("text"))}});
+    } else if (type == "image_url") {
+      const auto* image = object->if_contains("image_url");
+      auto url = image && image->is_object() ? text_of(image->as_object().if_contains("url"))
+                                             : text_of(image);
+      // data:<media type>;base64,<data>
+      if (url.starts_with("data:")) {
+        auto semicolon = url.find(";base64,");
+        if (semicolon == std::string_view::npos) return "an image data URL must be base64";
+        out.push_back({{"type", "image"},
+                       {"source",
+                        {{"type", "base64"},
+                         {"media_type", url.substr(5, semicolon - 5)},
+                         {"data", url.substr(semicolon + 8)}}}});
+      } else if (!url.empty()) {
+        out.push_back({{"type", "image"}, {"source", {{"type", "url"}, {"url", url}}}});
+      } else {
+        return "an image_url part needs a url";
+      }
+    } else {
+      return fmt::format("content parts of type \"{}\" cannot be sent to an Anthropic backend",
+                         type);
+    }
+  }
+  return {};
+}
+
+// Appends a turn, merged into the last one when it has the same role (Anthropic wants
+// user and assistant turns to alternate).
+void add_turn(json::array& messages, std::string_view role, json::array blocks) {
+  if (blocks.empty()) return;
+  if (!messages.empty() && text_of(messages.back().as_object().if_contains("role")) == role) {
+    auto& content = messages.back().as_object()["content"].as_array();
+    for (auto& b : blocks) content.push_back(std::move(b));
+    return;
+  }
+  messages.push_back({{"role", role}, {"content", std::move(blocks)}});
+}
+
+std::uint32_t thinking_budget(std::string_view effort) {
+  if (effort == "minimal" || effort == "low") return 1024;
+  if (effort == "medium") return 4096;
+  if (effort == "high") return 16384;
+  return 0;
+}
+
+}  // namespace
+
+std::string_view finish_reason(std::string_view stop_reason) noexcept {
+  if (stop_reason == "max_tokens") return "length";
+  if (stop_reason == "tool_use") return "tool_calls";
+  if (stop_reason == "refusal") return "content_filter";
+  return "stop";  // end_turn, stop_sequence, pause_turn
+}
+
+std::string chat_to_messages(std::string_view openai_body, const request_options& options,
+                             std::string& out) {
+  boost::system::error_code ec;
+  auto doc = json::parse(openai_body, ec);
+  if (ec || !doc.is_object()) return "the body is not a JSON object";
+  const auto& in = doc.as_object();
+  json::object result;
+  if (const auto* model = in.if_contains("model")) result["model"] = *model;
+
+  if (const auto* n = in.if_contains("n"); n && n->is_int64() && n->as_int64() != 1)
+    return "n other than 1 cannot be sent to an Anthropic backend";
+
+  std::string system;
+  json::array messages;
+  const auto* list = in.if_contains("messages");
+  if (!list || !list->is_array()) return "messages must be an array";
+  for (const auto& item : list->as_array()) {
+    const auto* message = item.if_object();
+    if (!message) return "a message must be an object";
+    auto role = text_of(message->if_contains("role"));
+    const auto* content = message->if_contains("content");
+    json::array blocks;
+    if (role == "system" || role == "developer") {
+      json::array parts;
+      if (content) {
+        if (auto why = content_blocks(*content, parts); !why.empty()) return why;
+      }
+      for (const auto& p : parts) {
+        if (!system.empty()) system += "\n\n";
+        system += text_of(p.as_object().if_contains("text"));
+      }
+      continue;
+    }
+    if (role == "user") {
+      if (content) {
+        if (auto why = content_blocks(*content, blocks); !why.empty()) return why;
+      }
+      add_turn(messages, "user", std::move(blocks));
+    } else if (role == "assistant") {
+      if (content) {
+        if (auto why = content_blocks(*content, blocks); !why.empty()) return why;
+      }
+      if (const auto* calls = message->if_contains("tool_calls"); calls && calls->is_array()) {
+        for (const auto& call : calls->as_array()) {
+          const auto* c = call.if_object();
+          const auto* function = c ? c->if_contains("function") : nullptr;
+          if (!function || !function->is_object()) return "a tool call needs a function";
+          auto arguments = text_of(function->as_object().if_contains("arguments"));
+          json::value input = json::object();
+          if (!arguments.empty()) {
+            boost::system::error_code aec;
+            input = json::parse(arguments, aec);
+            if (aec || !input.is_object()) return "a tool call's arguments must be a JSON object";
+          }
+          blocks.push_back({{"type", "tool_use"},
+                            {"id", text_of(c->if_contains("id"))},
+                            {"name", text_of(function->as_object().if_contains("name"))},
+                            {"input", std::move(input)}});
+        }
+      }
+      add_turn(messages, "assistant", std::move(blocks));
+    } else if (role == "tool") {
+      json::array result_content;
+      if (content) {
+        if (auto why = content_blocks(*content, result_content); !why.empty()) return why;
+      }
+      json::object block{{"type", "tool_result"},
+                         {"tool_use_id", text_of(message->if_contains("tool_call_id"))}};
+      block["content"] = std::move(result_content);
+      blocks.push_back(std::move(block));
+      add_turn(messages, "user", std::move(blocks));
+    } else {
+      return fmt::format("messages of role \"{}\" cannot be sent to an Anthropic backend", role);
+    }
+  }
+
+  // response_format has no field of its own there: it becomes an instruction.
+  if (const auto* format = in.if_contains("response_format"); format && format->is_object()) {
+    auto type = text_of(format->as_object().if_contains("type"));
+    std::string instruction;
+    if (type == "json_object") {
+      instruction = "Respond with one JSON object and nothing else.";
+    } else if (type == "json_schema") {
+      const auto* schema = format->as_object().if_contains("json_schema");
+      const auto* inner =
+          schema && schema->is_object() ? schema->as_object().if_contains("schema") : nullptr;
+      instruction = fmt::format(
+          "Respond with one JSON object that matches this JSON schema, and nothing else: {}",
+          inner ? json::serialize(*inner) : std::string("{}"));
+    }
+    if (!instruction.empty()) system += (system.empty() ? "" : "\n\n") + instruction;
+  }
+  if (!system.empty()) result["system"] = system;
+  result["messages"] = std::move(messages);
+
+  std::uint64_t max_tokens = options.default_max_tokens;
+  for (auto key : {"max_completion_tokens", "max_tokens"})
+    if (const auto* v = in.if_contains(key); v && v->is_number()) {
+      max_tokens = v->to_number<std::uint64_t>();
+      break;
+    }
+  if (const auto* effort = in.if_contains("reasoning_effort")) {
+    if (auto budget = thinking_budget(text_of(effort))) {
+      result["thinking"] = {{"type", "enabled"}, {"budget_tokens", budget}};
+      max_tokens = std::max<std::uint64_t>(max_tokens, budget + 1024);  // room to answer too
+    }
+  }
+  result["max_tokens"] = max_tokens;
+
+  if (const auto* stop = in.if_contains("stop")) {
+    if (stop->is_string())
+      result["stop_sequences"] = json::array{*stop};
+    else if (stop->is_array())
+      result["stop_sequences"] = *stop;
+  }
+  if (const auto* t = in.if_contains("temperature"); t && t->is_number())
+    result["temperature"] = std::min(t->to_number<double>(), 1.0);  // Anthropic's range is 0-1
+  if (const auto* p = in.if_contains("top_p"); p && p->is_number()) result["top_p"] = *p;
+  if (const auto* s = in.if_contains("stream"); s && s->is_bool()) result["stream"] = *s;
+  if (const auto* user = in.if_contains("user"); user && user->is_string())
+    result["metadata"] = {{"user_id", *user}};
+
+  if (const auto* tools = in.if_contains("tools");
+      tools && tools->is_array() && !tools->as_array().empty()) {
+    json::array translated;
+    for (const auto& tool : tools->as_array()) {
+      const auto* t = tool.if_object();
+      const auto* function = t ? t->if_contains("function") : nullptr;
+      if (!function || !function->is_object()) return "a tool needs a function";
+      const auto& f = function->as_object();
+      json::object out_tool{{"name", text_of(f.if_contains("name"))}};
+      if (auto d = text_of(f.if_contains("description")); !d.empty()) out_tool["description"] = d;
+      const auto* parameters = f.if_contains("parameters");
+      out_tool["input_schema"] = parameters && parameters->is_object()
+                                     ? *parameters
+                                     : json::value(json::object{{"type", "object"}});
+      translated.push_back(std::move(out_tool));
+    }
+    result["tools"] = std::move(translated);
+  }
+  json::object choice;
+  if (const auto* c = in.if_contains("tool_choice")) {
+    if (c->is_string()) {
+      auto mode = std::string_view(c->as_string());
+      choice["type"] = mode == "required" ? "any" : mode == "none" ? "none" : "auto";
+    } else if (c->is_object()) {
+      const auto* function = c->as_object().if_contains("function");
+      choice["type"] = "tool";
+      choice["name"] = function && function->is_object()
+                           ? text_of(function->as_object().if_contains("name"))
+                           : std::string_view();
+    }
+  }
+  if (const auto* parallel = in.if_contains("parallel_tool_calls");
+      parallel && parallel->is_bool() && !parallel->as_bool() && result.contains("tools")) {
+    if (!choice.contains("type")) choice["type"] = "auto";
+    choice["disable_parallel_tool_use"] = true;
+  }
+  if (!choice.empty()) result["tool_choice"] = std::move(choice);
+
+  out = json::serialize(result);
+  return {};
+}
+
+bool message_to_chat(std::string_view anthropic_body, std::int64_t created, std::string& out) {
+  boost::system::error_code ec;
+  auto doc = json::parse(anthropic_body, ec);
+  if (ec || !doc.is_object()) return false;
+  const auto& in = doc.as_object();
+  if (text_of(in.if_contains("type")) != "message") return false;
+  std::string text, thinking;
+  json::array tool_calls;
+  if (const auto* content = in.if_contains("content"); content && content->is_array()) {
+    for (const auto& block : content->as_array()) {
+      const auto* b = block.if_object();
+      if (!b) continue;
+      auto type = text_of(b->if_contains("type"));
+      if (type == "text") {
+        text += text_of(b->if_contains("text"));
+      } else if (type == "thinking") {
+        thinking += text_of(b->if_contains("thinking"));
+      } else if (type == "tool_use") {
+        const auto* input = b->if_contains("input");
+        tool_calls.push_back(
+            {{"id", text_of(b->if_contains("id"))},
+             {"type", "function"},
+             {"function",
+              {{"name", text_of(b->if_contains("name"))},
+               {"arguments", input ? json::serialize(*input) : std::string("{}")}}}});
+      }
+    }
+  }
+  json::object message{{"role", "assistant"}};
+  message["content"] =
+      text.empty() && !tool_calls.empty() ? json::value(nullptr) : json::value(text);
+  if (!thinking.empty()) message["reasoning_content"] = thinking;
+  if (!tool_calls.empty()) message["tool_calls"] = std::move(tool_calls);
+
+  json::object result{{"id", text_of(in.if_contains("id"))},
+                      {"object", "chat.completion"},
+                      {"created", created},
+                      {"model", text_of(in.if_contains("model"))}};
+  result["choices"] =
+      json::array{{{"index", 0},
+                   {"message", std::move(message)},
+                   {"finish_reason", finish_reason(text_of(in.if_contains("stop_reason")))}}};
+  if (const auto* usage = in.if_contains("usage"); usage && usage->is_object()) {
+    const auto& u = usage->as_object();
+    auto count = [&](std::string_view key) -> std::uint64_t {
+      const auto* v = u.if_contains(key);
+      return v && v->is_number() ? v->to_number<std::uint64_t>() : 0;
+    };
+    auto cache_read = count("cache_read_input_tokens");
+    auto prompt = count("input_tokens") + cache_read + count("cache_creation_input_tokens");
+    auto completion = count("output_tokens");
+    result["usage"] = {{"prompt_tokens", prompt},
+                       {"completion_tokens", completion},
+                       {"total_tokens", prompt + completion},
+                       {"prompt_tokens_details", {{"cached_tokens", cache_read}}}};
+  }
+  out = json::serialize(result);
+  return true;
+}
+
+unsigned error_to_openai(unsigned status, std::string_view anthropic_body, std::string& out) {
+  boost::system::error_code ec;
+  auto doc = json::parse(anthropic_body, ec);
+  std::string_view type = "api_error", message = "the Anthropic backend returned an error";
+  if (!ec && doc.is_object()) {
+    if (const auto* error = doc.as_object().if_contains("error"); error && error->is_object()) {
+      if (auto t = text_of(error->as_object().if_contains("type")); !t.empty()) type = t;
+      if (auto m = text_of(error->as_object().if_contains("message")); !m.empty()) message = m;
+    }
+  }
+  // OpenAI's "type": invalid_request_error for what the client can fix.
+  bool client_fault =
+      type == "invalid_request_error" || type == "not_found_error" || type == "request_too_large";
+  json::object body{{"error",
+                     {{"message", message},
+                      {"type", client_fault ? "invalid_request_error" : type},
+                      {"param", nullptr},
+                      {"code", type}}}};
+  out = json::serialize(body);
+  return status == 529 ? 503 : status;
+}
+
+}  // namespace aigw::providers::anthropic
