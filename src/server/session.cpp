@@ -21,6 +21,7 @@
 
 #include "aigw/core/access_log.hpp"
 #include "aigw/core/log.hpp"
+#include "aigw/core/percent_encoding.hpp"
 #include "aigw/json/model_extractor.hpp"
 #include "aigw/providers/adapter.hpp"
 #include "aigw/proxy/endpoints.hpp"
@@ -37,26 +38,9 @@ namespace {
 using clock = std::chrono::steady_clock;
 using request_parser = http::request_parser<http::string_body>;
 
-// A query string's piece percent-decoded ('+' is a space); a malformed escape is kept as it is.
+// A query string's piece decoded ('+' is a space).
 std::string percent_decoded(std::string_view text) {
-  auto hex = [](char c) {
-    return c >= '0' && c <= '9'                     ? c - '0'
-           : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
-                                                    : -1;
-  };
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out.push_back(' ');
-    } else if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 &&
-               hex(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
+  return percent_decode(text, true);
 }
 
 // Calls `visit(decoded key, raw parameter)` for each parameter of `query` ("" or "?...").
@@ -90,12 +74,7 @@ std::string with_query_parameter(std::string_view query, std::string_view name,
     if (key != name) out.append(param).push_back('&');
   });
   out.append(name).push_back('=');
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
-      out.push_back(static_cast<char>(c));
-    else
-      fmt::format_to(std::back_inserter(out), "%{:02X}", c);
-  }
+  percent_encode(value, out);
   return out;
 }
 

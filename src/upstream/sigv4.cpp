@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "aigw/core/percent_encoding.hpp"
+
 namespace aigw::upstream {
 namespace {
 
@@ -34,38 +36,6 @@ digest hmac(std::string_view key, std::string_view data) {
 
 std::string_view as_view(const digest& d) {
   return {reinterpret_cast<const char*>(d.data()), d.size()};
-}
-
-// RFC 3986 percent-encoding of everything but the unreserved characters, as AWS wants it.
-void uri_encode(std::string_view text, std::string& out) {
-  for (unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~')
-      out.push_back(static_cast<char>(c));
-    else
-      fmt::format_to(std::back_inserter(out), "%{:02X}", c);
-  }
-}
-
-// A query piece percent-decoded ('+' stays: AWS signs it as given, encoded as %2B).
-std::string uri_decode(std::string_view text) {
-  auto value = [](char c) {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-  };
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && value(text[i + 1]) >= 0 &&
-        value(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(value(text[i + 1]) * 16 + value(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
 }
 
 std::string lower(std::string_view s) {
@@ -145,7 +115,7 @@ std::string sigv4_canonical_request(const sigv4_request& request) {
         continue;
       }
       auto end = slash == std::string_view::npos ? request.path.size() : slash;
-      uri_encode(request.path.substr(at, end - at), out);
+      percent_encode(request.path.substr(at, end - at), out);
       at = end;
     }
   }
@@ -159,8 +129,9 @@ std::string sigv4_canonical_request(const sigv4_request& request) {
     if (piece.empty()) continue;
     auto eq = piece.find('=');
     std::string name, value;
-    uri_encode(uri_decode(piece.substr(0, eq)), name);
-    if (eq != std::string_view::npos) uri_encode(uri_decode(piece.substr(eq + 1)), value);
+    percent_encode(percent_decode(piece.substr(0, eq), false), name);
+    if (eq != std::string_view::npos)
+      percent_encode(percent_decode(piece.substr(eq + 1), false), value);
     parameters.emplace_back(std::move(name), std::move(value));
   }
   std::sort(parameters.begin(), parameters.end());
