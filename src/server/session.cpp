@@ -540,7 +540,11 @@ class session {
         ctx.has_last_answer = ctx.last_answer && ctx.last_answer->whole;
         continue;  // held only when another try may follow
       }
-      if (ctx.end == ending::error) co_return;  // the adapter refused the request
+      if (ctx.end == ending::error) {  // the adapter refused the request (or the budget did)
+        if (!ctx.resume) co_return;
+        ctx.end = ending::none;  // a continuation: the client has its head, it gets the event
+        break;
+      }
       auto e = result.error;
       bool backend_failed = e == errc::upstream_unreachable || e == errc::upstream_timeout ||
                             e == errc::upstream_broken;

@@ -481,6 +481,32 @@ describe('resume: a broken stream goes on at the next target as one answer', () 
     await assert.rejects(streamed(gw), /backend/i);
   });
 
+  test('a continuation the next adapter refuses ends the stream with the error event, not a reply', LIMIT, async () => {
+    // An Azure deployment name cannot hold a space: that adapter refuses the continuation.
+    const gw = await gateway({
+      backends: [
+        { name: 'a', url: a.url },
+        { name: 'azure', url: b.origin, schema: 'azure-openai', api_version: '2024-10-21' },
+      ],
+      routes: [{ backends: [{ backend: 'a' }, { backend: 'azure', priority: 1 }], resume: true }],
+    });
+    Object.assign(a.defaults, { 'x-fake-mode': 'sse', 'x-fake-chunks': '5', 'x-fake-reset-after': '2' });
+    const stream = await client(gw).chat.completions.create({
+      model: 'bad name',
+      messages: [{ role: 'user', content: 'count' }],
+      stream: true,
+    });
+    const seenContent = [];
+    await assert.rejects(async () => {
+      for await (const chunk of stream) seenContent.push(chunk.choices[0]?.delta?.content);
+    }, /backend/i);
+    assert.deepEqual(seenContent, ['tok0', 'tok1']);
+    const line = await gw.waitForAccess((e) => e.path === '/v1/chat/completions');
+    assert.equal(line.status, 200);
+    assert.equal(line.complete, false);
+    assert.equal(line.error_event, true);
+  });
+
   test('a continuation that fails too ends the stream with the error event', LIMIT, async () => {
     const gw = await gateway(resumeConfig());
     Object.assign(a.defaults, { 'x-fake-mode': 'sse', 'x-fake-chunks': '5', 'x-fake-reset-after': '2' });
