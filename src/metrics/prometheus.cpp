@@ -1,6 +1,7 @@
 #include "aigw/metrics/prometheus.hpp"
 
 #include <iterator>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -87,13 +88,20 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
   }
   w.family("aigw_backend_requests_total", "counter",
            "Requests by the backend tried last (\"-\": none) and status class.");
+  // Slots that share a name (a backend a reload changed keeps its name, not its slot) are
+  // one series: a label set appears once.
+  std::map<std::string, status_counts> by_backend;
   for (std::size_t b = 0; b < stats.requests_by_backend.size(); ++b) {
-    auto name = b + 1 == stats.requests_by_backend.size() ? std::string("-") : backend_label(b);
+    auto& counts =
+        by_backend[b + 1 == stats.requests_by_backend.size() ? std::string("-") : backend_label(b)];
     for (std::size_t c = 0; c < 6; ++c)
-      if (auto n = stats.requests_by_backend[b].by_class[c])
+      counts.by_class[c] += stats.requests_by_backend[b].by_class[c];
+  }
+  for (const auto& [name, counts] : by_backend)
+    for (std::size_t c = 0; c < 6; ++c)
+      if (auto n = counts.by_class[c])
         w.sample("aigw_backend_requests_total",
                  fmt::format("backend=\"{}\",status_class=\"{}\"", name, kStatusClasses[c]), n);
-  }
   w.family("aigw_local_errors_total", "counter",
            "Errors the gateway answered itself, by their OpenAI error code.");
   for (std::size_t e = 1; e < stats.local_errors.size(); ++e)
@@ -106,8 +114,10 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
   auto per_backend = [&](std::string_view name, std::string_view type, std::string_view help,
                          const std::vector<std::uint64_t>& values) {
     w.family(name, type, help);
-    for (std::size_t b = 0; b < values.size(); ++b)
-      w.sample(name, fmt::format("backend=\"{}\"", backend_label(b)), values[b]);
+    std::map<std::string, std::uint64_t> by_name;
+    for (std::size_t b = 0; b < values.size(); ++b) by_name[backend_label(b)] += values[b];
+    for (const auto& [backend, value] : by_name)
+      w.sample(name, fmt::format("backend=\"{}\"", backend), value);
   };
   per_backend("aigw_upstream_connects_total", "counter", "Upstream connections opened, by backend.",
               stats.upstream_connects);
@@ -158,12 +168,12 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
               stats.usage_missing);
   w.family("aigw_cost_usd_total", "counter",
            "USD spent, by the prices config, by route, backend and model sent upstream.");
+  std::map<std::string, double> cost;
   for (const auto& [key, usd] : stats.cost_usd)
-    w.sample_value("aigw_cost_usd_total",
-                   fmt::format("route=\"{}\",backend=\"{}\",model=\"{}\"",
-                               key.route < 0 ? std::string("local") : std::to_string(key.route),
-                               backend_label(key.backend), label_value(key.model)),
-                   usd);
+    cost[fmt::format("route=\"{}\",backend=\"{}\",model=\"{}\"",
+                     key.route < 0 ? std::string("local") : std::to_string(key.route),
+                     backend_label(key.backend), label_value(key.model))] += usd;
+  for (const auto& [labels, usd] : cost) w.sample_value("aigw_cost_usd_total", labels, usd);
 
   // The GenAI metrics, named as Envoy AI Gateway names them (OpenTelemetry's GenAI semantic
   // conventions, dots as underscores).

@@ -182,7 +182,9 @@ std::string chat_to_messages(std::string_view openai_body, const request_options
   std::uint64_t max_tokens = options.default_max_tokens;
   for (auto key : {"max_completion_tokens", "max_tokens"})
     if (const auto* v = in.if_contains(key); v && v->is_number()) {
-      max_tokens = v->to_number<std::uint64_t>();
+      boost::system::error_code nec;
+      max_tokens = v->to_number<std::uint64_t>(nec);
+      if (nec || max_tokens == 0) return fmt::format("{} must be a positive whole number", key);
       break;
     }
   if (const auto* effort = in.if_contains("reasoning_effort")) {
@@ -294,7 +296,9 @@ bool message_to_chat(std::string_view anthropic_body, std::int64_t created, std:
     const auto& u = usage->as_object();
     auto count = [&](std::string_view key) -> std::uint64_t {
       const auto* v = u.if_contains(key);
-      return v && v->is_number() ? v->to_number<std::uint64_t>() : 0;
+      boost::system::error_code nec;
+      auto n = v && v->is_number() ? v->to_number<std::uint64_t>(nec) : 0;
+      return nec ? 0 : n;
     };
     auto cache_read = count("cache_read_input_tokens");
     auto prompt = count("input_tokens") + cache_read + count("cache_creation_input_tokens");

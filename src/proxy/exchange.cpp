@@ -147,8 +147,8 @@ class exchange {
     if (status == 429) result_.backoff = upstream::backoff_from(parser->get());
     auto type = parser->get()[http::field::content_type];
     bool not_a_continuation =
-        request_.continuation &&
-        (status != 200 || !is_media_type({type.data(), type.size()}, "text/event-stream"));
+        request_.continuation && (status != 200 || parser->is_done() ||
+                                  !is_media_type({type.data(), type.size()}, "text/event-stream"));
     if ((status >= 500 && request_.hold_5xx) || (status == 429 && request_.hold_429) ||
         not_a_continuation)
       co_return co_await hold_answer(upstream, connection, *parser);

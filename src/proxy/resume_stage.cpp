@@ -6,6 +6,9 @@
 namespace aigw::proxy {
 
 void resume_stage::start() {
+  // A connection that once carried a large stream gives its buffers back.
+  for (auto* buffer : {&held_, &out_, &data_, &relayed_, &scratch_})
+    if (buffer->capacity() > (256u << 10)) std::string().swap(*buffer);
   active_ = false;
   continuation_ = false;
   resumable_ = true;

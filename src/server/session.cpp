@@ -414,10 +414,7 @@ class session {
       // A stored object is served by the backend that holds it, whatever its health: with
       // the model override the route gives that backend, if the route has it among its
       // targets, else the model as sent.
-      routing::target_order any;
-      routes.order_targets(
-          route_index, [](std::uint32_t) { return true; }, any);
-      auto target = routes.target_on(any.front(), *ctx.objects.backend);
+      auto target = routes.target_on({route_index, 0, 0}, *ctx.objects.backend);
       ctx.plan.push_back({*ctx.objects.backend, target && ctx.fields.has_model
                                                     ? routes.upstream_model(*target, ctx.log.model)
                                                     : std::string()});
@@ -520,9 +517,9 @@ class session {
       if (result.head_sent || result.held) {
         bool failed = result.status >= 500 || (result.cut != errc::ok && !result.client_gone);
         if (result.status == 429) {
+          // It answers, so a probe closes its breaker; then the back-off it asked for.
+          if (admission == admission_t::probe) health.succeeded(admission, now);
           health.back_off(result.backoff.value_or(std::chrono::seconds(1)), now);
-          if (admission == admission_t::probe)
-            health.succeeded(admission, now);  // it answers: it is up
         } else if (failed) {
           health.failed(admission, now);
         } else {
@@ -535,9 +532,11 @@ class session {
         }
         ++stats_.failovers[target.slot];
         if (ctx.resume) continue;  // the client has its head: no other answer for it
-        ctx.last_answer = std::move(ctx.result.answer);
-        ctx.last_answer_backend = ctx.backend_index;
-        ctx.has_last_answer = ctx.last_answer && ctx.last_answer->whole;
+        if (ctx.result.answer && ctx.result.answer->whole) {  // else an earlier one stays
+          ctx.last_answer = std::move(ctx.result.answer);
+          ctx.last_answer_backend = ctx.backend_index;
+          ctx.has_last_answer = true;
+        }
         continue;  // held only when another try may follow
       }
       if (ctx.end == ending::error) {  // the adapter refused the request (or the budget did)
@@ -549,10 +548,13 @@ class session {
       bool backend_failed = e == errc::upstream_unreachable || e == errc::upstream_timeout ||
                             e == errc::upstream_broken;
       if (backend_failed) health.failed(admission, now);
-      bool fail_over =
-          (e == errc::upstream_unreachable && retry.on_connect) ||
-          (ctx.streamed_body_length == 0 && ((e == errc::upstream_timeout && retry.on_timeout) ||
-                                             (e == errc::upstream_broken && retry.on_5xx)));
+      // A backend whose head arrived has answered (a body read before the head, then cut):
+      // it may have done the work, so the request is not sent again.
+      bool answered = result.first_byte != clock::time_point{};
+      bool fail_over = (e == errc::upstream_unreachable && retry.on_connect) ||
+                       (ctx.streamed_body_length == 0 && !answered &&
+                        ((e == errc::upstream_timeout && retry.on_timeout) ||
+                         (e == errc::upstream_broken && retry.on_5xx)));
       if (!fail_over) break;
       if (ctx.attempts < max_tries) ++stats_.failovers[target.slot];
     }
@@ -576,6 +578,9 @@ class session {
       end_with_error(ctx, errc::no_backend);
       co_return;
     }
+    // The last try's answer was held but not whole (over 64 KiB, or cut), and no try after
+    // it answered: the gateway's own 502, never a "200" error.
+    if (ctx.result.error == errc::ok) ctx.result.error = errc::upstream_broken;
     if (ctx.result.error == errc::request_timeout) {  // the client stalled in its streamed body
       end_with_error(ctx, ctx.result.error);
       co_return;

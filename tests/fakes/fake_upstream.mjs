@@ -18,6 +18,8 @@
 //   x-fake-stall-after  sse: send nothing more after this many events (the stream stays open)
 //   x-fake-error-after  sse: after this many events, an error event (data: {"error":...}), the end
 //   x-fake-tool-calls   sse: 1: the deltas are tool-call arguments, not content
+//   x-fake-pad        a json answer's body padded with this many more bytes
+//   x-fake-mode: json-stall  a json answer's head and half its body, then nothing
 //
 // A fake also has `defaults`: headers a request is taken to carry when it does not, so
 // that one fake of several behind a route can fail while the others answer
@@ -215,6 +217,12 @@ const MODES = {
   slow: answerSlow,
   reset: answerReset,
   'chunked-json': answerChunkedJson,
+  'json-stall': async (req, res, recorded) => {
+    const body = JSON.stringify(jsonBody(recorded, 200));
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    await write(res, body.slice(0, body.length >> 1));
+    await new Promise((resolve) => res.on('close', resolve));
+  },
   // A 103 Early Hints interim response, then the JSON answer.
   'early-hints': (req, res, recorded) => {
     res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
@@ -280,7 +288,10 @@ function embeddingsBody(recorded, model, echo) {
 
 function answerJson(req, res, recorded) {
   const status = intHeader(req, 'x-fake-status', 200);
-  const body = JSON.stringify(jsonBody(recorded, status));
+  const answer = jsonBody(recorded, status);
+  const pad = intHeader(req, 'x-fake-pad', 0);
+  if (pad > 0) answer.pad = 'x'.repeat(pad);
+  const body = JSON.stringify(answer);
   const head = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
   if (req.headers['x-fake-retry-after']) head['retry-after'] = req.headers['x-fake-retry-after'];
   if (req.headers['x-fake-ratelimit-reset']) head['x-ratelimit-reset-requests'] = req.headers['x-fake-ratelimit-reset'];

@@ -395,6 +395,34 @@ router_settings:
   });
 });
 
+describe('LiteLLM fallbacks that cannot be', () => {
+  test('a model_name falling back to itself is refused', LIMIT, async () => {
+    const file = writeTempFile('self.yaml', `
+model_list:
+  - { model_name: a, litellm_params: { model: openai/a, api_base: "http://127.0.0.1:9/v1" } }
+router_settings: { fallbacks: [{ a: [a] }] }
+`);
+    const { code, stderr } = await runCli(['--check', '--config', file]);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /"a" falls back to itself/);
+  });
+
+  test('fallbacks take the deployments as written, in any order', LIMIT, async () => {
+    const text = (order) => `
+model_list:
+  - { model_name: a, litellm_params: { model: openai/a, api_base: "http://127.0.0.1:9/v1" } }
+  - { model_name: b, litellm_params: { model: openai/b, api_base: "http://127.0.0.1:9/v1" } }
+  - { model_name: c, litellm_params: { model: openai/c, api_base: "http://127.0.0.1:9/v1" } }
+router_settings: { fallbacks: ${order} }
+`;
+    const one = await runCli(['--print-config', '--config', writeTempFile('o1.yaml', text('[{ a: [b] }, { b: [c] }]'))]);
+    const two = await runCli(['--print-config', '--config', writeTempFile('o2.yaml', text('[{ b: [c] }, { a: [b] }]'))]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(one.stdout, two.stdout);
+    assert.doesNotMatch(one.stdout.split('match: {model: a}')[1].split('match:')[0], /model_override: c/);
+  });
+});
+
 describe('malformed dialect values are clear errors, never a crash', () => {
   const endpoint = `
 ---

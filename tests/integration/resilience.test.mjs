@@ -228,6 +228,31 @@ describe('failover before the first byte', () => {
   });
 });
 
+describe('what must not fail over', () => {
+  test('a backend whose head arrived is not asked again when its body stalls', LIMIT, async () => {
+    const config = await backendsConfig([{ backends: [{ backend: 'a' }, { backend: 'b', priority: 1 }] }]);
+    config.backends[0].timeouts = { idle: '300ms' };
+    const gw = await gateway(config);
+    a.defaults['x-fake-mode'] = 'json-stall';
+    const id = newTestId();
+    const res = await chat(gw.base, { headers: { 'x-test-id': id } });
+    assertOpenAiError(res, 504);
+    assert.deepEqual(seen(id), { a: 1, b: 0 }, 'the request ran twice');
+  });
+
+  test('a held answer too large to keep is a 502, never a 200 error', LIMIT, async () => {
+    const gw = await gateway(
+      await backendsConfig([{ backend: 'a', retry: { attempts: 2, backoff: '10ms' } }], {
+        circuit_breaker: { consecutive_failures: 1, cooldown: '1m', failure_rate: 0 },
+      }),
+    );
+    Object.assign(a.defaults, { 'x-fake-status': '500', 'x-fake-pad': String(100 * 1024) });
+    const res = await chat(gw.base, {});
+    assertOpenAiError(res, 502);
+    assert.equal(res.json.error.code, 'upstream_error');
+  });
+});
+
 describe('the last answer', () => {
   test('every target failing: the last upstream answer, not a gateway error', LIMIT, async () => {
     const gw = await gateway(
@@ -281,6 +306,24 @@ describe('circuit breaker', () => {
     assert.equal(await metric(gw, 'aigw_backend_circuit_state', 'backend="a"'), 0);
     for (const [to, n] of [['open', 1], ['half_open', 1], ['closed', 1]])
       assert.equal(await metric(gw, 'aigw_backend_circuit_transitions_total', `backend="a",to="${to}"`), n, to);
+  });
+
+  test('a probe answered with 429 closes the breaker but keeps its back-off', LIMIT, async () => {
+    const gw = await gateway(
+      await backendsConfig([{ backends: [{ backend: 'a' }, { backend: 'b', priority: 1 }] }], {
+        circuit_breaker: { consecutive_failures: 1, cooldown: '500ms', failure_rate: 0 },
+      }),
+    );
+    a.defaults['x-fake-status'] = '500';
+    const id = newTestId();
+    await chat(gw.base, { headers: { 'x-test-id': id } }); // a opens
+    await delay(600);
+    Object.assign(a.defaults, { 'x-fake-status': '429', 'x-fake-retry-after': '30' });
+    await chat(gw.base, { headers: { 'x-test-id': id } }); // the probe: 429, Retry-After 30
+    assert.equal(await metric(gw, 'aigw_backend_circuit_state', 'backend="a"'), 0);
+    const after = await chat(gw.base, { headers: { 'x-test-id': id } });
+    assert.equal(after.headers['x-aigw-attempts'], '1', 'the backed-off backend was tried');
+    assert.deepEqual(seen(id), { a: 2, b: 3 });
   });
 
   test('a failed probe opens it again', LIMIT, async () => {

@@ -202,22 +202,20 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
           throw config_error(fmt::format("{}.backendRefs[{}]: no AIServiceBackend named \"{}\"",
                                          path, bi, t.backend));
         t.model_override = scalar(refs[bi], "modelNameOverride");
-        auto weight = scalar(refs[bi], "weight", "1");
-        auto number = detail::parse_number(weight, 0, 1000000);
-        if (!number)
-          throw config_error(
-              fmt::format("{}.backendRefs[{}].weight: \"{}\" is not a weight (0 to 1000000)", path,
-                          bi, weight));
-        if (*number == 0) continue;  // Gateway API: weight 0 takes no traffic
-        t.weight = *number;
+        // A number field of the backendRef, in [0, max].
+        auto number = [&](std::string_view key, const char* fallback, unsigned max,
+                          std::string_view what) {
+          auto text = scalar(refs[bi], key, fallback);
+          auto n = detail::parse_number(text, 0, max);
+          if (!n)
+            throw config_error(fmt::format("{}.backendRefs[{}].{}: \"{}\" is not {} (0 to {})",
+                                           path, bi, key, text, what, max));
+          return *n;
+        };
+        t.weight = number("weight", "1", 1000000, "a weight");
+        if (t.weight == 0) continue;  // Gateway API: weight 0 takes no traffic
         // Lower first; a higher level takes requests only when the lower ones are out.
-        auto priority = scalar(refs[bi], "priority", "0");
-        auto level = detail::parse_number(priority, 0, 1000);
-        if (!level)
-          throw config_error(
-              fmt::format("{}.backendRefs[{}].priority: \"{}\" is not a priority (0 to 1000)", path,
-                          bi, priority));
-        t.priority = *level;
+        t.priority = number("priority", "0", 1000, "a priority");
         target.targets.push_back(std::move(t));
       }
       if (target.targets.empty())

@@ -68,7 +68,7 @@ void read_router_settings(const YAML::Node& settings, const std::string& path, g
         }
       }
     } else if (key == "allowed_fails" && path == "router_settings" && value.IsScalar()) {
-      auto n = whole_number(value.Scalar(), 1000000);
+      auto n = whole_number(value.Scalar(), 999999);  // + 1 stays in the native bound
       if (!n) throw config_error(fmt::format("{}: \"{}\" is not a count", at, value.Scalar()));
       g.circuit_breaker.consecutive_failures = *n + 1;  // allowed, so the next one opens it
       notes.push_back(fmt::format(
@@ -178,6 +178,10 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
   }
   // Fallbacks: the fallback model_names' deployments, each a priority level after the
   // route's own, sent the fallback's model.
+  // Each fallback takes the deployments its model_name was written with (never ones another
+  // fallback added), so the order fallbacks are written in does not matter.
+  std::vector<std::vector<route_target>> written;
+  for (const auto& r : routes) written.push_back(r.targets);
   for (const auto& [from, to] : fallbacks) {
     auto at = route_of.find(from);
     if (at == route_of.end())
@@ -190,10 +194,12 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
       if (fallback == route_of.end())
         throw config_error(fmt::format(
             "fallbacks: \"{}\" (of \"{}\") is no model_name of model_list", name, from));
+      if (name == from)
+        throw config_error(fmt::format("fallbacks: \"{}\" falls back to itself", from));
       std::uint32_t deepest = level;
-      for (auto t : routes[fallback->second].targets) {
+      for (auto t : written[fallback->second]) {
         if (t.model_override.empty()) t.model_override = name;
-        t.priority += level;
+        t.priority = std::min<std::uint32_t>(t.priority + level, 1000);  // the native bound
         deepest = std::max(deepest, t.priority);
         r.targets.push_back(std::move(t));
       }
