@@ -144,7 +144,7 @@ void read_circuit_breaker(const reader& parent, circuit_breaker& out) {
 backend read_backend(const reader& r, const gateway& g) {
   const timeouts& defaults = g.timeouts;
   r.allow_only({"name", "url", "api_key", "ca_file", "tls_insecure_skip_verify", "timeouts",
-                "schema", "api_version", "deployments", "circuit_breaker"});
+                "schema", "api_version", "deployments", "max_tokens", "circuit_breaker"});
   backend b;
   b.name = r.required_string("name");
   auto schema = r.string("schema").value_or("openai");
@@ -161,10 +161,16 @@ backend read_backend(const reader& r, const gateway& g) {
         b.deployments.emplace_back(model, d.required_string(model));
       }
     }
+  } else if (schema == "anthropic") {
+    b.schema = config::schema::anthropic;
+    if (auto n = r.get_number("max_tokens", 1, 1000000, "a token count (1 or more)"))
+      b.max_tokens = *n;
   } else {
-    throw config_error(fmt::format("{}: \"{}\" is not a schema (openai or azure-openai)",
+    throw config_error(fmt::format("{}: \"{}\" is not a schema (openai, azure-openai or anthropic)",
                                    r.child_path("schema"), schema));
   }
+  if (b.schema != config::schema::anthropic && r.has("max_tokens"))
+    throw config_error(fmt::format("{}: max_tokens needs schema: anthropic", r.path()));
   if (b.schema != config::schema::azure_openai && (r.has("api_version") || r.has("deployments")))
     throw config_error(
         fmt::format("{}: api_version and deployments need schema: azure-openai", r.path()));

@@ -121,6 +121,9 @@ std::string print_native(const gateway& g) {
         out << YAML::EndMap;
       }
     }
+    if (b.schema == schema::anthropic)
+      out << YAML::Key << "schema" << YAML::Value << "anthropic" << YAML::Key << "max_tokens"
+          << YAML::Value << b.max_tokens;
     if (!b.api_key.empty())  // never the key itself
       out << YAML::Key << "api_key" << YAML::Value
           << (b.api_key_ref.empty() ? std::string("${REDACTED_API_KEY}") : b.api_key_ref);

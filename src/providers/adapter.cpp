@@ -1,6 +1,7 @@
 #include "aigw/providers/adapter.hpp"
 
 #include "aigw/proxy/header_policy.hpp"
+#include "anthropic_adapter.hpp"
 #include "azure_openai.hpp"
 #include "openai.hpp"
 
@@ -19,13 +20,14 @@ std::string_view adapter::body_for(const upstream_call& call, std::string& scrat
 
 errc adapter::finish_head(const upstream_call& call, const upstream::target& target,
                           std::size_t target_start, std::uint64_t body_size, std::string& head,
-                          std::string& detail) {
+                          std::string& detail, std::string_view extra_fields) {
   if (call.streamed_body_length > 0) body_size = call.streamed_body_length;
   auto e = proxy::finish_upstream_request_head(call.method, call.client_headers, target,
                                                target_start, body_size, head,
                                                {.identity_encoding = call.identity_encoding,
                                                 .websocket = call.websocket,
-                                                .request_id = call.request_id});
+                                                .request_id = call.request_id,
+                                                .extra_fields = extra_fields});
   if (e != errc::ok) detail = "the upstream request target would carry a space, '#', CR, LF or NUL";
   return e;
 }
@@ -33,7 +35,10 @@ errc adapter::finish_head(const upstream_call& call, const upstream::target& tar
 const adapter& adapter_for(config::schema schema) noexcept {
   static const openai_adapter openai;
   static const azure_openai_adapter azure;
+  static const anthropic_adapter anthropic;
   switch (schema) {
+    case config::schema::anthropic:
+      return anthropic;
     case config::schema::azure_openai:
       return azure;
     case config::schema::openai:

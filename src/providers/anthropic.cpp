@@ -250,7 +250,8 @@ std::string chat_to_messages(std::string_view openai_body, const request_options
   return {};
 }
 
-bool message_to_chat(std::string_view anthropic_body, std::int64_t created, std::string& out) {
+bool message_to_chat(std::string_view anthropic_body, std::int64_t created, std::string& out,
+                     aigw::json::usage_reading* usage_out) {
   boost::system::error_code ec;
   auto doc = json::parse(anthropic_body, ec);
   if (ec || !doc.is_object()) return false;
@@ -303,6 +304,14 @@ bool message_to_chat(std::string_view anthropic_body, std::int64_t created, std:
     auto cache_read = count("cache_read_input_tokens");
     auto prompt = count("input_tokens") + cache_read + count("cache_creation_input_tokens");
     auto completion = count("output_tokens");
+    if (usage_out) {
+      usage_out->found = true;
+      usage_out->input = prompt;
+      usage_out->output = completion;
+      usage_out->cached_input = cache_read;
+      usage_out->cache_creation_input = count("cache_creation_input_tokens");
+      usage_out->model = text_of(in.if_contains("model"));
+    }
     result["usage"] = {{"prompt_tokens", prompt},
                        {"completion_tokens", completion},
                        {"total_tokens", prompt + completion},
@@ -331,7 +340,7 @@ unsigned error_to_openai(unsigned status, std::string_view anthropic_body, std::
                       {"param", nullptr},
                       {"code", type}}}};
   out = json::serialize(body);
-  return status == 529 ? 503 : status;
+  return openai_status(status);
 }
 
 }  // namespace aigw::providers::anthropic

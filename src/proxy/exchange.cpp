@@ -296,14 +296,18 @@ class exchange {
         for (auto* stage : readers()) stage->on_end(false);
     }
 
-    void head(const http::response_header<>& head) {
-      for (auto* stage : stages_) stage->on_head(head);
-      auto* output = stages_.empty() ? nullptr : stages_.front()->output();
-      if (output) {
+    // The transforming stage sees the upstream's head and may change it; the readers see
+    // the head the client gets.
+    void head(http::response_header<>& head) {
+      if (stages_.empty()) return;
+      stages_.front()->on_head(head);
+      if (auto* output = stages_.front()->output()) {
         transformer_ = stages_.front();
         output_ = output;
         output_->clear();
+        transformer_->client_head(head);
       }
+      for (auto* stage : stages_.subspan(1)) stage->on_head(head);
     }
     response_stage* transformer() const { return transformer_; }
     bool wants_body_before_head() const {
@@ -531,8 +535,13 @@ class exchange {
       }
       result_.body_bytes += payload_size;
       if (transformer) stages.sent();
-      if (transform_failed)
-        co_return co_await cut_stream(errc::upstream_broken, event_stream, framing, nullptr);
+      if (transform_failed) {
+        if (!transformer->wrote_error_event())
+          co_return co_await cut_stream(errc::upstream_broken, event_stream, framing, nullptr);
+        result_.cut = errc::upstream_broken;  // the stage's own error event went last
+        result_.error_event_sent = true;
+        co_return false;
+      }
       buffer.consume(taken);
       if (upstream_done) break;
 

@@ -144,6 +144,7 @@ errc finish_upstream_request_head(std::string_view method,
   append_field(out, "Host", target.host_header);
   if (!target.credential_name.empty())
     append_field(out, target.credential_name, target.credential_value);
+  out.append(options.extra_fields);
   bool method_has_body = method == "POST" || method == "PUT" || method == "PATCH";
   if (body_size > 0 || method_has_body) {
     char digits[24];

@@ -57,6 +57,7 @@ void usage_stage::on_data(std::string_view bytes) {
     case mode::off:
       return;
     case mode::json:
+      if (source_) return;
       if (over_ || held_.size() + bytes.size() > kMaxHeld) {
         over_ = true;
         return;
@@ -64,6 +65,7 @@ void usage_stage::on_data(std::string_view bytes) {
       held_.append(bytes);
       return;
     case mode::sse:
+      if (source_) return;  // the translating stage counts
       if (forced_) {
         held_.append(bytes);
         take_events();
@@ -131,6 +133,10 @@ void usage_stage::on_end(bool complete) {
   if (forced_ && mode_ == mode::sse && complete) {  // an unterminated last event
     out_.append(held_);
     held_.clear();
+  }
+  if (source_) {
+    if (const auto* reported = source_->reported_usage()) usage_ = *reported;
+    return;
   }
   if (complete && mode_ == mode::json && !over_) {
     held_.reserve(held_.size() + json::parse_padding);  // read in place

@@ -24,6 +24,7 @@
 #include "aigw/core/percent_encoding.hpp"
 #include "aigw/json/model_extractor.hpp"
 #include "aigw/providers/adapter.hpp"
+#include "aigw/providers/translators.hpp"
 #include "aigw/proxy/endpoints.hpp"
 #include "aigw/proxy/exchange.hpp"
 #include "aigw/proxy/header_policy.hpp"
@@ -171,8 +172,12 @@ struct request_context {
   unsigned resumes = 0;
   std::string upstream_body;  // an attempt's rewritten body (adapter scratch); else empty
   // What reads or rewrites the response body (proxy/response_stage.hpp), in order; the
-  // features that need one (usage accounting, translation) add it before forward.
+  // features that need one (usage accounting, object ids, resume) add it before forward.
   boost::container::small_vector<proxy::response_stage*, 4> stages;
+  // An attempt on a backend whose answers are translated (providers::translators): its
+  // stage, and the stages it runs in place of `stages` (the translation, then usage).
+  proxy::response_stage* translator = nullptr;
+  boost::container::small_vector<proxy::response_stage*, 2> translated_stages;
   std::size_t backend_index = metrics::kNoBackend;  // the backend tried last
   std::string request_model;  // the model it was sent (after the route's override)
   bool counts_usage = false;  // the usage stage reads the response
@@ -446,7 +451,10 @@ class session {
     // that a break can be resumed elsewhere (not with a stage that rewrites already).
     ctx.resumable = config_->config.routes[route_index].resume && method == "POST" &&
                     ctx.endpoint.rest == "/chat/completions" && ctx.fields.stream &&
-                    ctx.stages.empty() && !ctx.objects.backend;
+                    ctx.stages.empty() && !ctx.objects.backend &&
+                    std::none_of(ctx.plan.begin(), ctx.plan.end(), [&](const auto& a) {
+                      return translates(config_->targets[a.backend_index].schema);
+                    });
     if (ctx.resumable) {
       resume_stage_.start();
       ctx.stages.push_back(&resume_stage_);
@@ -460,12 +468,12 @@ class session {
                                                 ctx.endpoint.rest == "/completions");
     ctx.force_usage = ctx.counts_usage && config_->config.metrics.force_stream_usage &&
                       streams_tokens && !ctx.fields.include_usage && ctx.stages.empty();
-    if (ctx.counts_usage) {
-      usage_stage_.prepare(ctx.force_usage, config_->config.response_headers);
-      ctx.stages.push_back(&usage_stage_);
-    }
+    if (ctx.counts_usage) ctx.stages.push_back(&usage_stage_);
     return true;
   }
+
+  // Whether a backend's answers are translated (its API is not the client's).
+  static bool translates(config::schema schema) { return schema == config::schema::anthropic; }
 
   // The attempt loop: each planned target's adapter builds the upstream request from the
   // original body, and the exchange runs. It stops once a response head reached the client
@@ -533,6 +541,7 @@ class session {
         ++stats_.failovers[target.slot];
         if (ctx.resume) continue;  // the client has its head: no other answer for it
         if (ctx.result.answer && ctx.result.answer->whole) {  // else an earlier one stays
+          if (ctx.translator) translate_held(*ctx.translator, *ctx.result.answer);
           ctx.last_answer = std::move(ctx.result.answer);
           ctx.last_answer_backend = ctx.backend_index;
           ctx.has_last_answer = true;
@@ -616,8 +625,22 @@ class session {
       query = realtime_query;
     }
     write_gateway_fields(ctx);
-    bool tags_ids = !ctx.stages.empty() && ctx.stages.front() == &object_stage_;
-    if (tags_ids) object_stage_.prepare(config_->affinity, attempt.backend_index);
+    // A translated backend's answer goes through its translation, then usage accounting
+    // (which takes the provider's own counts); the stages that read or rewrite OpenAI's
+    // shapes (object ids, resume) have nothing to do there.
+    ctx.translator = translators_.for_attempt(target.schema, ctx.fields);
+    ctx.translated_stages.clear();
+    bool tags_ids = false;
+    if (ctx.translator) {
+      ctx.translated_stages.push_back(ctx.translator);
+      if (ctx.counts_usage) ctx.translated_stages.push_back(&usage_stage_);
+    } else {
+      tags_ids = !ctx.stages.empty() && ctx.stages.front() == &object_stage_;
+      if (tags_ids) object_stage_.prepare(config_->affinity, attempt.backend_index);
+    }
+    bool force_usage = ctx.force_usage && !ctx.translator;
+    if (ctx.counts_usage)
+      usage_stage_.prepare(force_usage, config_->config.response_headers, ctx.translator);
     providers::upstream_call call{.method = {method.data(), method.size()},
                                   .rest = rest,
                                   .query = query,
@@ -626,11 +649,11 @@ class session {
                                   .fields = ctx.resume ? ctx.resume->fields : ctx.fields,
                                   .client_model = ctx.log.model,
                                   .upstream_model = attempt.upstream_model,
-                                  .identity_encoding = tags_ids,
+                                  .identity_encoding = tags_ids || ctx.translator,
                                   .websocket = ctx.websocket,
                                   .streamed_body_length = ctx.streamed_body_length,
                                   .request_id = ctx.log.request_id,
-                                  .force_usage = ctx.force_usage};
+                                  .force_usage = force_usage};
     std::string_view body;
     std::string detail;
     auto e = target.adapter->write_request(call, target, upstream_head_, ctx.upstream_body, body,
@@ -646,33 +669,47 @@ class session {
       end_with_error(ctx, errc::overloaded);
       co_return;
     }
-    ctx.result =
-        co_await proxy::forward(client_, deadline_, *watch_,
-                                {.head = upstream_head_,
-                                 .body = body,
-                                 .head_request = ctx.head_request,
-                                 .idempotent = is_idempotent(request.method()),
-                                 .target = target,
-                                 .backend_slot = target.slot,
-                                 .client_keep_alive = ctx.keep_alive,
-                                 .draining = &sessions_.draining,
-                                 .client_version = ctx.version,
-                                 .response_head = response_head_,
-                                 .stats = stats_,
-                                 .stages = ctx.stages,
-                                 .gateway_fields = gateway_fields_,
-                                 .websocket = ctx.websocket,
-                                 .client_buffer = &buffer_,
-                                 .streamed_body_length = ctx.streamed_body_length,
-                                 .hold_5xx = hold_5xx,
-                                 .hold_429 = hold_429,
-                                 .defer_error_event = ctx.resumable,
-                                 .continuation = ctx.resume != nullptr,
-                                 .continuation_framing = ctx.resume ? ctx.resume->stream.framing
-                                                                    : proxy::body_framing::chunked},
-                                pool_);
+    ctx.result = co_await proxy::forward(
+        client_, deadline_, *watch_,
+        {.head = upstream_head_,
+         .body = body,
+         .head_request = ctx.head_request,
+         .idempotent = is_idempotent(request.method()),
+         .target = target,
+         .backend_slot = target.slot,
+         .client_keep_alive = ctx.keep_alive,
+         .draining = &sessions_.draining,
+         .client_version = ctx.version,
+         .response_head = response_head_,
+         .stats = stats_,
+         .stages = ctx.translator ? proxy::response_stages(ctx.translated_stages)
+                                  : proxy::response_stages(ctx.stages),
+         .gateway_fields = gateway_fields_,
+         .websocket = ctx.websocket,
+         .client_buffer = &buffer_,
+         .streamed_body_length = ctx.streamed_body_length,
+         .hold_5xx = hold_5xx,
+         .hold_429 = hold_429,
+         .defer_error_event = ctx.resumable,
+         .continuation = ctx.resume != nullptr,
+         .continuation_framing =
+             ctx.resume ? ctx.resume->stream.framing : proxy::body_framing::chunked},
+        pool_);
     ctx.log.first_byte = ctx.result.first_byte;
     ctx.body_unread = ctx.result.client_body_unread;
+  }
+
+  // A held answer of a translated backend, as the client's API has it: through the same
+  // stage as a relayed one.
+  static void translate_held(proxy::response_stage& translator, proxy::held_answer& answer) {
+    translator.on_head(answer.head);
+    auto* out = translator.output();
+    if (!out) return;
+    translator.client_head(answer.head);
+    translator.on_data(answer.body);
+    translator.on_end(true);
+    answer.body.swap(*out);
+    out->clear();
   }
 
   // A stream relayed from `target` broke (the backend cut it, stalled, or sent an error
@@ -1026,7 +1063,15 @@ class session {
 
   // gen_ai.provider.name of a backend schema (OpenTelemetry's well-known values).
   static std::string_view provider_name(config::schema schema) {
-    return schema == config::schema::azure_openai ? "azure.ai.openai" : "openai";
+    switch (schema) {  // OpenTelemetry's gen_ai.provider.name values
+      case config::schema::azure_openai:
+        return "azure.ai.openai";
+      case config::schema::anthropic:
+        return "anthropic";
+      case config::schema::openai:
+        break;
+    }
+    return "openai";
   }
 
   // error.type: the gateway's error code, the upstream's status when it is not a success, or
@@ -1061,6 +1106,7 @@ class session {
   proxy::object_id_stage object_stage_;
   proxy::usage_stage usage_stage_;
   proxy::resume_stage resume_stage_;
+  providers::translators translators_;
   std::shared_ptr<proxy::client_watch> watch_;
   std::shared_ptr<const proxy::snapshot> config_;
   upstream::connection_pool& pool_;

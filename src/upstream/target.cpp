@@ -35,6 +35,7 @@ target target::compile(const config::backend& backend, const std::string& path) 
   t.schema = backend.schema;
   t.api_version = backend.api_version;
   t.deployments = backend.deployments;
+  t.max_tokens = backend.max_tokens;
   // Both go into every request line to this backend.
   if (t.schema == config::schema::azure_openai && !is_safe_path_segment(t.api_version))
     throw config::config_error(

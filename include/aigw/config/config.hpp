@@ -35,8 +35,9 @@ struct limits {
 
 // How a backend speaks: `openai` for OpenAI and every OpenAI-compatible server (Ollama, vLLM,
 // llama.cpp, Groq, Together, Mistral, DeepSeek, OpenRouter, Gemini's OpenAI endpoint);
-// `azure_openai` for Azure OpenAI deployments.
-enum class schema { openai, azure_openai };
+// `azure_openai` for Azure OpenAI deployments; `anthropic` for Anthropic's Messages API
+// (translated both ways, providers/anthropic.hpp).
+enum class schema { openai, azure_openai, anthropic };
 
 // When a backend is taken out of rotation after failing (upstream/backend_health.hpp). A
 // failure is a connect or TLS error, a 5xx, a response head late past first_byte, or a
@@ -60,6 +61,8 @@ struct backend {
   // model not listed is its own deployment name).
   std::string api_version;
   std::vector<std::pair<std::string, std::string>> deployments;
+  // anthropic: the max_tokens sent when the client gives none (Anthropic requires one).
+  std::uint32_t max_tokens = 4096;
   std::string url;      // base URL, as a client would put in OPENAI_BASE_URL
   std::string api_key;  // secret: empty for none; never logged or printed
   // How the config named the key, for --print-config: "${VAR}" when it came from the

@@ -63,10 +63,11 @@ class adapter {
   // The body with the model overridden, or the original one (no copy) without an override.
   static std::string_view body_for(const upstream_call& call, std::string& scratch);
   // The head after the request target: the line's end, the header policy, Host, the
-  // backend's credentials and Content-Length. `target_start` is where the target begins.
+  // backend's credentials, `extra_fields` ("Name: value\r\n" lines) and Content-Length.
+  // `target_start` is where the target begins.
   static errc finish_head(const upstream_call& call, const upstream::target& target,
                           std::size_t target_start, std::uint64_t body_size, std::string& head,
-                          std::string& detail);
+                          std::string& detail, std::string_view extra_fields = {});
 };
 
 // The adapter of a schema (static, stateless).

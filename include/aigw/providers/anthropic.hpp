@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "aigw/json/usage_scan.hpp"
+
 namespace aigw::providers::anthropic {
 
 struct request_options {
@@ -29,11 +31,19 @@ std::string chat_to_messages(std::string_view openai_body, const request_options
 // An Anthropic message (a non-streamed response) as an OpenAI chat.completion, into `out`:
 // text blocks joined as the content, tool_use blocks as tool_calls, thinking as
 // reasoning_content, stop_reason as finish_reason, usage with cache reads and writes counted
-// as prompt tokens (cache reads also as cached_tokens). Returns false when it is not one.
-bool message_to_chat(std::string_view anthropic_body, std::int64_t created, std::string& out);
+// as prompt tokens (cache reads also as cached_tokens); the counts into `usage` too when
+// given. Returns false when it is not one.
+bool message_to_chat(std::string_view anthropic_body, std::int64_t created, std::string& out,
+                     json::usage_reading* usage = nullptr);
+
+// The status an OpenAI client gets for an Anthropic error status: Anthropic's 529
+// (overloaded_error) becomes 503, which OpenAI clients retry; the others are the same.
+constexpr unsigned openai_status(unsigned status) noexcept {
+  return status == 529 ? 503 : status;
+}
 
 // An Anthropic error response in OpenAI's error shape, into `out`; returns the status to
-// send (Anthropic's 529 overloaded_error becomes 503, which OpenAI clients retry).
+// send (openai_status).
 unsigned error_to_openai(unsigned status, std::string_view anthropic_body, std::string& out);
 
 // OpenAI's finish_reason for an Anthropic stop_reason.

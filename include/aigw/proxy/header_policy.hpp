@@ -28,6 +28,8 @@ struct upstream_head_options {
   bool websocket = false;
   // The gateway's id for the request, sent as x-request-id in place of the client's.
   std::string_view request_id = {};
+  // "Name: value\r\n" lines an adapter adds (a version header, a request signature).
+  std::string_view extra_fields = {};
 };
 
 // Appends "Name: value\r\n" for every end-to-end request header: skips hop-by-hop and

@@ -29,6 +29,8 @@
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 
+#include "aigw/json/usage_scan.hpp"
+
 namespace aigw::proxy {
 
 class response_stage {
@@ -47,6 +49,16 @@ class response_stage {
   // A transforming stage that found the body to be a failure (a stream's error event): the
   // relay sends what output() holds, then treats the response as cut by the upstream.
   virtual bool failed() const { return false; }
+  // ... and whether that output ended with an error event of its own (a translated one),
+  // so the relay adds none.
+  virtual bool wrote_error_event() const { return false; }
+
+  // A transforming stage that translates may change the head the client gets (its status
+  // and Content-Type); asked after on_head, before the stages that read see the head.
+  virtual void client_head(boost::beast::http::response_header<>& /*head*/) {}
+  // The token counts a translating stage read in the provider's own response, which the
+  // client may not get (a stream without stream_options.include_usage); nullptr for none.
+  virtual const json::usage_reading* reported_usage() const { return nullptr; }
 
   // A stage that puts what it read into the response head (usage headers) wants the body
   // whole before the head goes. The relay obliges for a small Content-Length body (up to

@@ -27,9 +27,12 @@ class usage_stage final : public response_stage {
   // usage-only chunk is read and taken out, and the "usage":null the option adds to every
   // other chunk is removed, so the client gets exactly the stream it asked for.
   // `headers`: put the usage of a JSON response in its head (x-aigw-usage-input, -output).
-  void prepare(bool forced, bool headers) noexcept {
+  // `source`: a translating stage before this one, whose reported_usage() (the provider's
+  // own counts) is taken in place of what the client's bytes say.
+  void prepare(bool forced, bool headers, const response_stage* source = nullptr) noexcept {
     forced_ = forced;
     headers_ = headers;
+    source_ = source;
   }
   bool wants_body_before_head() const override { return headers_ && mode_ == mode::json; }
   void head_fields(std::string& out) const override;
@@ -61,6 +64,7 @@ class usage_stage final : public response_stage {
   sse_scanner events_;
   bool forced_ = false;
   bool headers_ = false;
+  const response_stage* source_ = nullptr;
   std::string held_;         // a JSON body; forced: the stream's incomplete event
   std::size_t scanned_ = 0;  // forced: held_ bytes already searched for an event's end
   std::string out_;          // forced: what the client gets

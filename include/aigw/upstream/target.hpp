@@ -37,6 +37,7 @@ struct target {
   const providers::adapter* adapter = nullptr;  // the schema's (providers::adapter_for)
   std::string api_version;                      // azure_openai
   std::vector<std::pair<std::string, std::string>> deployments;  // azure_openai
+  std::uint32_t max_tokens = 4096;                               // anthropic: the default
 
   // The Azure deployment serving `model` (the model itself when not mapped).
   std::string_view deployment_for(std::string_view model) const;

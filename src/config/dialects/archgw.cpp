@@ -69,10 +69,12 @@ gateway from_archgw(const YAML::Node& root, const env_lookup& env, warnings& not
       b.url = known;
     } else {
       throw config_error(
-          fmt::format("{}: provider \"{}\" needs base_url (only OpenAI-compatible APIs are served)",
+          fmt::format("{}: provider \"{}\" needs base_url (its OpenAI-compatible API root)",
                       p.path(), provider));
     }
     detail::validate_url(b.url, p.path());
+    b.schema = provider_schema(provider);
+    if (auto note = translation_note(p.path(), b.schema); !note.empty()) notes.push_back(note);
     if (auto key = p.raw_string("access_key"))
       b.api_key = arch_value(*key, env, p.child_path("access_key"), &b.api_key_ref);
     b.use_timeouts(g.timeouts);

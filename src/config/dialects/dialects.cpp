@@ -32,10 +32,24 @@ const char* provider_base_url(std::string_view provider) {
       known{"openrouter", "https://openrouter.ai/api/v1"},
       known{"xai", "https://api.x.ai/v1"},
       known{"gemini", "https://generativelanguage.googleapis.com/v1beta/openai"},
+      known{"anthropic", "https://api.anthropic.com/v1"},
   };
   for (const auto& k : kKnown)
     if (k.provider == provider) return k.url;
   return nullptr;
+}
+
+config::schema provider_schema(std::string_view provider) {
+  return provider == "anthropic" ? config::schema::anthropic : config::schema::openai;
+}
+
+std::string translation_note(const std::string& path, config::schema schema) {
+  if (schema != config::schema::anthropic) return {};
+  return fmt::format(
+      "{}: Anthropic's Messages API, translated: chat completions only (n = 1), max_tokens "
+      "4096 when the client gives none, response_format as an instruction, reasoning_effort "
+      "as a thinking budget",
+      path);
 }
 
 std::string with_api_root(std::string url) {

@@ -20,6 +20,12 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
 
 // Base URLs (with the OpenAI-compatible path) of providers named by a "provider/model" prefix.
 const char* provider_base_url(std::string_view provider);
+// The schema a provider prefix speaks ("anthropic/..." is Anthropic's Messages API); the
+// others known are OpenAI-compatible.
+config::schema provider_schema(std::string_view provider);
+// What a dialect warns about a backend of a translated schema: what the translation
+// approximates.
+std::string translation_note(const std::string& path, config::schema schema);
 // "http://host:port" made a base URL: an empty path becomes "/v1" (the OpenAI API root).
 std::string with_api_root(std::string url);
 // `host.docker.internal` means the Docker host; outside a container that is this machine.

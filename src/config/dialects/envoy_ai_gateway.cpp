@@ -103,16 +103,22 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
   for (const auto& d : all("BackendSecurityPolicy")) {
     auto spec = d.node["spec"];
     auto type = scalar(spec, "type");
-    if (type != "APIKey") {
-      notes.push_back(
-          fmt::format("{}: type {} is not supported (only APIKey); ignored", d.path, type));
+    // The key types: each names its secret under its own field.
+    std::string_view key_field = type == "APIKey"            ? "apiKey"
+                                 : type == "AnthropicAPIKey" ? "anthropicAPIKey"
+                                 : type == "AzureAPIKey"     ? "azureAPIKey"
+                                                             : "";
+    if (key_field.empty()) {
+      notes.push_back(fmt::format(
+          "{}: type {} is not supported (APIKey, AnthropicAPIKey, AzureAPIKey); ignored", d.path,
+          type));
       continue;
     }
-    auto secret_name = scalar(spec["apiKey"]["secretRef"], "name");
+    auto secret_name = scalar(spec[std::string(key_field)]["secretRef"], "name");
     auto it = secrets.find(secret_name);
     if (it == secrets.end())
-      throw config_error(
-          fmt::format("{}.spec.apiKey.secretRef: no Secret named \"{}\"", d.path, secret_name));
+      throw config_error(fmt::format("{}.spec.{}.secretRef: no Secret named \"{}\"", d.path,
+                                     key_field, secret_name));
     key_of_policy[scalar(d.node["metadata"], "name")] = it->second;
     if (auto targets = spec["targetRefs"]; targets && targets.IsSequence())
       for (const auto& t : targets) key_of_backend[scalar(t, "name")] = it->second;
@@ -147,14 +153,18 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
     auto name = scalar(d.node["metadata"], "name");
     auto spec = d.node["spec"];
     auto schema = scalar(spec["schema"], "name", "OpenAI");
-    if (schema != "OpenAI")
+    backend b;
+    if (schema == "Anthropic") {
+      b.schema = config::schema::anthropic;
+      notes.push_back(translation_note(d.path, b.schema));
+    } else if (schema != "OpenAI") {
       notes.push_back(
           fmt::format("{}: schema {} is not translated yet; sent as OpenAI", d.path, schema));
+    }
     auto ref = scalar(spec["backendRef"], "name");
     auto url = endpoint_url.find(ref);
     if (url == endpoint_url.end())
       throw config_error(fmt::format("{}.spec.backendRef: no Backend named \"{}\"", d.path, ref));
-    backend b;
     b.name = backend_name(name);
     b.url = url->second;
     detail::validate_url(b.url, d.path);

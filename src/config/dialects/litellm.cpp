@@ -133,9 +133,9 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
     } else if (auto known = provider_base_url(provider)) {
       url = known;
     } else {
-      throw config_error(fmt::format(
-          "{}.api_base: required for provider \"{}\" (only OpenAI-compatible APIs are served)",
-          params.path(), provider));
+      throw config_error(
+          fmt::format("{}.api_base: required for provider \"{}\" (its OpenAI-compatible API root)",
+                      params.path(), provider));
     }
     detail::validate_url(url, params.child_path("api_base"));
 
@@ -147,6 +147,9 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
       b.url = url;
       b.api_key = api_key;
       b.api_key_ref = key_ref;
+      b.schema = provider_schema(provider);
+      if (auto note = translation_note(params.path(), b.schema); !note.empty())
+        notes.push_back(note);
       b.use_timeouts(g.timeouts);
       b.breaker = g.circuit_breaker;
       name = b.name;

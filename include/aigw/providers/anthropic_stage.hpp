@@ -1,0 +1,74 @@
+#pragma once
+// The response of an Anthropic backend as an OpenAI client expects it (`schema: anthropic`):
+// a transforming response stage (proxy/response_stage.hpp), run on every attempt that went
+// to such a backend.
+//   - A stream: Anthropic's events, each as it completes, become chat.completion.chunk
+//     events: the role at message_start, text, thinking (as reasoning_content) and tool
+//     call deltas (the call's id and name first, then its arguments piece by piece),
+//     finish_reason at message_delta, at message_stop the usage chunk (when the client
+//     asked for stream_options.include_usage) and [DONE]. `ping` and unknown events are
+//     skipped; an `error` event becomes OpenAI's error event and ends the stream as cut.
+//     Strings are spliced as the JSON tokens they came as (no unescape, no escape), and at
+//     most one incomplete event is held (sse_scanner's bound).
+//   - A JSON message becomes a chat.completion (anthropic::message_to_chat), an error body
+//     OpenAI's error shape with its status mapped (529 becomes 503); both held whole, within
+//     a bound, and translated at their end.
+// The provider's own token counts are reported (reported_usage), whether or not the client
+// asked for them, so usage accounting never depends on what the client gets.
+#include <cstdint>
+#include <string>
+
+#include "aigw/json/anthropic_event.hpp"
+#include "aigw/json/usage_scan.hpp"
+#include "aigw/proxy/response_stage.hpp"
+#include "aigw/proxy/sse_scanner.hpp"
+
+namespace aigw::providers::anthropic {
+
+class chat_stage final : public proxy::response_stage {
+ public:
+  // Before each attempt to an Anthropic backend: whether the client asked for a usage chunk.
+  void prepare(bool include_usage) noexcept { include_usage_ = include_usage; }
+
+  void on_head(const boost::beast::http::response_header<>& head) override;
+  void client_head(boost::beast::http::response_header<>& head) override;
+  void on_data(std::string_view bytes) override;
+  void on_end(bool complete) override;
+  std::string* output() override { return mode_ == mode::off ? nullptr : &out_; }
+  bool failed() const override { return failed_; }
+  bool wrote_error_event() const override { return failed_; }
+  const json::usage_reading* reported_usage() const override {
+    return usage_.found ? &usage_ : nullptr;
+  }
+
+  // The largest message held to translate (past it, the client gets a 502-like error body),
+  // and the largest error body kept.
+  static constexpr std::size_t kMaxMessage = 16u << 20;
+  static constexpr std::size_t kMaxError = 64u << 10;
+
+ private:
+  enum class mode { off, stream, message, error };
+  void event(std::string_view data);
+  void begin_chunk();  // data: {"id":...,"choices":[{"index":0,"delta":{
+  void end_chunk(std::string_view finish_reason);  // },"finish_reason":...}]}\n\n
+  void take_usage(const json::anthropic_usage& usage);
+
+  mode mode_ = mode::off;
+  bool include_usage_ = false;
+  bool failed_ = false;
+  bool over_ = false;
+  unsigned status_ = 0;
+  std::int64_t created_ = 0;
+  proxy::sse_scanner events_;
+  std::string held_;                              // a whole JSON body (message or error)
+  std::string data_;                              // an event's data, with the parser's padding
+  std::string id_;                                // the message's id, as its JSON token
+  std::string model_;                             // its model, likewise
+  std::string out_;                               // what the client gets
+  std::uint64_t tool_block_ = ~std::uint64_t(0);  // the content block of the current tool call
+  unsigned tool_calls_ = 0;                       // tool calls started so far
+  json::anthropic_usage counts_;                  // the provider's counts so far
+  json::usage_reading usage_;
+};
+
+}  // namespace aigw::providers::anthropic

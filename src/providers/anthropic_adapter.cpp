@@ -1,0 +1,42 @@
+#include "anthropic_adapter.hpp"
+
+#include <fmt/format.h>
+
+#include "aigw/providers/anthropic.hpp"
+
+namespace aigw::providers {
+
+errc anthropic_adapter::write_request(const upstream_call& call, const upstream::target& target,
+                                      std::string& head, std::string& scratch,
+                                      std::string_view& body, std::string& detail) const {
+  if (call.method != "POST" || call.rest != "/chat/completions") {
+    detail = fmt::format(
+        "{} /v1{} has no counterpart on backend \"{}\" (schema anthropic serves "
+        "chat completions)",
+        call.method, call.rest.substr(0, 128), target.name);
+    return errc::not_found;
+  }
+  // The model override goes into the OpenAI body first (a copy only with an override).
+  auto source = body_for(call, scratch);
+  std::string messages;
+  if (auto why =
+          anthropic::chat_to_messages(source, {.default_max_tokens = target.max_tokens}, messages);
+      !why.empty()) {
+    detail = std::move(why);
+    return errc::bad_request;
+  }
+  scratch = std::move(messages);
+  body = scratch;
+  head.clear();
+  head.append(call.method).append(" ");
+  auto target_start = head.size();
+  // The base URL may or may not name the version ("https://api.anthropic.com" or ".../v1").
+  head.append(target.base_path).append(target.base_path.ends_with("/v1") ? "" : "/v1");
+  head.append("/messages");
+  // The client's own anthropic-version (an Anthropic client) goes as it came.
+  bool has_version = call.client_headers.count("anthropic-version") > 0;
+  return finish_head(call, target, target_start, body.size(), head, detail,
+                     has_version ? std::string_view() : kVersionField);
+}
+
+}  // namespace aigw::providers

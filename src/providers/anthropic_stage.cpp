@@ -1,0 +1,211 @@
+#include "aigw/providers/anthropic_stage.hpp"
+
+#include <ctime>
+
+#include <fmt/format.h>
+#include <boost/beast/http/field.hpp>
+
+#include "aigw/json/model_extractor.hpp"
+#include "aigw/providers/anthropic.hpp"
+
+namespace aigw::providers::anthropic {
+namespace {
+
+namespace http = boost::beast::http;
+
+void append_number(std::string& out, std::int64_t n) {
+  fmt::format_to(std::back_inserter(out), "{}", n);
+}
+
+}  // namespace
+
+void chat_stage::on_head(const http::response_header<>& head) {
+  mode_ = mode::off;
+  failed_ = over_ = false;
+  status_ = head.result_int();
+  created_ = static_cast<std::int64_t>(std::time(nullptr));
+  events_ = {};
+  held_.clear();
+  out_.clear();
+  id_ = "\"\"";
+  model_ = "\"\"";
+  tool_block_ = ~std::uint64_t(0);
+  tool_calls_ = 0;
+  counts_ = {};
+  usage_ = {};
+  // Buffers a large message grew are given back at the next response.
+  if (held_.capacity() > (256u << 10)) std::string().swap(held_);
+  if (out_.capacity() > (256u << 10)) std::string().swap(out_);
+  auto type = head[http::field::content_type];
+  std::string_view content_type(type.data(), type.size());
+  if (status_ < 200) return;
+  if (status_ > 299)
+    mode_ = mode::error;
+  else if (proxy::is_media_type(content_type, "text/event-stream"))
+    mode_ = mode::stream;
+  else if (proxy::is_media_type(content_type, "application/json"))
+    mode_ = mode::message;
+}
+
+void chat_stage::client_head(http::response_header<>& head) {
+  if (mode_ == mode::error && openai_status(status_) != status_) {
+    head.result(openai_status(status_));
+    head.reason({});  // the standard one for the new status
+  }
+  if (mode_ == mode::error || mode_ == mode::message)
+    head.set(http::field::content_type, "application/json");
+}
+
+void chat_stage::on_data(std::string_view bytes) {
+  switch (mode_) {
+    case mode::off:
+      return;
+    case mode::stream:
+      if (failed_) return;  // nothing after an error event
+      events_.feed(bytes, [&](std::string_view, std::string_view data) { event(data); });
+      return;
+    case mode::message:
+    case mode::error: {
+      auto bound = mode_ == mode::message ? kMaxMessage : kMaxError;
+      if (held_.size() + bytes.size() > bound) over_ = true;
+      if (!over_) held_.append(bytes);
+      return;
+    }
+  }
+}
+
+void chat_stage::on_end(bool complete) {
+  if (!complete) return;
+  if (mode_ == mode::message) {
+    if (over_ || !message_to_chat(held_, created_, out_, &usage_))
+      error_to_openai(
+          502,
+          R"({"error":{"type":"api_error","message":"the Anthropic backend's message could not be translated"}})",
+          out_);
+  } else if (mode_ == mode::error) {
+    error_to_openai(status_, held_, out_);
+  }
+}
+
+// Each event as it completes: what it says, as OpenAI chunks.
+void chat_stage::event(std::string_view data) {
+  if (failed_) return;  // nothing after an error event
+  data_.reserve(data.size() + json::parse_padding);
+  data_.assign(data);
+  json::anthropic_event e;
+  if (!json::read_anthropic_event(data_, e)) return;  // not an event this translation knows
+  using kind = json::anthropic_event::kind;
+  using block = json::anthropic_event::block;
+  switch (e.type) {
+    case kind::message_start:
+      if (!e.id.empty()) id_.assign(e.id);
+      if (!e.model.empty()) model_.assign(e.model);
+      take_usage(e.usage);
+      begin_chunk();
+      out_.append(R"("role":"assistant","content":"")");
+      end_chunk({});
+      return;
+    case kind::block_start:
+      if (e.what != block::tool_use) return;  // text and thinking come with their deltas
+      tool_block_ = e.index;
+      begin_chunk();
+      out_.append(R"("tool_calls":[{"index":)");
+      append_number(out_, tool_calls_++);
+      out_.append(R"(,"id":)").append(e.id.empty() ? "\"\"" : e.id);
+      out_.append(R"(,"type":"function","function":{"name":)")
+          .append(e.name.empty() ? "\"\"" : e.name);
+      out_.append(R"(,"arguments":""}}])");
+      end_chunk({});
+      return;
+    case kind::block_delta: {
+      if (e.text.size() <= 2) return;  // "" (or no text): nothing to send
+      bool tool_arguments = e.what == block::tool_use && e.index == tool_block_;
+      if (e.what != block::text && e.what != block::thinking && !tool_arguments) return;
+      begin_chunk();
+      if (e.what == block::text) {
+        out_.append(R"("content":)").append(e.text);
+      } else if (e.what == block::thinking) {
+        out_.append(R"("reasoning_content":)").append(e.text);
+      } else {
+        out_.append(R"("tool_calls":[{"index":)");
+        append_number(out_, tool_calls_ - 1);
+        out_.append(R"(,"function":{"arguments":)").append(e.text).append("}}]");
+      }
+      end_chunk({});
+      return;
+    }
+    case kind::message_delta:
+      take_usage(e.usage);
+      if (e.stop_reason.empty()) return;
+      begin_chunk();
+      end_chunk(finish_reason(e.stop_reason));
+      return;
+    case kind::message_stop:
+      if (include_usage_ && usage_.found) {
+        out_.append(R"(data: {"id":)").append(id_);
+        out_.append(R"(,"object":"chat.completion.chunk","created":)");
+        append_number(out_, created_);
+        out_.append(R"(,"model":)")
+            .append(model_)
+            .append(R"(,"choices":[],"usage":{"prompt_tokens":)");
+        append_number(out_, static_cast<std::int64_t>(usage_.input));
+        out_.append(R"(,"completion_tokens":)");
+        append_number(out_, static_cast<std::int64_t>(usage_.output));
+        out_.append(R"(,"total_tokens":)");
+        append_number(out_, static_cast<std::int64_t>(usage_.input + usage_.output));
+        out_.append(R"(,"prompt_tokens_details":{"cached_tokens":)");
+        append_number(out_, static_cast<std::int64_t>(usage_.cached_input));
+        out_.append("}}}\n\n");
+      }
+      out_.append("data: [DONE]\n\n");
+      return;
+    case kind::error:
+      // OpenAI's error event, with Anthropic's message; the relay then cuts the stream.
+      out_.append(R"(data: {"error":{"message":)")
+          .append(e.message.empty() ? R"("the Anthropic backend reported an error")" : e.message);
+      out_.append(R"(,"type":")").append(e.error_type.empty() ? "api_error" : e.error_type);
+      out_.append(R"(","param":null,"code":")")
+          .append(e.error_type.empty() ? "api_error" : e.error_type);
+      out_.append("\"}}\n\n");
+      failed_ = true;
+      return;
+    case kind::block_stop:
+    case kind::other:
+      return;
+  }
+}
+
+void chat_stage::begin_chunk() {
+  out_.append(R"(data: {"id":)").append(id_);
+  out_.append(R"(,"object":"chat.completion.chunk","created":)");
+  append_number(out_, created_);
+  out_.append(R"(,"model":)").append(model_).append(R"(,"choices":[{"index":0,"delta":{)");
+}
+
+void chat_stage::end_chunk(std::string_view finish_reason) {
+  out_.append(R"(},"finish_reason":)");
+  if (finish_reason.empty())
+    out_.append("null");
+  else
+    out_.append("\"").append(finish_reason).append("\"");
+  out_.append("}]}\n\n");
+}
+
+// Anthropic reports the input (and cache) counts at message_start and the output so far at
+// each message_delta; OpenAI's prompt tokens count the cached ones too.
+void chat_stage::take_usage(const json::anthropic_usage& u) {
+  if (u.input >= 0) counts_.input = u.input;
+  if (u.output >= 0) counts_.output = u.output;
+  if (u.cache_read >= 0) counts_.cache_read = u.cache_read;
+  if (u.cache_creation >= 0) counts_.cache_creation = u.cache_creation;
+  auto value = [](std::int64_t n) { return static_cast<std::uint64_t>(n < 0 ? 0 : n); };
+  if (counts_.input < 0 && counts_.output < 0) return;
+  usage_.found = true;
+  usage_.cached_input = value(counts_.cache_read);
+  usage_.cache_creation_input = value(counts_.cache_creation);
+  usage_.input = value(counts_.input) + usage_.cached_input + usage_.cache_creation_input;
+  usage_.output = value(counts_.output);
+  if (usage_.model.empty() && model_.size() > 2) usage_.model.assign(model_, 1, model_.size() - 2);
+}
+
+}  // namespace aigw::providers::anthropic
