@@ -131,12 +131,38 @@ bool closes_connection(errc e) noexcept {
          e == errc::too_many_connections;
 }
 
-std::string render_error_json(errc e, std::string_view detail) {
+std::string_view anthropic_error_type(unsigned status) noexcept {
+  switch (status) {
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 503:
+    case 529:
+      return "overloaded_error";
+    default:
+      return status < 500 ? "invalid_request_error" : "api_error";
+  }
+}
+
+std::string render_error_json(errc e, std::string_view detail, client_api api) {
   std::string message(info(e).message);
   if (!detail.empty()) {
     message += ": ";
     append_valid_utf8(detail, message);
   }
+  if (api == client_api::anthropic)
+    return boost::json::serialize(
+        boost::json::value{{"type", "error"},
+                           {"error",
+                            {{"type", anthropic_error_type(static_cast<unsigned>(info(e).code))},
+                             {"message", message}}}});
   boost::json::value body = {{"error",
                               {{"message", message},
                                {"type", openai_type(e)},

@@ -1,5 +1,7 @@
 #include "aigw/json/usage_scan.hpp"
 
+#include <optional>
+
 #include <simdjson.h>
 
 #include "aigw/json/model_extractor.hpp"
@@ -27,36 +29,45 @@ std::uint64_t detail(od::value v, std::string_view wanted) {
   return 0;
 }
 
+// Only the counts an object gives change what was read before: Anthropic's stream gives the
+// input at its start (message_start) and the output so far at each message_delta.
 simdjson::error_code read_usage_object(od::value v, usage_reading& out) {
   od::object usage;
   if (v.get_object().get(usage) != simdjson::SUCCESS) return simdjson::SUCCESS;  // null
-  usage_reading r;
-  r.model = std::move(out.model);
+  std::optional<std::uint64_t> input, output, cached, cache_read, cache_creation, reasoning;
+  bool uncached_input = false;  // Anthropic's input_tokens leave the cache reads and writes out
   for (auto field : usage) {
     std::string_view key;
     if (auto e = field.unescaped_key().get(key)) return e;
     od::value value;
     if (auto e = field.value().get(value)) return e;
     if (key == "prompt_tokens" || key == "input_tokens") {
-      r.input = number(value);
-      r.found = true;
+      input = number(value);
+      uncached_input = key == "input_tokens";
     } else if (key == "completion_tokens" || key == "output_tokens") {
-      r.output = number(value);
-      r.found = true;
+      output = number(value);
     } else if (key == "prompt_tokens_details" || key == "input_tokens_details") {
-      r.cached_input = detail(value, "cached_tokens");
+      cached = detail(value, "cached_tokens");
     } else if (key == "completion_tokens_details" || key == "output_tokens_details") {
-      r.reasoning = detail(value, "reasoning_tokens");
+      reasoning = detail(value, "reasoning_tokens");
     } else if (key == "cache_read_input_tokens") {
-      r.cached_input = number(value);
+      cache_read = number(value);
     } else if (key == "cache_creation_input_tokens") {
-      r.cache_creation_input = number(value);
+      cache_creation = number(value);
     }
   }
-  if (r.found)
-    out = std::move(r);
-  else
-    out.model = std::move(r.model);
+  if (!input && !output) return simdjson::SUCCESS;  // no counts
+  out.found = true;
+  if (cached) out.cached_input = *cached;
+  if (cache_read) out.cached_input = *cache_read;
+  if (cache_creation) out.cache_creation_input = *cache_creation;
+  if (reasoning) out.reasoning = *reasoning;
+  if (output) out.output = *output;
+  // The input counted as OpenAI counts prompt tokens: cached ones included.
+  if (input)
+    out.input = *input + (uncached_input && (cache_read || cache_creation)
+                              ? cache_read.value_or(0) + cache_creation.value_or(0)
+                              : 0);
   return simdjson::SUCCESS;
 }
 
@@ -71,7 +82,8 @@ simdjson::error_code read_object(od::object object, usage_reading& out, int dept
     } else if (key == "model") {
       std::string_view model;
       if (value.get_string().get(model) == simdjson::SUCCESS) out.model.assign(model);
-    } else if (key == "response" && depth == 0) {  // a Responses API event
+    } else if ((key == "response" || key == "message") && depth == 0) {
+      // A Responses API event's response; an Anthropic message_start's message.
       od::object inner;
       if (value.get_object().get(inner) == simdjson::SUCCESS)
         if (auto e = read_object(inner, out, depth + 1)) return e;

@@ -1,5 +1,8 @@
 #include "aigw/providers/adapter.hpp"
 
+#include <fmt/format.h>
+
+#include "aigw/providers/anthropic.hpp"
 #include "aigw/proxy/header_policy.hpp"
 #include "anthropic_adapter.hpp"
 #include "azure_openai.hpp"
@@ -16,6 +19,31 @@ std::string_view adapter::body_for(const upstream_call& call, std::string& scrat
   scratch = call.original_body;
   json::replace_model(scratch, call.fields, call.upstream_model);
   return scratch;
+}
+
+errc adapter::openai_operation(const upstream_call& call, const upstream::target& target,
+                               std::string& scratch, std::string_view& rest, std::string_view& body,
+                               std::string& detail) {
+  if (call.api == client_api::openai) {
+    rest = call.rest;
+    body = body_for(call, scratch);
+    return errc::ok;
+  }
+  if (call.method != "POST" || call.rest != "/messages") {
+    detail = fmt::format("{} /v1{} has no counterpart on backend \"{}\" (an OpenAI-compatible API)",
+                         call.method, call.rest.substr(0, 128), target.name);
+    return errc::not_found;
+  }
+  std::string translated;
+  if (auto why = anthropic::messages_to_chat(call.original_body, call.model(), translated);
+      !why.empty()) {
+    detail = std::move(why);
+    return errc::bad_request;
+  }
+  scratch = std::move(translated);
+  rest = "/chat/completions";
+  body = scratch;
+  return errc::ok;
 }
 
 errc adapter::finish_head(const upstream_call& call, const upstream::target& target,

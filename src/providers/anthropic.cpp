@@ -7,6 +7,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "aigw/core/errc.hpp"
+
 namespace aigw::providers::anthropic {
 namespace {
 
@@ -82,6 +84,13 @@ std::string_view finish_reason(std::string_view stop_reason) noexcept {
   if (stop_reason == "tool_use") return "tool_calls";
   if (stop_reason == "refusal") return "content_filter";
   return "stop";  // end_turn, stop_sequence, pause_turn
+}
+
+std::string_view stop_reason(std::string_view finish_reason) noexcept {
+  if (finish_reason == "length") return "max_tokens";
+  if (finish_reason == "tool_calls" || finish_reason == "function_call") return "tool_use";
+  if (finish_reason == "content_filter") return "refusal";
+  return "end_turn";  // stop, and anything a backend made up
 }
 
 std::string chat_to_messages(std::string_view openai_body, const request_options& options,
@@ -341,6 +350,293 @@ unsigned error_to_openai(unsigned status, std::string_view anthropic_body, std::
                       {"code", type}}}};
   out = json::serialize(body);
   return openai_status(status);
+}
+
+namespace {
+
+// Anthropic content (a string, or blocks) as OpenAI content parts, and its tool results as
+// tool messages; thinking blocks are left out.
+std::string user_content(const json::value& content, json::array& parts,
+                         json::array& tool_messages) {
+  if (content.is_string()) {
+    parts.push_back({{"type", "text"}, {"text", content}});
+    return {};
+  }
+  if (!content.is_array()) return "message content must be a string or an array of blocks";
+  for (const auto& item : content.as_array()) {
+    const auto* block = item.if_object();
+    if (!block) return "a content block must be an object";
+    auto type = text_of(block->if_contains("type"));
+    if (type == "text") {
+      parts.push_back({{"type", "text"}, {"text", text_of(block->if_contains("text"))}});
+    } else if (type == "image") {
+      const auto* source = block->if_contains("source");
+      const auto* src = source ? source->if_object() : nullptr;
+      if (!src) return "an image block needs a source";
+      auto kind = text_of(src->if_contains("type"));
+      std::string url;
+      if (kind == "base64")
+        url = fmt::format("data:{};base64,{}", text_of(src->if_contains("media_type")),
+                          text_of(src->if_contains("data")));
+      else if (kind == "url")
+        url = text_of(src->if_contains("url"));
+      else
+        return fmt::format(
+            "image sources of type \"{}\" cannot be sent to an OpenAI-compatible "
+            "backend",
+            kind);
+      parts.push_back({{"type", "image_url"}, {"image_url", {{"url", url}}}});
+    } else if (type == "tool_result") {
+      std::string text;
+      if (const auto* c = block->if_contains("content")) {
+        if (c->is_string()) {
+          text = c->as_string();
+        } else if (c->is_array()) {
+          for (const auto& part : c->as_array())
+            if (const auto* p = part.if_object(); p && text_of(p->if_contains("type")) == "text") {
+              if (!text.empty()) text += "\n";
+              text += text_of(p->if_contains("text"));
+            }
+        }
+      }
+      if (const auto* e = block->if_contains("is_error"); e && e->is_bool() && e->as_bool())
+        text = "Error: " + text;
+      tool_messages.push_back({{"role", "tool"},
+                               {"tool_call_id", text_of(block->if_contains("tool_use_id"))},
+                               {"content", text}});
+    } else if (type == "thinking" || type == "redacted_thinking") {
+      continue;
+    } else {
+      return fmt::format(
+          "content blocks of type \"{}\" cannot be sent to an OpenAI-compatible "
+          "backend",
+          type);
+    }
+  }
+  return {};
+}
+
+// Joins text-only parts into one string (what every OpenAI-compatible server takes).
+json::value as_content(json::array parts) {
+  std::string text;
+  for (const auto& p : parts) {
+    if (text_of(p.as_object().if_contains("type")) != "text") return parts;
+    text += text_of(p.as_object().if_contains("text"));
+  }
+  return json::value(text);
+}
+
+std::string_view effort_for(std::uint64_t budget) {
+  return budget <= 2048 ? "low" : budget <= 8192 ? "medium" : "high";
+}
+
+}  // namespace
+
+std::string messages_to_chat(std::string_view anthropic_body, std::string_view model,
+                             std::string& out) {
+  boost::system::error_code ec;
+  auto doc = json::parse(anthropic_body, ec);
+  if (ec || !doc.is_object()) return "the body is not a JSON object";
+  const auto& in = doc.as_object();
+  json::object result{{"model", model}};
+  json::array messages;
+  if (const auto* system = in.if_contains("system")) {
+    json::array parts, ignored;
+    if (auto why = user_content(*system, parts, ignored); !why.empty()) return "system: " + why;
+    if (!parts.empty()) messages.push_back({{"role", "system"}, {"content", as_content(parts)}});
+  }
+  const auto* list = in.if_contains("messages");
+  if (!list || !list->is_array()) return "messages must be an array";
+  for (const auto& item : list->as_array()) {
+    const auto* message = item.if_object();
+    if (!message) return "a message must be an object";
+    auto role = text_of(message->if_contains("role"));
+    const auto* content = message->if_contains("content");
+    if (!content) return "a message needs content";
+    if (role == "user") {
+      json::array parts, tool_messages;
+      if (auto why = user_content(*content, parts, tool_messages); !why.empty()) return why;
+      for (auto& t : tool_messages) messages.push_back(std::move(t));  // answers first
+      if (!parts.empty()) messages.push_back({{"role", "user"}, {"content", as_content(parts)}});
+    } else if (role == "assistant") {
+      std::string text;
+      json::array calls;
+      if (content->is_string()) {
+        text = content->as_string();
+      } else if (content->is_array()) {
+        for (const auto& b : content->as_array()) {
+          const auto* block = b.if_object();
+          if (!block) return "a content block must be an object";
+          auto type = text_of(block->if_contains("type"));
+          if (type == "text") {
+            text += text_of(block->if_contains("text"));
+          } else if (type == "tool_use") {
+            const auto* input = block->if_contains("input");
+            calls.push_back({{"id", text_of(block->if_contains("id"))},
+                             {"type", "function"},
+                             {"function",
+                              {{"name", text_of(block->if_contains("name"))},
+                               {"arguments", input ? json::serialize(*input) : "{}"}}}});
+          } else if (type != "thinking" && type != "redacted_thinking") {
+            return fmt::format(
+                "assistant blocks of type \"{}\" cannot be sent to an "
+                "OpenAI-compatible backend",
+                type);
+          }
+        }
+      } else {
+        return "message content must be a string or an array of blocks";
+      }
+      json::object turn{{"role", "assistant"}};
+      turn["content"] = text.empty() && !calls.empty() ? json::value(nullptr) : json::value(text);
+      if (!calls.empty()) turn["tool_calls"] = std::move(calls);
+      messages.push_back(std::move(turn));
+    } else {
+      return fmt::format("messages of role \"{}\" are not in the Messages API", role);
+    }
+  }
+  result["messages"] = std::move(messages);
+  if (const auto* v = in.if_contains("max_tokens"); v && v->is_number()) result["max_tokens"] = *v;
+  if (const auto* v = in.if_contains("stop_sequences"); v && v->is_array()) result["stop"] = *v;
+  for (auto key : {"temperature", "top_p"})
+    if (const auto* v = in.if_contains(key); v && v->is_number()) result[key] = *v;
+  if (const auto* v = in.if_contains("metadata"); v && v->is_object())
+    if (auto user = text_of(v->as_object().if_contains("user_id")); !user.empty())
+      result["user"] = user;
+  if (const auto* t = in.if_contains("thinking"); t && t->is_object())
+    if (text_of(t->as_object().if_contains("type")) == "enabled") {
+      const auto* budget = t->as_object().if_contains("budget_tokens");
+      boost::system::error_code nec;
+      auto n = budget && budget->is_number() ? budget->to_number<std::uint64_t>(nec) : 0;
+      result["reasoning_effort"] = effort_for(nec ? 0 : n);
+    }
+  if (const auto* s = in.if_contains("stream"); s && s->is_bool() && s->as_bool()) {
+    result["stream"] = true;
+    result["stream_options"] = {{"include_usage", true}};  // message_delta's usage
+  }
+  if (const auto* tools = in.if_contains("tools"); tools && tools->is_array()) {
+    json::array translated;
+    for (const auto& tool : tools->as_array()) {
+      const auto* t = tool.if_object();
+      if (!t) return "a tool must be an object";
+      auto type = text_of(t->if_contains("type"));
+      if (!type.empty() && type != "custom")
+        return fmt::format(
+            "tools of type \"{}\" (Anthropic's own) cannot be sent to an "
+            "OpenAI-compatible backend",
+            type);
+      json::object function{{"name", text_of(t->if_contains("name"))}};
+      if (auto d = text_of(t->if_contains("description")); !d.empty()) function["description"] = d;
+      const auto* schema = t->if_contains("input_schema");
+      function["parameters"] =
+          schema && schema->is_object() ? *schema : json::value(json::object{{"type", "object"}});
+      translated.push_back({{"type", "function"}, {"function", std::move(function)}});
+    }
+    if (!translated.empty()) result["tools"] = std::move(translated);
+  }
+  if (const auto* c = in.if_contains("tool_choice"); c && c->is_object()) {
+    const auto& choice = c->as_object();
+    auto type = text_of(choice.if_contains("type"));
+    if (type == "auto")
+      result["tool_choice"] = "auto";
+    else if (type == "any")
+      result["tool_choice"] = "required";
+    else if (type == "none")
+      result["tool_choice"] = "none";
+    else if (type == "tool")
+      result["tool_choice"] = {{"type", "function"},
+                               {"function", {{"name", text_of(choice.if_contains("name"))}}}};
+    if (const auto* d = choice.if_contains("disable_parallel_tool_use");
+        d && d->is_bool() && d->as_bool() && result.contains("tools"))
+      result["parallel_tool_calls"] = false;
+  }
+  out = json::serialize(result);
+  return {};
+}
+
+bool chat_to_message(std::string_view openai_body, std::string& out,
+                     aigw::json::usage_reading* usage_out) {
+  boost::system::error_code ec;
+  auto doc = json::parse(openai_body, ec);
+  if (ec || !doc.is_object()) return false;
+  const auto& in = doc.as_object();
+  const auto* choices = in.if_contains("choices");
+  if (!choices || !choices->is_array() || choices->as_array().empty()) return false;
+  const auto* choice = choices->as_array()[0].if_object();
+  const auto* message = choice ? choice->if_contains("message") : nullptr;
+  if (!message || !message->is_object()) return false;
+  const auto& m = message->as_object();
+  json::array content;
+  if (auto reasoning = text_of(m.if_contains("reasoning_content")); !reasoning.empty())
+    content.push_back({{"type", "thinking"}, {"thinking", reasoning}, {"signature", ""}});
+  if (auto text = text_of(m.if_contains("content")); !text.empty())
+    content.push_back({{"type", "text"}, {"text", text}});
+  if (const auto* calls = m.if_contains("tool_calls"); calls && calls->is_array()) {
+    for (const auto& call : calls->as_array()) {
+      const auto* c = call.if_object();
+      const auto* function = c ? c->if_contains("function") : nullptr;
+      if (!function || !function->is_object()) continue;
+      auto arguments = text_of(function->as_object().if_contains("arguments"));
+      boost::system::error_code aec;
+      auto input = json::parse(arguments.empty() ? std::string_view("{}") : arguments, aec);
+      if (aec || !input.is_object()) input = json::object();  // a model's broken JSON
+      content.push_back({{"type", "tool_use"},
+                         {"id", text_of(c->if_contains("id"))},
+                         {"name", text_of(function->as_object().if_contains("name"))},
+                         {"input", std::move(input)}});
+    }
+  }
+  json::object result{{"id", text_of(in.if_contains("id"))},
+                      {"type", "message"},
+                      {"role", "assistant"},
+                      {"model", text_of(in.if_contains("model"))},
+                      {"content", std::move(content)},
+                      {"stop_reason", stop_reason(text_of(choice->if_contains("finish_reason")))},
+                      {"stop_sequence", nullptr}};
+  std::uint64_t prompt = 0, completion = 0, cached = 0;
+  if (const auto* usage = in.if_contains("usage"); usage && usage->is_object()) {
+    const auto& u = usage->as_object();
+    auto count = [](const json::value* v) -> std::uint64_t {
+      boost::system::error_code nec;
+      auto n = v && v->is_number() ? v->to_number<std::uint64_t>(nec) : 0;
+      return nec ? 0 : n;
+    };
+    prompt = count(u.if_contains("prompt_tokens"));
+    completion = count(u.if_contains("completion_tokens"));
+    if (const auto* d = u.if_contains("prompt_tokens_details"); d && d->is_object())
+      cached = std::min(prompt, count(d->as_object().if_contains("cached_tokens")));
+    if (usage_out) {
+      usage_out->found = true;
+      usage_out->input = prompt;
+      usage_out->output = completion;
+      usage_out->cached_input = cached;
+      usage_out->model = text_of(in.if_contains("model"));
+    }
+  }
+  // Anthropic's input_tokens leave the cache reads out.
+  result["usage"] = {{"input_tokens", prompt - cached},
+                     {"output_tokens", completion},
+                     {"cache_read_input_tokens", cached},
+                     {"cache_creation_input_tokens", 0}};
+  out = json::serialize(result);
+  return true;
+}
+
+void error_to_anthropic(unsigned status, std::string_view openai_body, std::string& out) {
+  boost::system::error_code ec;
+  auto doc = json::parse(openai_body, ec);
+  std::string_view message = "the backend returned an error";
+  if (!ec && doc.is_object()) {
+    const auto* error = doc.as_object().if_contains("error");
+    if (error && error->is_object()) {
+      if (auto m = text_of(error->as_object().if_contains("message")); !m.empty()) message = m;
+    } else if (error && error->is_string() && !error->as_string().empty()) {
+      message = error->as_string();  // Ollama's {"error":"..."}
+    }
+  }
+  out = json::serialize(
+      json::value{{"type", "error"},
+                  {"error", {{"type", anthropic_error_type(status)}, {"message", message}}}});
 }
 
 }  // namespace aigw::providers::anthropic

@@ -1,8 +1,9 @@
 #pragma once
-// Anthropic's Messages API behind the OpenAI API (`schema: anthropic`): a chat completions
-// request is translated (anthropic::chat_to_messages) and sent to <base>/v1/messages with
-// the key in x-api-key and an anthropic-version; its answer comes back through
-// anthropic::chat_stage. Other OpenAI endpoints have no Anthropic counterpart: a 404 that
+// Anthropic's Messages API (`schema: anthropic`). An OpenAI client's chat completions
+// request is translated (anthropic::chat_to_messages) and sent to <base>/v1/messages, its
+// answer coming back through anthropic::chat_stage; an Anthropic client's /v1/messages (and
+// count_tokens) goes as it came. The key goes in x-api-key, with an anthropic-version when
+// the client sent none. Other OpenAI endpoints have no Anthropic counterpart: a 404 that
 // says so.
 #include "aigw/providers/adapter.hpp"
 

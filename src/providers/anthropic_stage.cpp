@@ -209,3 +209,178 @@ void chat_stage::take_usage(const json::anthropic_usage& u) {
 }
 
 }  // namespace aigw::providers::anthropic
+
+namespace aigw::providers::anthropic {
+
+void messages_stage::on_head(const http::response_header<>& head) {
+  mode_ = mode::off;
+  failed_ = over_ = started_ = finished_ = false;
+  status_ = head.result_int();
+  open_ = block::none;
+  next_index_ = 0;
+  tool_ = ~std::uint64_t(0);
+  stop_reason_ = {};
+  events_ = {};
+  if (held_.capacity() > (256u << 10)) std::string().swap(held_);
+  if (out_.capacity() > (256u << 10)) std::string().swap(out_);
+  held_.clear();
+  out_.clear();
+  usage_ = {};
+  auto type = head[http::field::content_type];
+  std::string_view content_type(type.data(), type.size());
+  if (status_ < 200) return;
+  if (status_ > 299)
+    mode_ = mode::error;
+  else if (proxy::is_media_type(content_type, "text/event-stream"))
+    mode_ = mode::stream;
+  else if (proxy::is_media_type(content_type, "application/json"))
+    mode_ = mode::message;
+}
+
+void messages_stage::client_head(http::response_header<>& head) {
+  if (mode_ == mode::error || mode_ == mode::message)
+    head.set(http::field::content_type, "application/json");
+}
+
+void messages_stage::on_data(std::string_view bytes) {
+  switch (mode_) {
+    case mode::off:
+      return;
+    case mode::stream:
+      events_.feed(bytes, [&](std::string_view, std::string_view data) { chunk(data); });
+      return;
+    case mode::message:
+    case mode::error: {
+      auto bound = mode_ == mode::message ? kMaxMessage : kMaxError;
+      if (held_.size() + bytes.size() > bound) over_ = true;
+      if (!over_) held_.append(bytes);
+      return;
+    }
+  }
+}
+
+void messages_stage::on_end(bool complete) {
+  if (!complete) return;
+  if (mode_ == mode::stream) {
+    if (started_ && !failed_ && !finished_) finish();  // a backend that sent no [DONE]
+  } else if (mode_ == mode::message) {
+    if (over_ || !chat_to_message(held_, out_, &usage_))
+      error_to_anthropic(
+          502, R"({"error":{"message":"the backend's completion could not be translated"}})", out_);
+  } else if (mode_ == mode::error) {
+    error_to_anthropic(status_, held_, out_);
+  }
+}
+
+void messages_stage::chunk(std::string_view data) {
+  if (failed_ || finished_) return;
+  if (data == "[DONE]") {
+    if (started_) finish();
+    return;
+  }
+  data_.reserve(data.size() + json::parse_padding);
+  data_.assign(data);
+  auto& c = chunk_;
+  if (!json::read_chat_chunk(data_, c)) return;
+  if (c.error) {  // Anthropic's error event; the relay then cuts the stream
+    out_.append(
+            "event: error\ndata: "
+            "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":")
+        .append(c.error_message.size() >= 2 ? c.error_message
+                                            : R"("the backend reported an error")")
+        .append("}}\n\n");
+    failed_ = true;
+    return;
+  }
+  if (!started_) start_message(c);
+  if (c.reasoning.size() > 2) {
+    if (open_ != block::thinking) {
+      open_block(block::thinking, R"("type":"thinking","thinking":"","signature":"")");
+      out_.append("}}\n\n");
+    }
+    delta("thinking_delta", "thinking", c.reasoning);
+  }
+  if (c.content.size() > 2) {
+    if (open_ != block::text) {
+      open_block(block::text, R"("type":"text","text":"")");
+      out_.append("}}\n\n");
+    }
+    delta("text_delta", "text", c.content);
+  }
+  for (std::size_t i = 0; i < c.tool_call_count; ++i) {
+    const auto& call = c.tool_calls[i];
+    if (open_ != block::tool || call.index != tool_ || call.id.size() > 2) {
+      open_block(block::tool, R"("type":"tool_use","id":)");
+      out_.append(call.id.size() >= 2 ? call.id : R"("")");
+      out_.append(R"(,"name":)").append(call.name.size() >= 2 ? call.name : R"("")");
+      out_.append(R"(,"input":{}}})"
+                  "\n\n");
+      tool_ = call.index;
+    }
+    if (call.arguments.size() > 2) delta("input_json_delta", "partial_json", call.arguments);
+  }
+  if (!c.finish_reason.empty()) {
+    stop_reason_ = stop_reason(c.finish_reason);
+    close_block();
+  }
+  if (c.prompt_tokens >= 0 || c.completion_tokens >= 0) {
+    usage_.found = true;
+    usage_.input = static_cast<std::uint64_t>(std::max<std::int64_t>(c.prompt_tokens, 0));
+    usage_.output = static_cast<std::uint64_t>(std::max<std::int64_t>(c.completion_tokens, 0));
+    usage_.cached_input = static_cast<std::uint64_t>(std::max<std::int64_t>(c.cached_tokens, 0));
+  }
+}
+
+void messages_stage::start_message(const json::chat_chunk& c) {
+  started_ = true;
+  out_.append("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":")
+      .append(c.id.size() >= 2 ? c.id : R"("msg")");
+  out_.append(R"(,"type":"message","role":"assistant","model":)")
+      .append(c.model.size() >= 2 ? c.model : R"("")");
+  if (c.model.size() > 2) usage_.model.assign(c.model.substr(1, c.model.size() - 2));
+  out_.append(R"(,"content":[],"stop_reason":null,"stop_sequence":null,)"
+              R"("usage":{"input_tokens":0,"output_tokens":0}}})"
+              "\n\n");
+}
+
+void messages_stage::open_block(block kind, std::string_view start_fields) {
+  close_block();
+  open_ = kind;
+  out_.append("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":");
+  append_number(out_, next_index_);
+  out_.append(R"(,"content_block":{)").append(start_fields);  // the caller closes it
+}
+
+void messages_stage::close_block() {
+  if (open_ == block::none) return;
+  out_.append("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":");
+  append_number(out_, next_index_++);
+  out_.append("}\n\n");
+  open_ = block::none;
+}
+
+void messages_stage::delta(std::string_view type, std::string_view field, std::string_view token) {
+  out_.append("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":");
+  append_number(out_, next_index_);
+  out_.append(R"(,"delta":{"type":")").append(type).append(R"(",")").append(field).append("\":");
+  out_.append(token).append("}}\n\n");
+}
+
+// The end: the stop reason and the counts (Anthropic's input_tokens leave cache reads out).
+void messages_stage::finish() {
+  finished_ = true;
+  close_block();
+  auto cached = std::min(usage_.cached_input, usage_.input);
+  out_.append(
+          "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"")
+      .append(stop_reason_.empty() ? "end_turn" : stop_reason_);
+  out_.append(R"(","stop_sequence":null},"usage":{"input_tokens":)");
+  append_number(out_, static_cast<std::int64_t>(usage_.input - cached));
+  out_.append(R"(,"output_tokens":)");
+  append_number(out_, static_cast<std::int64_t>(usage_.output));
+  out_.append(R"(,"cache_read_input_tokens":)");
+  append_number(out_, static_cast<std::int64_t>(cached));
+  out_.append("}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+}
+
+}  // namespace aigw::providers::anthropic

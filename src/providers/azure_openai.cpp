@@ -17,11 +17,13 @@ bool is_deployment_path(std::string_view rest) {
 errc azure_openai_adapter::write_request(const upstream_call& call, const upstream::target& target,
                                          std::string& head, std::string& scratch,
                                          std::string_view& body, std::string& detail) const {
+  std::string_view rest;
+  if (auto e = openai_operation(call, target, scratch, rest, body, detail); e != errc::ok) return e;
   head.clear();
   head.append(call.method).append(" ");
   auto target_start = head.size();
   head.append(target.base_path);
-  if (is_deployment_path(call.rest)) {
+  if (is_deployment_path(rest)) {
     // The deployment is the model unless the config maps it: one path segment of plain
     // characters, never a path, a query or a line of its own.
     auto deployment = target.deployment_for(call.model());
@@ -40,10 +42,10 @@ errc azure_openai_adapter::write_request(const upstream_call& call, const upstre
   } else {
     head.append("/openai");
   }
-  head.append(call.rest).append(call.query);
-  if (call.query.find("api-version=") == std::string_view::npos)
-    head.append(call.query.empty() ? "?" : "&").append("api-version=").append(target.api_version);
-  body = body_for(call, scratch);
+  auto query = call.api == client_api::openai ? call.query : std::string_view();
+  head.append(rest).append(query);
+  if (query.find("api-version=") == std::string_view::npos)
+    head.append(query.empty() ? "?" : "&").append("api-version=").append(target.api_version);
   return finish_head(call, target, target_start, body.size(), head, detail);
 }
 

@@ -10,8 +10,9 @@ namespace {
 // never do). Every other /v1 path is routed too (files, batches, vector stores,
 // conversations, paths of APIs to come): by the x-ai-eg-model header, a header match, an
 // object id, or the default route.
-constexpr std::array<std::string_view, 4> kNeedModel = {"/chat/completions", "/completions",
-                                                        "/embeddings", "/responses"};
+constexpr std::array<std::string_view, 6> kNeedModel = {
+    "/chat/completions", "/completions", "/embeddings",
+    "/responses",        "/messages",    "/messages/count_tokens"};
 
 // "." and ".." segments (also percent-encoded), encoded slashes and backslashes could walk a
 // backend's path out of its base path once a server behind it decodes them, e.g.
@@ -51,7 +52,10 @@ endpoint classify(std::string_view path) noexcept {
   // not something to offer every client of a shared gateway with the gateway's key.
   if (rest == "/organization" || rest.starts_with("/organization/")) return {};
   bool needs_model = std::find(kNeedModel.begin(), kNeedModel.end(), rest) != kNeedModel.end();
-  return {endpoint_kind::routed, needs_model, rest};
+  // Anthropic's Messages API, which its clients call on the same /v1 root.
+  auto api = rest == "/messages" || rest.starts_with("/messages/") ? client_api::anthropic
+                                                                   : client_api::openai;
+  return {endpoint_kind::routed, needs_model, rest, api};
 }
 
 }  // namespace aigw::proxy

@@ -668,7 +668,7 @@ class exchange {
       tail.append(static_cast<std::size_t>(passed_chunks->data_left()), '\n');
       tail.append("\r\n");
     }
-    tail += stream_error_event(e, framing);
+    tail += stream_error_event(e, framing, request_.api);
     client_deadline_.expires_after(request_.target.idle_timeout);
     std::array out{net::buffer(tail)};
     auto nothing_to_read = [] {};
@@ -695,8 +695,11 @@ class exchange {
 
 }  // namespace
 
-std::string stream_error_event(errc e, body_framing framing) {
-  auto event = fmt::format("\n\ndata: {}\n\n", render_error_json(e));
+std::string stream_error_event(errc e, body_framing framing, client_api api) {
+  // Anthropic's clients read an event named `error`; OpenAI's, any data with an error.
+  auto event =
+      fmt::format("\n\n{}data: {}\n\n", api == client_api::anthropic ? "event: error\n" : "",
+                  render_error_json(e, {}, api));
   if (framing != body_framing::chunked) return event;
   return fmt::format("{:x}\r\n{}\r\n", event.size(), event);
 }

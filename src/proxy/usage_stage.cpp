@@ -27,7 +27,7 @@ bool carries_usage(std::string_view data) {
 
 bool reports_usage(std::string_view rest) noexcept {
   return rest == "/chat/completions" || rest == "/completions" || rest == "/embeddings" ||
-         rest == "/responses";
+         rest == "/responses" || rest == "/messages";
 }
 
 void usage_stage::on_head(const http::response_header<>& head) {

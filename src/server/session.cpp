@@ -472,7 +472,7 @@ class session {
     return true;
   }
 
-  // Whether a backend's answers are translated (its API is not the client's).
+  // Whether an OpenAI client's answers from a backend of `schema` are translated.
   static bool translates(config::schema schema) { return schema == config::schema::anthropic; }
 
   // The attempt loop: each planned target's adapter builds the upstream request from the
@@ -628,7 +628,7 @@ class session {
     // A translated backend's answer goes through its translation, then usage accounting
     // (which takes the provider's own counts); the stages that read or rewrite OpenAI's
     // shapes (object ids, resume) have nothing to do there.
-    ctx.translator = translators_.for_attempt(target.schema, ctx.fields);
+    ctx.translator = translators_.for_attempt(target.schema, ctx.endpoint.api, ctx.fields);
     ctx.translated_stages.clear();
     bool tags_ids = false;
     if (ctx.translator) {
@@ -653,7 +653,8 @@ class session {
                                   .websocket = ctx.websocket,
                                   .streamed_body_length = ctx.streamed_body_length,
                                   .request_id = ctx.log.request_id,
-                                  .force_usage = force_usage};
+                                  .force_usage = force_usage,
+                                  .api = ctx.endpoint.api};
     std::string_view body;
     std::string detail;
     auto e = target.adapter->write_request(call, target, upstream_head_, ctx.upstream_body, body,
@@ -693,7 +694,8 @@ class session {
          .defer_error_event = ctx.resumable,
          .continuation = ctx.resume != nullptr,
          .continuation_framing =
-             ctx.resume ? ctx.resume->stream.framing : proxy::body_framing::chunked},
+             ctx.resume ? ctx.resume->stream.framing : proxy::body_framing::chunked,
+         .api = ctx.endpoint.api},
         pool_);
     ctx.log.first_byte = ctx.result.first_byte;
     ctx.body_unread = ctx.result.client_body_unread;
@@ -892,7 +894,7 @@ class session {
         response.result() == http::status::bad_gateway ||
         response.result() == http::status::gateway_timeout)
       response.set(http::field::retry_after, "1");
-    response.body() = render_error_json(ctx.error, ctx.detail);
+    response.body() = render_error_json(ctx.error, ctx.detail, ctx.endpoint.api);
     response.keep_alive(keep_alive);
     response.prepare_payload();
     deadline_.expires_after(config_->config.timeouts.client_header);

@@ -1,4 +1,4 @@
-// A fake Anthropic Messages API (POST /v1/messages), strict the way the real one is about
+// A fake Anthropic Messages API (POST /v1/messages and /v1/messages/count_tokens), strict the way the real one is about
 // what a translation gets wrong: the x-api-key and anthropic-version headers, max_tokens,
 // a model, user and assistant turns that alternate and start with the user, no system
 // role among the messages, tool results that answer a tool_use of the turn before. Its
@@ -20,6 +20,7 @@
 import http from 'node:http';
 import { once } from 'node:events';
 
+export const COUNTED_TOKENS = 42;
 export const USAGE = { input_tokens: 11, cache_read_input_tokens: 3, cache_creation_input_tokens: 0, output_tokens: 7 };
 
 export async function startAnthropicUpstream({ apiKey = 'sk-ant-test' } = {}) {
@@ -40,12 +41,17 @@ export async function startAnthropicUpstream({ apiKey = 'sk-ant-test' } = {}) {
       res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_fake' });
       res.end(text);
     };
-    if (req.method !== 'POST' || req.url.split('?')[0] !== '/v1/messages')
+    const path = req.url.split('?')[0];
+    if (req.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/count_tokens'))
       return error(404, 'not_found_error', `fake: no ${req.method} ${req.url}`);
     if (req.headers['x-api-key'] !== apiKey) return error(401, 'authentication_error', 'invalid x-api-key');
     if (!req.headers['anthropic-version']) return error(400, 'invalid_request_error', 'anthropic-version: header is required');
-    const problem = validate(body);
+    const problem = validate(body, { countTokens: path.endsWith('/count_tokens') });
     if (problem) return error(400, 'invalid_request_error', problem);
+    if (path.endsWith('/count_tokens')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ input_tokens: COUNTED_TOKENS }));
+    }
     const status = Number(req.headers['x-fake-status'] ?? 0);
     if (status) return error(status, status === 529 ? 'overloaded_error' : 'api_error', status === 529 ? 'Overloaded' : 'fake error');
 
@@ -105,10 +111,10 @@ export async function startAnthropicUpstream({ apiKey = 'sk-ant-test' } = {}) {
 }
 
 // What the real API refuses, for the mistakes a translation could make.
-function validate(body) {
+function validate(body, { countTokens = false } = {}) {
   if (!body || typeof body !== 'object') return 'the body must be a JSON object';
   if (typeof body.model !== 'string' || !body.model) return 'model: field required';
-  if (!Number.isInteger(body.max_tokens) || body.max_tokens < 1) return 'max_tokens: field required';
+  if (!countTokens && (!Number.isInteger(body.max_tokens) || body.max_tokens < 1)) return 'max_tokens: field required';
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: at least one message is required';
   if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) return 'system: must be a string or blocks';
   let expected = 'user';

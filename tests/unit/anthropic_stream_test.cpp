@@ -3,6 +3,7 @@
 // error), fed whole and in random splits, and read back as OpenAI chunks.
 #include <doctest/doctest.h>
 
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -307,4 +308,169 @@ TEST_CASE("anthropic message and error bodies: translated whole, status mapped")
   // A body that is no message: an error, never the backend's bytes as a "completion".
   auto bad = relay(stage, R"({"type":"something"})", {}, false, 200, "application/json");
   CHECK(bj::parse(bad).as_object().contains("error"));
+}
+
+namespace {
+
+using providers::anthropic::messages_stage;
+
+// An OpenAI stream: reasoning, text, two tool calls (arguments in pieces), the finish, the
+// usage chunk, [DONE].
+const std::string kOpenAiStream =
+    "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"model\":\"qwen3\","
+    "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+    "\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"chatcmpl-7\",\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":"
+    "\"Think.\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"chatcmpl-7\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+    "\"Hi \\\"you\\\"\\n\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"chatcmpl-7\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+    "\"caf\xc3\xa9\"},\"finish_reason\":null}]}\r\n\r\n"
+    ": a comment\n\n"
+    "data: {\"id\":\"chatcmpl-7\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{"
+    "\"index\":0,\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+    "\"arguments\":\"\"}}]},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"chatcmpl-7\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{"
+    "\"index\":0,\"function\":{\"arguments\":\"{\\\"a\\\":\"}}]},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"chatcmpl-7\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{"
+    "\"index\":0,\"function\":{\"arguments\":\"1}\"}}]},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"chatcmpl-7\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{"
+    "\"index\":1,\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":\"g\","
+    "\"arguments\":\"{}\"}}]},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"chatcmpl-7\",\"choices\":[{\"index\":0,\"delta\":{},"
+    "\"finish_reason\":\"tool_calls\"}]}\n\n"
+    "data: {\"id\":\"chatcmpl-7\",\"choices\":[],\"usage\":{\"prompt_tokens\":20,"
+    "\"completion_tokens\":9,\"prompt_tokens_details\":{\"cached_tokens\":4}}}\n\n"
+    "data: [DONE]\n\n";
+
+struct anthropic_event_read {
+  std::string name;
+  bj::object data;
+};
+
+// The events, each checked whole: `event:` line, `data:` line, blank line; data's type is the
+// event's name.
+std::vector<anthropic_event_read> read_events(const std::string& sse) {
+  std::vector<anthropic_event_read> events;
+  std::size_t at = 0;
+  while (at < sse.size()) {
+    auto end = sse.find("\n\n", at);
+    REQUIRE(end != std::string::npos);
+    auto event = sse.substr(at, end - at);
+    at = end + 2;
+    REQUIRE(event.starts_with("event: "));
+    auto newline = event.find('\n');
+    REQUIRE(newline != std::string::npos);
+    auto name = event.substr(7, newline - 7);
+    auto data = event.substr(newline + 1);
+    REQUIRE(data.starts_with("data: "));
+    auto object = bj::parse(data.substr(6)).as_object();
+    CHECK(object["type"].as_string() == name);
+    events.push_back({name, std::move(object)});
+  }
+  return events;
+}
+
+std::string relay_messages(messages_stage& stage, const std::string& body,
+                           const std::vector<std::size_t>& cuts) {
+  auto head = head_of(200, "text/event-stream");
+  stage.on_head(head);
+  REQUIRE(stage.output() != nullptr);
+  stage.client_head(head);
+  std::string sent;
+  std::size_t from = 0;
+  for (auto cut : cuts) {
+    stage.on_data(std::string_view(body).substr(from, cut - from));
+    sent += *stage.output();
+    stage.output()->clear();
+    from = cut;
+  }
+  stage.on_data(std::string_view(body).substr(from));
+  stage.on_end(true);
+  sent += *stage.output();
+  stage.output()->clear();
+  return sent;
+}
+
+}  // namespace
+
+TEST_CASE("OpenAI stream as Anthropic events: blocks in order, stop reason, usage at the end") {
+  messages_stage stage;
+  auto events = read_events(relay_messages(stage, kOpenAiStream, {}));
+  std::vector<std::string> names;
+  for (auto& e : events) names.push_back(e.name);
+  INFO(std::accumulate(names.begin(), names.end(), std::string(),
+                       [](std::string a, const std::string& b) { return a + " " + b; }));
+  CHECK(names ==
+        std::vector<std::string>{"message_start", "content_block_start", "content_block_delta",
+                                 "content_block_stop", "content_block_start", "content_block_delta",
+                                 "content_block_delta", "content_block_stop", "content_block_start",
+                                 "content_block_delta", "content_block_delta", "content_block_stop",
+                                 "content_block_start", "content_block_delta", "content_block_stop",
+                                 "message_delta", "message_stop"});
+  auto& start = events[0].data["message"].as_object();
+  CHECK(start["id"] == "chatcmpl-7");
+  CHECK(start["model"] == "qwen3");
+  CHECK(start["role"] == "assistant");
+  // The blocks: thinking 0, text 1, tool_use 2 and 3, each index used by its events only.
+  CHECK(events[1].data["content_block"].as_object()["type"] == "thinking");
+  CHECK(events[2].data["delta"].as_object()["thinking"] == "Think.");
+  CHECK(events[4].data["index"] == 1);
+  CHECK(events[5].data["delta"].as_object()["text"] == "Hi \"you\"\n");
+  CHECK(events[6].data["delta"].as_object()["text"] == "caf\xc3\xa9");
+  auto& tool = events[8].data["content_block"].as_object();
+  CHECK(tool["type"] == "tool_use");
+  CHECK(tool["id"] == "call_a");
+  CHECK(tool["name"] == "f");
+  CHECK(events[9].data["delta"].as_object()["partial_json"] == "{\"a\":");
+  CHECK(events[10].data["delta"].as_object()["partial_json"] == "1}");
+  CHECK(events[11].data["index"] == 2);
+  CHECK(events[12].data["content_block"].as_object()["id"] == "call_b");
+  CHECK(events[12].data["index"] == 3);
+  auto& end = events[15].data;
+  CHECK(end["delta"].as_object()["stop_reason"] == "tool_use");
+  CHECK(end["usage"].as_object()["input_tokens"] == 16);
+  CHECK(end["usage"].as_object()["cache_read_input_tokens"] == 4);
+  CHECK(end["usage"].as_object()["output_tokens"] == 9);
+  REQUIRE(stage.reported_usage() != nullptr);
+  CHECK(stage.reported_usage()->input == 20);
+  CHECK(stage.reported_usage()->model == "qwen3");
+}
+
+TEST_CASE("OpenAI stream as Anthropic events: any split gives the same events") {
+  messages_stage stage;
+  auto whole = relay_messages(stage, kOpenAiStream, {});
+  std::mt19937 random(777);
+  for (int round = 0; round < 300; ++round) {
+    std::vector<std::size_t> cuts;
+    if (round == 0) {
+      for (std::size_t i = 1; i < kOpenAiStream.size(); ++i) cuts.push_back(i);
+    } else {
+      std::uniform_int_distribution<std::size_t> at(1, kOpenAiStream.size() - 1);
+      for (int i = 0; i < 1 + round % 12; ++i) cuts.push_back(at(random));
+      std::sort(cuts.begin(), cuts.end());
+      cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    }
+    REQUIRE(relay_messages(stage, kOpenAiStream, cuts) == whole);
+  }
+}
+
+TEST_CASE("OpenAI stream as Anthropic events: an error chunk ends it with an error event") {
+  messages_stage stage;
+  std::string body =
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+      "data: {\"error\":{\"message\":\"crashed\",\"type\":\"server_error\"}}\n\n"
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"late\"}}]}\n\n";
+  auto events = read_events(relay_messages(stage, body, {}));
+  REQUIRE(events.size() == 4);  // message_start, block start, delta, error
+  CHECK(events.back().name == "error");
+  CHECK(events.back().data["error"].as_object()["message"] == "crashed");
+  CHECK(stage.failed());
+  // A stream with no [DONE] still ends properly at the body's end; garbage is skipped.
+  messages_stage other;
+  auto ended = read_events(relay_messages(
+      other,
+      "data: nonsense\n\ndata: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n",
+      {}));
+  CHECK(ended.back().name == "message_stop");
 }

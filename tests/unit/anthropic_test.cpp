@@ -186,3 +186,109 @@ TEST_CASE("anthropic errors in OpenAI's shape, with the status a client retries"
   CHECK(anthropic::error_to_openai(502, "<html>bad gateway</html>", out) == 502);
   CHECK(json::parse(out).at("error").at("type") == "api_error");
 }
+
+// The reverse direction: an Anthropic client's request for an OpenAI-compatible backend.
+TEST_CASE("messages request as chat completions: system, tool turns, images, tools, options") {
+  std::string out;
+  auto why = anthropic::messages_to_chat(R"({
+    "model": "claude-sonnet-4-5", "max_tokens": 512, "stream": true,
+    "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+    "messages": [
+      {"role": "user", "content": [
+        {"type": "text", "text": "What is in this picture, and the weather?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}}]},
+      {"role": "assistant", "content": [
+        {"type": "thinking", "thinking": "I need the weather.", "signature": "sig"},
+        {"type": "text", "text": "Checking."},
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]},
+      {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "18 C"}]},
+        {"type": "text", "text": "And tomorrow?"}]}
+    ],
+    "tools": [{"name": "get_weather", "description": "Weather", "input_schema": {"type": "object"}}],
+    "tool_choice": {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": true},
+    "stop_sequences": ["END"], "temperature": 0.3, "top_p": 0.9, "top_k": 5,
+    "metadata": {"user_id": "u-1"}, "thinking": {"type": "enabled", "budget_tokens": 4000}
+  })",
+                                         "qwen3:8b", out);
+  INFO(why);
+  REQUIRE(why.empty());
+  CHECK(json::parse(out) == json::parse(R"({
+    "model": "qwen3:8b",
+    "messages": [
+      {"role": "system", "content": "Be brief."},
+      {"role": "user", "content": [
+        {"type": "text", "text": "What is in this picture, and the weather?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBOR"}}]},
+      {"role": "assistant", "content": "Checking.", "tool_calls": [
+        {"id": "toolu_1", "type": "function",
+         "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+      {"role": "tool", "tool_call_id": "toolu_1", "content": "18 C"},
+      {"role": "user", "content": "And tomorrow?"}
+    ],
+    "max_tokens": 512, "stop": ["END"], "temperature": 0.3, "top_p": 0.9, "user": "u-1",
+    "reasoning_effort": "medium", "stream": true, "stream_options": {"include_usage": true},
+    "tools": [{"type": "function",
+               "function": {"name": "get_weather", "description": "Weather",
+                            "parameters": {"type": "object"}}}],
+    "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+    "parallel_tool_calls": false
+  })"));
+}
+
+TEST_CASE("messages request: what an OpenAI-compatible backend cannot take is a clear error") {
+  std::string out;
+  CHECK(anthropic::messages_to_chat("[1]", "m", out) == "the body is not a JSON object");
+  CHECK(anthropic::messages_to_chat(R"({"messages": {}})", "m", out) ==
+        "messages must be an array");
+  CHECK(
+      anthropic::messages_to_chat(R"({"messages": [{"role": "system", "content": "x"}]})", "m", out)
+          .find("role \"system\"") != std::string::npos);
+  CHECK(anthropic::messages_to_chat(
+            R"({"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]})",
+            "m", out)
+            .find("\"document\"") != std::string::npos);
+  CHECK(anthropic::messages_to_chat(
+            R"({"messages": [], "tools": [{"type": "web_search_20250305", "name": "web_search"}]})",
+            "m", out)
+            .find("Anthropic's own") != std::string::npos);
+}
+
+TEST_CASE("a chat completion as an Anthropic message; OpenAI errors in Anthropic's shape") {
+  std::string out;
+  aigw::json::usage_reading usage;
+  REQUIRE(anthropic::chat_to_message(R"({
+    "id": "chatcmpl-1", "object": "chat.completion", "model": "qwen3:8b",
+    "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+      "role": "assistant", "content": "Let me look.", "reasoning_content": "Hmm.",
+      "tool_calls": [{"id": "call_1", "type": "function",
+                      "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}}]}}],
+    "usage": {"prompt_tokens": 20, "completion_tokens": 9, "prompt_tokens_details": {"cached_tokens": 4}}
+  })",
+                                     out, &usage));
+  CHECK(json::parse(out) == json::parse(R"({
+    "id": "chatcmpl-1", "type": "message", "role": "assistant", "model": "qwen3:8b",
+    "content": [
+      {"type": "thinking", "thinking": "Hmm.", "signature": ""},
+      {"type": "text", "text": "Let me look."},
+      {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Oslo"}}],
+    "stop_reason": "tool_use", "stop_sequence": null,
+    "usage": {"input_tokens": 16, "output_tokens": 9, "cache_read_input_tokens": 4,
+              "cache_creation_input_tokens": 0}
+  })"));
+  CHECK(usage.found);
+  CHECK(usage.input == 20);
+  CHECK(usage.cached_input == 4);
+  CHECK_FALSE(anthropic::chat_to_message(R"({"object": "list"})", out));
+
+  anthropic::error_to_anthropic(429, R"({"error": {"message": "slow down", "type": "x"}})", out);
+  CHECK(json::parse(out) ==
+        json::parse(
+            R"({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})"));
+  anthropic::error_to_anthropic(500, R"({"error": "model crashed"})", out);  // Ollama's shape
+  CHECK(json::parse(out) ==
+        json::parse(
+            R"({"type": "error", "error": {"type": "api_error", "message": "model crashed"}})"));
+  anthropic::error_to_anthropic(503, "<html>", out);
+  CHECK(json::parse(out).at("error").at("type") == "overloaded_error");
+}

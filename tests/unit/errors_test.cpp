@@ -77,3 +77,18 @@ TEST_CASE("overload refusals are 503s that close the connection") {
   CHECK(aigw::closes_connection(errc::too_many_connections));
   CHECK(aigw::http_status(errc::unsafe_model_name) == http::status::bad_request);
 }
+
+TEST_CASE("errors in Anthropic's shape for its clients, the type by status") {
+  auto body = boost::json::parse(
+      aigw::render_error_json(aigw::errc::missing_model, "", aigw::client_api::anthropic));
+  CHECK(body.at("type") == "error");
+  CHECK(body.at("error").at("type") == "invalid_request_error");
+  CHECK(body.at("error").at("message").as_string().size() > 0);
+  CHECK(aigw::anthropic_error_type(404) == "not_found_error");
+  CHECK(aigw::anthropic_error_type(429) == "rate_limit_error");
+  CHECK(aigw::anthropic_error_type(503) == "overloaded_error");
+  CHECK(aigw::anthropic_error_type(502) == "api_error");
+  auto unavailable = boost::json::parse(
+      aigw::render_error_json(aigw::errc::no_backend, "", aigw::client_api::anthropic));
+  CHECK(unavailable.at("error").at("type") == "overloaded_error");
+}

@@ -65,6 +65,21 @@ const std::string kCompletionsMultiline =
     "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"choices\":[{\"text\":\"x\"}],\n"
     "data: \"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}\n\n";
 
+// Anthropic's Messages stream: the input (and cache) counts at message_start, nested in its
+// message; the output so far at each message_delta.
+const std::string kAnthropic =
+    "event: message_start\n"
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude-x\","
+    "\"usage\":{\"input_tokens\":30,\"cache_read_input_tokens\":10,"
+    "\"cache_creation_input_tokens\":2,\"output_tokens\":1}}}\n\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+    "\"text\":\"hi\"}}\n\n"
+    "event: message_delta\n"
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+    "\"usage\":{\"output_tokens\":15}}\n\n"
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
 struct counted {
   bool found;
   std::uint64_t input, output, cached, reasoning;
@@ -117,6 +132,8 @@ TEST_CASE("usage is read exactly from each stream shape, whatever the reads") {
       {"Responses API", kResponses, {true, 37, 11, 0, 8, "o4-mini"}},
       {"Ollama", kOllama, {true, 26, 2, 0, 0, "llama3.2"}},
       {"completions, multi-line data", kCompletionsMultiline, {true, 3, 1, 0, 0, ""}},
+      // Input as OpenAI counts it: the cache reads and writes included.
+      {"Anthropic Messages", kAnthropic, {true, 42, 15, 10, 0, "claude-x"}},
   };
   for (const auto& s : shapes) {
     CAPTURE(s.name);

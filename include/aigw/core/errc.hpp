@@ -8,6 +8,8 @@
 
 #include <boost/beast/http/status.hpp>
 
+#include "aigw/core/client_api.hpp"
+
 namespace aigw {
 
 enum class errc {
@@ -52,9 +54,16 @@ std::string_view proxy_status_token(errc e) noexcept;
 // Whether the client connection must be closed after the reply (framing is unknown).
 bool closes_connection(errc e) noexcept;
 
-// {"error":{"message":...,"type":...,"param":null,"code":...}}; `detail` is appended to the
-// standard message when not empty. The detail must never contain a secret.
-std::string render_error_json(errc e, std::string_view detail = {});
+// {"error":{"message":...,"type":...,"param":null,"code":...}}, or for an Anthropic client
+// {"type":"error","error":{"type":...,"message":...}}; `detail` is appended to the standard
+// message when not empty. The detail must never contain a secret.
+std::string render_error_json(errc e, std::string_view detail = {},
+                              client_api api = client_api::openai);
+
+// Anthropic's error "type" for an HTTP status (invalid_request_error, authentication_error,
+// permission_error, not_found_error, request_too_large, rate_limit_error, api_error,
+// overloaded_error).
+std::string_view anthropic_error_type(unsigned status) noexcept;
 
 }  // namespace aigw
 

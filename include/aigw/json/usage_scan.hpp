@@ -20,8 +20,10 @@ struct usage_reading {
 // Fills `out` from `json` (which needs parse_padding spare capacity, model_extractor.hpp):
 // chat and completions usage (prompt_tokens, completion_tokens, *_details.cached_tokens and
 // reasoning_tokens), the Responses API's (input_tokens, output_tokens, input_tokens_details,
-// output_tokens_details), and Anthropic-style cache counts (cache_read_input_tokens,
-// cache_creation_input_tokens). Leaves `out` as it was when there is no usage object.
+// output_tokens_details), and Anthropic's (a message's, or a stream event's: message_start's
+// message.usage, message_delta's usage; input_tokens plus the cache reads and writes are the
+// input, as OpenAI counts it). Only the counts the object gives change `out`, so an Anthropic
+// stream's events add up. Leaves `out` as it was when there is no usage object.
 // Returns false when `json` is not a JSON object.
 bool read_usage(const std::string& json, usage_reading& out);
 

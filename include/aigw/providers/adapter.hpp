@@ -38,10 +38,11 @@ struct upstream_call {
   // A body that streams from the client after the head (its declared length): the
   // original body is then empty, and nothing rewrites it.
   std::uint64_t streamed_body_length = 0;
-  std::string_view request_id = {};
+  std::string_view request_id = {};  // sent upstream as x-request-id, in place of the client's
   // Ask the backend for usage on this stream (stream_options.include_usage), which the client
   // did not: the usage stage takes it out again before the client sees it.
-  bool force_usage = false;  // sent upstream as x-request-id, in place of the client's
+  bool force_usage = false;
+  client_api api = client_api::openai;  // the API the client speaks (its path says)
   std::string_view model() const { return upstream_model.empty() ? client_model : upstream_model; }
 };
 
@@ -62,6 +63,13 @@ class adapter {
  protected:
   // The body with the model overridden, or the original one (no copy) without an override.
   static std::string_view body_for(const upstream_call& call, std::string& scratch);
+  // For the OpenAI-compatible schemas: the operation (the path after /v1) and body to send.
+  // An OpenAI client's own, with the model overridden (body_for); an Anthropic client's
+  // /messages as chat completions (anthropic::messages_to_chat, in `scratch`). Its
+  // count_tokens has no counterpart: errc::not_found, and `detail` says so.
+  static errc openai_operation(const upstream_call& call, const upstream::target& target,
+                               std::string& scratch, std::string_view& rest, std::string_view& body,
+                               std::string& detail);
   // The head after the request target: the line's end, the header policy, Host, the
   // backend's credentials, `extra_fields` ("Name: value\r\n" lines) and Content-Length.
   // `target_start` is where the target begins.

@@ -46,7 +46,29 @@ constexpr unsigned openai_status(unsigned status) noexcept {
 // send (openai_status).
 unsigned error_to_openai(unsigned status, std::string_view anthropic_body, std::string& out);
 
-// OpenAI's finish_reason for an Anthropic stop_reason.
+// OpenAI's finish_reason for an Anthropic stop_reason, and the other way round.
 std::string_view finish_reason(std::string_view stop_reason) noexcept;
+std::string_view stop_reason(std::string_view finish_reason) noexcept;
+
+// The reverse, for Anthropic's clients (POST /v1/messages) in front of an OpenAI-compatible
+// backend: a Messages request as a chat completions one, into `out`, with `model` as the
+// model:
+//   system (a string or text blocks) -> a system message; text and image blocks (base64 as
+//   data: URLs) -> content parts; tool_use blocks -> tool_calls; tool_result blocks -> tool
+//   messages, before the rest of their turn; thinking blocks are dropped (the backend did not
+//   write them); tools (custom ones) -> functions, tool_choice, disable_parallel_tool_use ->
+//   parallel_tool_calls; max_tokens, stop_sequences, temperature, top_p, metadata.user_id ->
+//   user; thinking's budget -> reasoning_effort; stream -> stream with usage asked for.
+// Returns "" on success, else why it cannot be translated (a client error: 400).
+std::string messages_to_chat(std::string_view anthropic_body, std::string_view model,
+                             std::string& out);
+
+// An OpenAI chat.completion as an Anthropic message, into `out` (and its counts into `usage`
+// when given). Returns false when it is not one.
+bool chat_to_message(std::string_view openai_body, std::string& out,
+                     json::usage_reading* usage = nullptr);
+
+// An OpenAI-shaped error body in Anthropic's shape, into `out`.
+void error_to_anthropic(unsigned status, std::string_view openai_body, std::string& out);
 
 }  // namespace aigw::providers::anthropic

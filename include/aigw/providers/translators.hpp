@@ -11,22 +11,22 @@ namespace aigw::providers {
 
 class translators {
  public:
-  // The stage for an attempt on a backend of `schema`, prepared for the request; nullptr
-  // for none.
-  proxy::response_stage* for_attempt(config::schema schema, const json::request_fields& request) {
-    switch (schema) {
-      case config::schema::anthropic:
-        anthropic_.prepare(request.include_usage);
-        return &anthropic_;
-      case config::schema::openai:
-      case config::schema::azure_openai:
-        return nullptr;
+  // The stage for an attempt on a backend of `schema` for a client speaking `api`, prepared
+  // for the request; nullptr for none.
+  proxy::response_stage* for_attempt(config::schema schema, client_api api,
+                                     const json::request_fields& request) {
+    bool anthropic_backend = schema == config::schema::anthropic;
+    if (api == client_api::openai && anthropic_backend) {
+      anthropic_chat_.prepare(request.include_usage);
+      return &anthropic_chat_;
     }
+    if (api == client_api::anthropic && !anthropic_backend) return &anthropic_messages_;
     return nullptr;
   }
 
  private:
-  anthropic::chat_stage anthropic_;
+  anthropic::chat_stage anthropic_chat_;          // Anthropic's answers for OpenAI clients
+  anthropic::messages_stage anthropic_messages_;  // OpenAI's answers for Anthropic clients
 };
 
 }  // namespace aigw::providers

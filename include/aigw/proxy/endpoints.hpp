@@ -2,6 +2,8 @@
 // The OpenAI API paths the gateway serves, and how each is handled.
 #include <string_view>
 
+#include "aigw/core/client_api.hpp"
+
 namespace aigw::proxy {
 
 enum class endpoint_kind {
@@ -16,6 +18,7 @@ struct endpoint {
   endpoint_kind kind = endpoint_kind::unknown;
   bool needs_model = false;  // a POST without a model is a 400 (sub-paths never need one)
   std::string_view rest;     // the path after "/v1", e.g. "/chat/completions"
+  client_api api = client_api::openai;  // /messages...: Anthropic's
 };
 
 // `path` is the request target without its query string.

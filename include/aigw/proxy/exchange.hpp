@@ -57,6 +57,7 @@ struct exchange_request {
   // only a 200 event stream is relayed, as more of that body; any other answer is held.
   bool continuation = false;
   body_framing continuation_framing = body_framing::chunked;
+  client_api api = client_api::openai;  // the shape of an error event the gateway writes
 };
 
 // A backend's answer that was not relayed (exchange_request::hold_5xx / hold_429): relayed
@@ -90,7 +91,7 @@ struct exchange_result {
 
 // The last event of an event stream cut after its head (OpenAI's error shape), as the
 // client's framing wants it: a chunk of its own, or bare bytes before the close.
-std::string stream_error_event(errc e, body_framing framing);
+std::string stream_error_event(errc e, body_framing framing, client_api api = client_api::openai);
 // Writes it to the client (its write under `idle`); true when it was sent.
 awaitable<bool> write_stream_error(tcp::socket& client, deadline& client_deadline, duration idle,
                                    errc e, body_framing framing);

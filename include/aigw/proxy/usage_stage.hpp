@@ -15,7 +15,7 @@
 namespace aigw::proxy {
 
 // Whether a request to `rest` (the path after /v1) returns token usage: chat, completions,
-// embeddings and the Responses API.
+// embeddings, the Responses API and Anthropic's Messages API.
 bool reports_usage(std::string_view rest) noexcept;
 
 class usage_stage final : public response_stage {
