@@ -166,6 +166,8 @@ function rows(meta) {
     ['proxy CPU time per SSE stream, 21 events back to back, 16 clients (µs)', 'sse_cpu_16', 1, 'nginx'],
     ['  the same, usage accounting off: 1 client (µs)', 'sse_cpu_1_nousage', 1, 'nginx'],
     ['  the same, usage accounting off: 16 clients (µs)', 'sse_cpu_16_nousage', 1, 'nginx'],
+    ["  the same, translated from an Anthropic backend's events: 1 client (µs)", 'sse_cpu_1_anthropic', 1, 'nginx'],
+    ["  the same, translated from an Anthropic backend's events: 16 clients (µs)", 'sse_cpu_16_anthropic', 1, 'nginx'],
     ['system calls per SSE stream, 21 events, 1 client (strace -c)', 'syscalls_stream', 1, 'nginx'],
     ['system calls per non-streaming request, 1 connection (strace -c)', 'syscalls_request', 1, 'nginx'],
     `Scale (${meta.scale} concurrent streams, 20 chunks 250 ms apart)`,

@@ -1,6 +1,8 @@
 // A fast fake LLM upstream for benchmarks: answers POST /v1/chat/completions with a small
-// fixed completion, or with "stream": true, N SSE chunks then [DONE]. Steered by request
-// headers x-fake-chunks (default 20) and x-fake-delay-ms (default 0). One io_context per
+// fixed completion, or with "stream": true, N SSE chunks then [DONE]; POST /v1/messages as
+// Anthropic's Messages API does (a message, or a stream of N text deltas between its start
+// and stop events), for the cost of translation. Steered by request headers x-fake-chunks
+// (default 20) and x-fake-delay-ms (default 0). One io_context per
 // thread with SO_REUSEPORT acceptors, so it is never the bottleneck of the rig.
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -38,6 +40,27 @@ constexpr std::string_view kLastChunk =
     "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":20,\"total_tokens\":29}}\n\n";
 constexpr std::string_view kDone = "data: [DONE]\n\n";
 
+// Anthropic's shapes (POST /v1/messages).
+constexpr std::string_view kMessage =
+    R"({"id":"msg_bench","type":"message","role":"assistant","model":"bench","content":)"
+    R"([{"type":"text","text":"Hello from the bench."}],"stop_reason":"end_turn",)"
+    R"("stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":5}})";
+constexpr std::string_view kMessageStart =
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_bench\","
+    "\"type\":\"message\",\"role\":\"assistant\",\"model\":\"bench\",\"content\":[],"
+    "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":9,"
+    "\"output_tokens\":1}}}\n\n"
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+    "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+constexpr std::string_view kMessageDelta =
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+    "\"delta\":{\"type\":\"text_delta\",\"text\":\"tok\"}}\n\n";
+constexpr std::string_view kMessageEnd =
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+    "\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":20}}\n\n"
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
 unsigned header_number(const http::fields& h, std::string_view name, unsigned fallback) {
   auto it = h.find(name);
   if (it == h.end()) return fallback;
@@ -61,10 +84,11 @@ net::awaitable<void> serve(tcp::socket socket) {
     http::request<http::string_body> req;
     auto [ec, n] = co_await http::async_read(socket, buffer, req, use_tuple);
     if (ec) co_return;
+    bool anthropic = req.target().ends_with("/messages");
     if (!wants_stream(req.body())) {
       http::response<http::string_body> res{http::status::ok, 11};
       res.set(http::field::content_type, "application/json");
-      res.body() = kCompletion;
+      res.body() = anthropic ? kMessage : kCompletion;
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
       auto [wec, wn] = co_await http::async_write(socket, res, use_tuple);
@@ -82,18 +106,23 @@ net::awaitable<void> serve(tcp::socket socket) {
     auto [hec, hn] = co_await http::async_write_header(socket, sr, use_tuple);
     if (hec) co_return;
     net::steady_timer timer(socket.get_executor());
+    if (anthropic) {
+      auto [sec, sn] = co_await net::async_write(
+          socket, http::make_chunk(net::buffer(kMessageStart)), use_tuple);
+      if (sec) co_return;
+    }
     for (unsigned i = 0; i < chunks; ++i) {
       if (delay_ms && i > 0) {
         timer.expires_after(std::chrono::milliseconds(delay_ms));
         co_await timer.async_wait(use_tuple);
       }
-      auto chunk = i + 1 == chunks ? kLastChunk : kChunk;
+      auto chunk = anthropic ? kMessageDelta : i + 1 == chunks ? kLastChunk : kChunk;
       auto [cec, cn] =
           co_await net::async_write(socket, http::make_chunk(net::buffer(chunk)), use_tuple);
       if (cec) co_return;
     }
-    auto [dec, dn] =
-        co_await net::async_write(socket, http::make_chunk(net::buffer(kDone)), use_tuple);
+    auto [dec, dn] = co_await net::async_write(
+        socket, http::make_chunk(net::buffer(anthropic ? kMessageEnd : kDone)), use_tuple);
     if (dec) co_return;
     auto [lec, ln] = co_await net::async_write(socket, http::make_chunk_last(), use_tuple);
     if (lec || !req.keep_alive()) co_return;

@@ -1,5 +1,6 @@
 #include "aigw/config/loader.hpp"
 
+#include "aws_credentials.hpp"
 #include "yaml_reader.hpp"
 
 #include <re2/re2.h>
@@ -141,10 +142,58 @@ void read_circuit_breaker(const reader& parent, circuit_breaker& out) {
     throw config_error(fmt::format("{}: window and cooldown must be longer than 0", r.path()));
 }
 
+// `schema: bedrock`: the region, the model ids, a default max_tokens, the credentials.
+void read_bedrock(const reader& r, backend& b) {
+  b.schema = config::schema::bedrock;
+  b.region = r.required_string("region");
+  bool region_ok = !b.region.empty() && b.region.size() <= 32 &&
+                   std::all_of(b.region.begin(), b.region.end(), [](char c) {
+                     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                   });
+  if (!region_ok)
+    throw config_error(fmt::format("{}: \"{}\" is not an AWS region (like us-east-1)",
+                                   r.child_path("region"), b.region));
+  b.max_tokens = 0;
+  if (auto n = r.get_number("max_tokens", 1, 1000000, "a token count (1 or more)"))
+    b.max_tokens = *n;
+  if (r.has("model_ids")) {
+    auto ids = r.child("model_ids");
+    ids.require_map();
+    for (const auto& entry : ids.node()) {
+      auto model = entry.first.as<std::string>();
+      b.deployments.emplace_back(model, ids.required_string(model));
+    }
+  }
+  std::string profile;
+  if (r.has("aws")) {
+    auto a = r.child("aws");
+    a.allow_only({"access_key_id", "secret_access_key", "session_token", "profile"});
+    profile = a.string("profile").value_or("");
+    if (a.has("access_key_id") || a.has("secret_access_key")) {
+      if (!profile.empty())
+        throw config_error(fmt::format("{}: keys or a profile, not both", a.path()));
+      auto& c = b.aws;
+      c.from = aws_credentials::origin::config;
+      c.access_key_id = a.required_string("access_key_id");
+      c.secret_access_key = a.required_string("secret_access_key");
+      c.session_token = a.string("session_token").value_or("");
+      c.access_key_id_ref = a.env_reference("access_key_id");
+      c.secret_access_key_ref = a.env_reference("secret_access_key");
+      c.session_token_ref = a.env_reference("session_token");
+      if (c.access_key_id.empty() || c.secret_access_key.empty())
+        throw config_error(
+            fmt::format("{}: access_key_id and secret_access_key are empty", a.path()));
+      return;
+    }
+  }
+  b.aws = default_aws_credentials(r.env(), profile, r.path());
+}
+
 backend read_backend(const reader& r, const gateway& g) {
   const timeouts& defaults = g.timeouts;
   r.allow_only({"name", "url", "api_key", "ca_file", "tls_insecure_skip_verify", "timeouts",
-                "schema", "api_version", "deployments", "max_tokens", "circuit_breaker"});
+                "schema", "api_version", "deployments", "max_tokens", "region", "aws", "model_ids",
+                "circuit_breaker"});
   backend b;
   b.name = r.required_string("name");
   auto schema = r.string("schema").value_or("openai");
@@ -165,19 +214,31 @@ backend read_backend(const reader& r, const gateway& g) {
     b.schema = config::schema::anthropic;
     if (auto n = r.get_number("max_tokens", 1, 1000000, "a token count (1 or more)"))
       b.max_tokens = *n;
+  } else if (schema == "bedrock") {
+    read_bedrock(r, b);
   } else {
-    throw config_error(fmt::format("{}: \"{}\" is not a schema (openai, azure-openai or anthropic)",
-                                   r.child_path("schema"), schema));
+    throw config_error(
+        fmt::format("{}: \"{}\" is not a schema (openai, azure-openai, anthropic or bedrock)",
+                    r.child_path("schema"), schema));
   }
-  if (b.schema != config::schema::anthropic && r.has("max_tokens"))
-    throw config_error(fmt::format("{}: max_tokens needs schema: anthropic", r.path()));
+  bool takes_max_tokens =
+      b.schema == config::schema::anthropic || b.schema == config::schema::bedrock;
+  if (!takes_max_tokens && r.has("max_tokens"))
+    throw config_error(fmt::format("{}: max_tokens needs schema: anthropic or bedrock", r.path()));
+  if (b.schema != config::schema::bedrock)
+    for (auto key : {"region", "aws", "model_ids"})
+      if (r.has(key))
+        throw config_error(fmt::format("{}: {} needs schema: bedrock", r.path(), key));
   if (b.schema != config::schema::azure_openai && (r.has("api_version") || r.has("deployments")))
     throw config_error(
         fmt::format("{}: api_version and deployments need schema: azure-openai", r.path()));
   if (!std::all_of(b.name.begin(), b.name.end(), is_backend_name_char))
     throw config_error(fmt::format("{}: \"{}\" may only use letters, digits and - _ . : /",
                                    r.child_path("name"), b.name));
-  b.url = r.required_string("url");
+  // A Bedrock backend's URL defaults to its region's runtime endpoint.
+  b.url = b.schema == config::schema::bedrock && !r.has("url")
+              ? fmt::format("https://bedrock-runtime.{}.amazonaws.com", b.region)
+              : r.required_string("url");
   validate_url(b.url, r.child_path("url"));
   b.api_key = r.string("api_key").value_or("");
   b.api_key_ref = r.env_reference("api_key");

@@ -22,6 +22,36 @@ std::string size_text(std::uint64_t n) {
   return fmt::format("{}", n);
 }
 
+// A Bedrock backend's settings; its credentials as they were named (a ${VAR}, a profile),
+// never their values.
+void emit_bedrock(YAML::Emitter& out, const backend& b) {
+  out << YAML::Key << "schema" << YAML::Value << "bedrock" << YAML::Key << "region" << YAML::Value
+      << b.region;
+  if (b.max_tokens) out << YAML::Key << "max_tokens" << YAML::Value << b.max_tokens;
+  if (!b.deployments.empty()) {
+    out << YAML::Key << "model_ids" << YAML::Value << YAML::BeginMap;
+    for (const auto& [model, id] : b.deployments) out << YAML::Key << model << YAML::Value << id;
+    out << YAML::EndMap;
+  }
+  const auto& c = b.aws;
+  auto named = [](const std::string& ref, const char* placeholder) {
+    return ref.empty() ? std::string(placeholder) : ref;
+  };
+  if (c.from == aws_credentials::origin::config) {
+    out << YAML::Key << "aws" << YAML::Value << YAML::BeginMap << YAML::Key << "access_key_id"
+        << YAML::Value << named(c.access_key_id_ref, "${REDACTED_AWS_ACCESS_KEY_ID}") << YAML::Key
+        << "secret_access_key" << YAML::Value
+        << named(c.secret_access_key_ref, "${REDACTED_AWS_SECRET_ACCESS_KEY}");
+    if (!c.session_token.empty())
+      out << YAML::Key << "session_token" << YAML::Value
+          << named(c.session_token_ref, "${REDACTED_AWS_SESSION_TOKEN}");
+    out << YAML::EndMap;
+  } else if (!c.profile.empty()) {
+    out << YAML::Key << "aws" << YAML::Value << YAML::BeginMap << YAML::Key << "profile"
+        << YAML::Value << c.profile << YAML::EndMap;
+  }
+}
+
 void emit_breaker(YAML::Emitter& out, const circuit_breaker& b) {
   out << YAML::Key << "circuit_breaker" << YAML::Value;
   if (!b.enabled) {
@@ -124,6 +154,7 @@ std::string print_native(const gateway& g) {
     if (b.schema == schema::anthropic)
       out << YAML::Key << "schema" << YAML::Value << "anthropic" << YAML::Key << "max_tokens"
           << YAML::Value << b.max_tokens;
+    if (b.schema == schema::bedrock) emit_bedrock(out, b);
     if (!b.api_key.empty())  // never the key itself
       out << YAML::Key << "api_key" << YAML::Value
           << (b.api_key_ref.empty() ? std::string("${REDACTED_API_KEY}") : b.api_key_ref);

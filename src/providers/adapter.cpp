@@ -6,6 +6,7 @@
 #include "aigw/proxy/header_policy.hpp"
 #include "anthropic_adapter.hpp"
 #include "azure_openai.hpp"
+#include "bedrock_adapter.hpp"
 #include "openai.hpp"
 
 namespace aigw::providers {
@@ -64,9 +65,12 @@ const adapter& adapter_for(config::schema schema) noexcept {
   static const openai_adapter openai;
   static const azure_openai_adapter azure;
   static const anthropic_adapter anthropic;
+  static const bedrock_adapter bedrock;
   switch (schema) {
     case config::schema::anthropic:
       return anthropic;
+    case config::schema::bedrock:
+      return bedrock;
     case config::schema::azure_openai:
       return azure;
     case config::schema::openai:

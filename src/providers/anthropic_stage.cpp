@@ -27,8 +27,7 @@ void chat_stage::on_head(const http::response_header<>& head) {
   events_ = {};
   held_.clear();
   out_.clear();
-  id_ = "\"\"";
-  model_ = "\"\"";
+  chunks_.reset();
   tool_block_ = ~std::uint64_t(0);
   tool_calls_ = 0;
   counts_ = {};
@@ -98,75 +97,38 @@ void chat_stage::event(std::string_view data) {
   using block = json::anthropic_event::block;
   switch (e.type) {
     case kind::message_start:
-      if (!e.id.empty()) id_.assign(e.id);
-      if (!e.model.empty()) model_.assign(e.model);
+      chunks_.start(e.id, e.model);
+      if (e.model.size() > 2) usage_.model.assign(e.model.substr(1, e.model.size() - 2));
       take_usage(e.usage);
-      begin_chunk();
-      out_.append(R"("role":"assistant","content":"")");
-      end_chunk({});
+      chunks_.role(out_);
       return;
     case kind::block_start:
       if (e.what != block::tool_use) return;  // text and thinking come with their deltas
       tool_block_ = e.index;
-      begin_chunk();
-      out_.append(R"("tool_calls":[{"index":)");
-      append_number(out_, tool_calls_++);
-      out_.append(R"(,"id":)").append(e.id.empty() ? "\"\"" : e.id);
-      out_.append(R"(,"type":"function","function":{"name":)")
-          .append(e.name.empty() ? "\"\"" : e.name);
-      out_.append(R"(,"arguments":""}}])");
-      end_chunk({});
+      chunks_.tool_start(out_, tool_calls_++, e.id, e.name);
       return;
-    case kind::block_delta: {
+    case kind::block_delta:
       if (e.text.size() <= 2) return;  // "" (or no text): nothing to send
-      bool tool_arguments = e.what == block::tool_use && e.index == tool_block_;
-      if (e.what != block::text && e.what != block::thinking && !tool_arguments) return;
-      begin_chunk();
-      if (e.what == block::text) {
-        out_.append(R"("content":)").append(e.text);
-      } else if (e.what == block::thinking) {
-        out_.append(R"("reasoning_content":)").append(e.text);
-      } else {
-        out_.append(R"("tool_calls":[{"index":)");
-        append_number(out_, tool_calls_ - 1);
-        out_.append(R"(,"function":{"arguments":)").append(e.text).append("}}]");
-      }
-      end_chunk({});
+      if (e.what == block::text)
+        chunks_.content(out_, e.text);
+      else if (e.what == block::thinking)
+        chunks_.reasoning(out_, e.text);
+      else if (e.what == block::tool_use && e.index == tool_block_)
+        chunks_.tool_arguments(out_, tool_calls_ - 1, e.text);
       return;
-    }
     case kind::message_delta:
       take_usage(e.usage);
-      if (e.stop_reason.empty()) return;
-      begin_chunk();
-      end_chunk(finish_reason(e.stop_reason));
+      if (!e.stop_reason.empty()) chunks_.finish(out_, finish_reason(e.stop_reason));
       return;
     case kind::message_stop:
-      if (include_usage_ && usage_.found) {
-        out_.append(R"(data: {"id":)").append(id_);
-        out_.append(R"(,"object":"chat.completion.chunk","created":)");
-        append_number(out_, created_);
-        out_.append(R"(,"model":)")
-            .append(model_)
-            .append(R"(,"choices":[],"usage":{"prompt_tokens":)");
-        append_number(out_, static_cast<std::int64_t>(usage_.input));
-        out_.append(R"(,"completion_tokens":)");
-        append_number(out_, static_cast<std::int64_t>(usage_.output));
-        out_.append(R"(,"total_tokens":)");
-        append_number(out_, static_cast<std::int64_t>(usage_.input + usage_.output));
-        out_.append(R"(,"prompt_tokens_details":{"cached_tokens":)");
-        append_number(out_, static_cast<std::int64_t>(usage_.cached_input));
-        out_.append("}}}\n\n");
-      }
-      out_.append("data: [DONE]\n\n");
+      if (include_usage_ && usage_.found) chunks_.usage(out_, usage_);
+      chunk_writer::done(out_);
       return;
     case kind::error:
       // OpenAI's error event, with Anthropic's message; the relay then cuts the stream.
-      out_.append(R"(data: {"error":{"message":)")
-          .append(e.message.empty() ? R"("the Anthropic backend reported an error")" : e.message);
-      out_.append(R"(,"type":")").append(e.error_type.empty() ? "api_error" : e.error_type);
-      out_.append(R"(","param":null,"code":")")
-          .append(e.error_type.empty() ? "api_error" : e.error_type);
-      out_.append("\"}}\n\n");
+      chunk_writer::error(
+          out_, e.message.size() >= 2 ? e.message : R"("the Anthropic backend reported an error")",
+          e.error_type.empty() ? "api_error" : e.error_type);
       failed_ = true;
       return;
     case kind::block_stop:
@@ -175,23 +137,7 @@ void chat_stage::event(std::string_view data) {
   }
 }
 
-void chat_stage::begin_chunk() {
-  out_.append(R"(data: {"id":)").append(id_);
-  out_.append(R"(,"object":"chat.completion.chunk","created":)");
-  append_number(out_, created_);
-  out_.append(R"(,"model":)").append(model_).append(R"(,"choices":[{"index":0,"delta":{)");
-}
-
-void chat_stage::end_chunk(std::string_view finish_reason) {
-  out_.append(R"(},"finish_reason":)");
-  if (finish_reason.empty())
-    out_.append("null");
-  else
-    out_.append("\"").append(finish_reason).append("\"");
-  out_.append("}]}\n\n");
-}
-
-// Anthropic reports the input (and cache) counts at message_start and the output so far at
+// Anthropic reports the input (and cache) counts at message_start
 // each message_delta; OpenAI's prompt tokens count the cached ones too.
 void chat_stage::take_usage(const json::anthropic_usage& u) {
   if (u.input >= 0) counts_.input = u.input;
@@ -205,7 +151,6 @@ void chat_stage::take_usage(const json::anthropic_usage& u) {
   usage_.cache_creation_input = value(counts_.cache_creation);
   usage_.input = value(counts_.input) + usage_.cached_input + usage_.cache_creation_input;
   usage_.output = value(counts_.output);
-  if (usage_.model.empty() && model_.size() > 2) usage_.model.assign(model_, 1, model_.size() - 2);
 }
 
 }  // namespace aigw::providers::anthropic

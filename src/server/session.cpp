@@ -473,7 +473,9 @@ class session {
   }
 
   // Whether an OpenAI client's answers from a backend of `schema` are translated.
-  static bool translates(config::schema schema) { return schema == config::schema::anthropic; }
+  static bool translates(config::schema schema) {
+    return schema == config::schema::anthropic || schema == config::schema::bedrock;
+  }
 
   // The attempt loop: each planned target's adapter builds the upstream request from the
   // original body, and the exchange runs. It stops once a response head reached the client
@@ -628,7 +630,8 @@ class session {
     // A translated backend's answer goes through its translation, then usage accounting
     // (which takes the provider's own counts); the stages that read or rewrite OpenAI's
     // shapes (object ids, resume) have nothing to do there.
-    ctx.translator = translators_.for_attempt(target.schema, ctx.endpoint.api, ctx.fields);
+    ctx.translator =
+        translators_.for_attempt(target.schema, ctx.endpoint.api, ctx.fields, ctx.request_model);
     ctx.translated_stages.clear();
     bool tags_ids = false;
     if (ctx.translator) {
@@ -1070,6 +1073,8 @@ class session {
         return "azure.ai.openai";
       case config::schema::anthropic:
         return "anthropic";
+      case config::schema::bedrock:
+        return "aws.bedrock";
       case config::schema::openai:
         break;
     }

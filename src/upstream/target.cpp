@@ -36,6 +36,8 @@ target target::compile(const config::backend& backend, const std::string& path) 
   t.api_version = backend.api_version;
   t.deployments = backend.deployments;
   t.max_tokens = backend.max_tokens;
+  t.region = backend.region;
+  t.aws = {backend.aws.access_key_id, backend.aws.secret_access_key, backend.aws.session_token};
   // Both go into every request line to this backend.
   if (t.schema == config::schema::azure_openai && !is_safe_path_segment(t.api_version))
     throw config::config_error(

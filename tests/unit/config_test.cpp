@@ -257,3 +257,44 @@ TEST_CASE("admin, access log and metrics settings") {
   CHECK_FALSE(d.access_log);
   CHECK(error_of(std::string(kOne) + "access_log_format: xml\n").find("access_log_format") == 0);
 }
+
+TEST_CASE("translated schemas: anthropic and bedrock settings, checked and printed back") {
+  auto g = load(
+      "backends:\n"
+      "  - { name: claude, url: 'https://api.anthropic.com', schema: anthropic, "
+      "api_key: '${OPENAI_API_KEY}', max_tokens: 2000 }\n"
+      "  - name: aws\n"
+      "    schema: bedrock\n"
+      "    region: eu-central-1\n"
+      "    model_ids: { sonnet: 'anthropic.claude-3-5-sonnet-20240620-v1:0' }\n"
+      "    aws: { access_key_id: AKIDLITERAL, secret_access_key: '${OPENAI_API_KEY}' }\n"
+      "routes: [{ backend: claude }]\n");
+  REQUIRE(g.backends.size() == 2);
+  CHECK(g.backends[0].schema == aigw::config::schema::anthropic);
+  CHECK(g.backends[0].max_tokens == 2000);
+  const auto& aws = g.backends[1];
+  CHECK(aws.schema == aigw::config::schema::bedrock);
+  CHECK(aws.url == "https://bedrock-runtime.eu-central-1.amazonaws.com");
+  CHECK(aws.max_tokens == 0);
+  CHECK(aws.aws.access_key_id == "AKIDLITERAL");
+  CHECK(aws.aws.secret_access_key == "sk-test");
+  REQUIRE(aws.deployments.size() == 1);
+  auto printed = aigw::config::print_native(g);
+  CHECK(printed.find("schema: bedrock") != std::string::npos);
+  CHECK(printed.find("region: eu-central-1") != std::string::npos);
+  CHECK(printed.find("AKIDLITERAL") == std::string::npos);  // a literal key: redacted
+  CHECK(printed.find("${REDACTED_AWS_ACCESS_KEY_ID}") != std::string::npos);
+  CHECK(printed.find("secret_access_key: ${OPENAI_API_KEY}") != std::string::npos);
+  CHECK(printed.find("sk-test") == std::string::npos);
+
+  CHECK(error_of("backends: [{ name: a, schema: bedrock, region: 'us east' }]\n")
+            .find("is not an AWS region") != std::string::npos);
+  CHECK(error_of("backends: [{ name: a, schema: bedrock }]\n").find("region") != std::string::npos);
+  CHECK(error_of("backends: [{ name: a, url: 'http://x/v1', region: us-east-1 }]\n")
+            .find("region needs schema: bedrock") != std::string::npos);
+  CHECK(error_of("backends: [{ name: a, url: 'http://x/v1', max_tokens: 5 }]\n")
+            .find("max_tokens needs schema") != std::string::npos);
+  CHECK(error_of("backends: [{ name: a, schema: bedrock, region: us-east-1, aws: { profile: p, "
+                 "access_key_id: A, secret_access_key: B } }]\n")
+            .find("keys or a profile") != std::string::npos);
+}

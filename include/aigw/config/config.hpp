@@ -36,8 +36,23 @@ struct limits {
 // How a backend speaks: `openai` for OpenAI and every OpenAI-compatible server (Ollama, vLLM,
 // llama.cpp, Groq, Together, Mistral, DeepSeek, OpenRouter, Gemini's OpenAI endpoint);
 // `azure_openai` for Azure OpenAI deployments; `anthropic` for Anthropic's Messages API
-// (translated both ways, providers/anthropic.hpp).
-enum class schema { openai, azure_openai, anthropic };
+// (translated both ways, providers/anthropic.hpp); `bedrock` for AWS Bedrock's Converse API
+// (providers/bedrock.hpp), signed with SigV4.
+enum class schema { openai, azure_openai, anthropic, bedrock };
+
+// AWS credentials of a Bedrock backend (secret: never logged or printed), and where they came
+// from: the config (each value's ${VAR} kept for --print-config), the environment
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or a profile of the shared
+// credentials file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials).
+struct aws_credentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;  // temporary credentials; empty for none
+  enum class origin { config, environment, file } from = origin::config;
+  std::string profile;  // the file's profile, when named in the config
+  // config: how each value was written ("${VAR}", else "" for a literal).
+  std::string access_key_id_ref, secret_access_key_ref, session_token_ref;
+};
 
 // When a backend is taken out of rotation after failing (upstream/backend_health.hpp). A
 // failure is a connect or TLS error, a 5xx, a response head late past first_byte, or a
@@ -58,11 +73,15 @@ struct backend {
   std::string name;
   config::schema schema = schema::openai;
   // azure_openai: the api-version query parameter, and model name -> deployment name (a
-  // model not listed is its own deployment name).
+  // model not listed is its own deployment name). bedrock: model name -> model id (`model_ids`).
   std::string api_version;
   std::vector<std::pair<std::string, std::string>> deployments;
-  // anthropic: the max_tokens sent when the client gives none (Anthropic requires one).
+  // anthropic: the max_tokens sent when the client gives none (Anthropic requires one);
+  // bedrock: likewise, when set (0: none sent, the model's default).
   std::uint32_t max_tokens = 4096;
+  // bedrock: the AWS region (the default URL's and the signature's), and the credentials.
+  std::string region;
+  aws_credentials aws;
   std::string url;      // base URL, as a client would put in OPENAI_BASE_URL
   std::string api_key;  // secret: empty for none; never logged or printed
   // How the config named the key, for --print-config: "${VAR}" when it came from the

@@ -21,6 +21,7 @@
 #include "aigw/json/anthropic_event.hpp"
 #include "aigw/json/chat_chunk.hpp"
 #include "aigw/json/usage_scan.hpp"
+#include "aigw/providers/chunk_writer.hpp"
 #include "aigw/proxy/response_stage.hpp"
 #include "aigw/proxy/sse_scanner.hpp"
 
@@ -50,8 +51,6 @@ class chat_stage final : public proxy::response_stage {
  private:
   enum class mode { off, stream, message, error };
   void event(std::string_view data);
-  void begin_chunk();  // data: {"id":...,"choices":[{"index":0,"delta":{
-  void end_chunk(std::string_view finish_reason);  // },"finish_reason":...}]}\n\n
   void take_usage(const json::anthropic_usage& usage);
 
   mode mode_ = mode::off;
@@ -63,8 +62,7 @@ class chat_stage final : public proxy::response_stage {
   proxy::sse_scanner events_;
   std::string held_;                              // a whole JSON body (message or error)
   std::string data_;                              // an event's data, with the parser's padding
-  std::string id_;                                // the message's id, as its JSON token
-  std::string model_;                             // its model, likewise
+  chunk_writer chunks_;                           // the message's id and model (tokens)
   std::string out_;                               // what the client gets
   std::uint64_t tool_block_ = ~std::uint64_t(0);  // the content block of the current tool call
   unsigned tool_calls_ = 0;                       // tool calls started so far

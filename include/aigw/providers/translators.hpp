@@ -5,6 +5,7 @@
 #include "aigw/config/config.hpp"
 #include "aigw/json/model_extractor.hpp"
 #include "aigw/providers/anthropic_stage.hpp"
+#include "aigw/providers/bedrock_stage.hpp"
 #include "aigw/proxy/response_stage.hpp"
 
 namespace aigw::providers {
@@ -14,7 +15,11 @@ class translators {
   // The stage for an attempt on a backend of `schema` for a client speaking `api`, prepared
   // for the request; nullptr for none.
   proxy::response_stage* for_attempt(config::schema schema, client_api api,
-                                     const json::request_fields& request) {
+                                     const json::request_fields& request, std::string_view model) {
+    if (schema == config::schema::bedrock) {  // OpenAI clients only (the adapter says)
+      bedrock_chat_.prepare(request.include_usage, model);
+      return &bedrock_chat_;
+    }
     bool anthropic_backend = schema == config::schema::anthropic;
     if (api == client_api::openai && anthropic_backend) {
       anthropic_chat_.prepare(request.include_usage);
@@ -27,6 +32,7 @@ class translators {
  private:
   anthropic::chat_stage anthropic_chat_;          // Anthropic's answers for OpenAI clients
   anthropic::messages_stage anthropic_messages_;  // OpenAI's answers for Anthropic clients
+  bedrock::chat_stage bedrock_chat_;              // Bedrock's answers for OpenAI clients
 };
 
 }  // namespace aigw::providers

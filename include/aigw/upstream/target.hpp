@@ -10,6 +10,7 @@
 
 #include "aigw/config/config.hpp"
 #include "aigw/upstream/backend_health.hpp"
+#include "aigw/upstream/sigv4.hpp"
 
 namespace aigw::providers {
 class adapter;
@@ -37,7 +38,9 @@ struct target {
   const providers::adapter* adapter = nullptr;  // the schema's (providers::adapter_for)
   std::string api_version;                      // azure_openai
   std::vector<std::pair<std::string, std::string>> deployments;  // azure_openai
-  std::uint32_t max_tokens = 4096;                               // anthropic: the default
+  std::uint32_t max_tokens = 4096;  // anthropic, bedrock: sent when the client gives none
+  std::string region;               // bedrock: the signature's
+  aws_credentials aws;              // bedrock: the signing keys (secret)
 
   // The Azure deployment serving `model` (the model itself when not mapped).
   std::string_view deployment_for(std::string_view model) const;

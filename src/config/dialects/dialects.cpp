@@ -40,10 +40,17 @@ const char* provider_base_url(std::string_view provider) {
 }
 
 config::schema provider_schema(std::string_view provider) {
-  return provider == "anthropic" ? config::schema::anthropic : config::schema::openai;
+  if (provider == "anthropic") return config::schema::anthropic;
+  if (provider == "bedrock") return config::schema::bedrock;
+  return config::schema::openai;
 }
 
 std::string translation_note(const std::string& path, config::schema schema) {
+  if (schema == config::schema::bedrock)
+    return fmt::format(
+        "{}: Bedrock's Converse API, translated: chat completions only (n = 1), images as "
+        "base64 only, response_format as an instruction, reasoning_effort not sent",
+        path);
   if (schema != config::schema::anthropic) return {};
   return fmt::format(
       "{}: Anthropic's Messages API, translated: chat completions only (n = 1), max_tokens "

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <boost/beast/core/detail/base64.hpp>
 
+#include "../aws_credentials.hpp"
 #include "../yaml_reader.hpp"
 #include "dialects.hpp"
 
@@ -89,8 +90,14 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
     std::string ref;  // "${VAR}" when it came from the environment
   };
   std::map<std::string, api_key> secrets;  // Secret name -> its apiKey
+  // Secret name -> its "credentials": an AWS shared credentials file's text.
+  std::map<std::string, std::string> credential_files;
   for (const auto& d : all("Secret")) {
     auto name = scalar(d.node["metadata"], "name");
+    if (auto s = d.node["stringData"]; s && s["credentials"])
+      credential_files[name] = expand_env(scalar(s, "credentials"), env, d.path + ".stringData");
+    else if (auto b = d.node["data"]; b && b["credentials"])
+      credential_files[name] = decode_base64(scalar(b, "credentials"));
     if (auto s = d.node["stringData"]; s && s["apiKey"]) {
       auto raw = scalar(s, "apiKey");
       bool one_ref = raw.starts_with("${") && raw.find('}') == raw.size() - 1;
@@ -99,29 +106,62 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
       secrets[name] = {decode_base64(scalar(b, "apiKey")), ""};
     }
   }
-  std::map<std::string, api_key> key_of_policy, key_of_backend;
+  // What a policy gives its backends: an API key, or AWS credentials and a region.
+  struct credentials {
+    api_key key;
+    std::optional<aws_credentials> aws;
+    std::string region;
+  };
+  std::map<std::string, credentials> of_policy, of_backend;
   for (const auto& d : all("BackendSecurityPolicy")) {
     auto spec = d.node["spec"];
     auto type = scalar(spec, "type");
-    // The key types: each names its secret under its own field.
-    std::string_view key_field = type == "APIKey"            ? "apiKey"
-                                 : type == "AnthropicAPIKey" ? "anthropicAPIKey"
-                                 : type == "AzureAPIKey"     ? "azureAPIKey"
-                                                             : "";
-    if (key_field.empty()) {
-      notes.push_back(fmt::format(
-          "{}: type {} is not supported (APIKey, AnthropicAPIKey, AzureAPIKey); ignored", d.path,
-          type));
-      continue;
+    credentials given;
+    if (type == "AWSCredentials") {  // static keys, from a credentials file in a Secret
+      auto aws = spec["awsCredentials"];
+      given.region = scalar(aws, "region");
+      auto file = aws["credentialsFile"];
+      if (!file) {
+        notes.push_back(fmt::format(
+            "{}: only credentialsFile is supported (static keys); the environment's are used",
+            d.path));
+      } else {
+        auto secret_name = scalar(file["secretRef"], "name");
+        auto profile = scalar(file, "profile", "default");
+        auto it = credential_files.find(secret_name);
+        if (it == credential_files.end())
+          throw config_error(fmt::format(
+              "{}.spec.awsCredentials.credentialsFile.secretRef: no Secret \"{}\" with credentials",
+              d.path, secret_name));
+        given.aws = credentials_from_file(it->second, profile);
+        if (!given.aws)
+          throw config_error(fmt::format("{}: Secret \"{}\" has no profile \"{}\" with keys",
+                                         d.path, secret_name, profile));
+        given.aws->from = aws_credentials::origin::config;  // printed back redacted
+      }
+    } else {
+      // The key types: each names its secret under its own field.
+      std::string_view key_field = type == "APIKey"            ? "apiKey"
+                                   : type == "AnthropicAPIKey" ? "anthropicAPIKey"
+                                   : type == "AzureAPIKey"     ? "azureAPIKey"
+                                                               : "";
+      if (key_field.empty()) {
+        notes.push_back(
+            fmt::format("{}: type {} is not supported (APIKey, AnthropicAPIKey, AzureAPIKey, "
+                        "AWSCredentials); ignored",
+                        d.path, type));
+        continue;
+      }
+      auto secret_name = scalar(spec[std::string(key_field)]["secretRef"], "name");
+      auto it = secrets.find(secret_name);
+      if (it == secrets.end())
+        throw config_error(fmt::format("{}.spec.{}.secretRef: no Secret named \"{}\"", d.path,
+                                       key_field, secret_name));
+      given.key = it->second;
     }
-    auto secret_name = scalar(spec[std::string(key_field)]["secretRef"], "name");
-    auto it = secrets.find(secret_name);
-    if (it == secrets.end())
-      throw config_error(fmt::format("{}.spec.{}.secretRef: no Secret named \"{}\"", d.path,
-                                     key_field, secret_name));
-    key_of_policy[scalar(d.node["metadata"], "name")] = it->second;
+    of_policy[scalar(d.node["metadata"], "name")] = given;
     if (auto targets = spec["targetRefs"]; targets && targets.IsSequence())
-      for (const auto& t : targets) key_of_backend[scalar(t, "name")] = it->second;
+      for (const auto& t : targets) of_backend[scalar(t, "name")] = given;
   }
 
   // Backends: the network endpoints.
@@ -157,6 +197,10 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
     if (schema == "Anthropic") {
       b.schema = config::schema::anthropic;
       notes.push_back(translation_note(d.path, b.schema));
+    } else if (schema == "AWSBedrock") {
+      b.schema = config::schema::bedrock;
+      b.max_tokens = 0;
+      notes.push_back(translation_note(d.path, b.schema));
     } else if (schema != "OpenAI") {
       notes.push_back(
           fmt::format("{}: schema {} is not translated yet; sent as OpenAI", d.path, schema));
@@ -167,6 +211,9 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
       throw config_error(fmt::format("{}.spec.backendRef: no Backend named \"{}\"", d.path, ref));
     b.name = backend_name(name);
     b.url = url->second;
+    // Bedrock's paths start at the host (/model/...), not at an OpenAI /v1.
+    if (b.schema == config::schema::bedrock && b.url.ends_with("/v1"))
+      b.url.resize(b.url.size() - 3);
     detail::validate_url(b.url, d.path);
     b.use_timeouts(g.timeouts);
     b.breaker = g.circuit_breaker;
@@ -176,17 +223,28 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
       else
         notes.push_back(fmt::format("{}.spec.timeouts.request: \"{}\" not understood", d.path, t));
     }
-    if (auto k = key_of_backend.find(name); k != key_of_backend.end()) {
-      b.api_key = k->second.value;
-      b.api_key_ref = k->second.ref;
-    }
+    const credentials* given = nullptr;
+    if (auto k = of_backend.find(name); k != of_backend.end()) given = &k->second;
     if (auto policy = scalar(spec["backendSecurityPolicyRef"], "name"); !policy.empty()) {
-      auto k = key_of_policy.find(policy);
-      if (k == key_of_policy.end())
+      auto k = of_policy.find(policy);
+      if (k == of_policy.end())
         throw config_error(fmt::format(
             "{}.spec.backendSecurityPolicyRef: no BackendSecurityPolicy \"{}\"", d.path, policy));
-      b.api_key = k->second.value;
-      b.api_key_ref = k->second.ref;
+      given = &k->second;
+    }
+    if (given) {
+      b.api_key = given->key.value;
+      b.api_key_ref = given->key.ref;
+    }
+    if (b.schema == config::schema::bedrock) {
+      b.region = given && !given->region.empty()
+                     ? given->region
+                     : env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
+      if (b.region.empty())
+        throw config_error(fmt::format(
+            "{}: a Bedrock backend needs a region (an AWSCredentials policy's, or AWS_REGION)",
+            d.path));
+      b.aws = given && given->aws ? *given->aws : default_aws_credentials(env, "", d.path);
     }
     g.backends.push_back(std::move(b));
   }

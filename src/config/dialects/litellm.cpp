@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "../aws_credentials.hpp"
 #include "../yaml_reader.hpp"
 #include "dialects.hpp"
 
@@ -35,6 +36,25 @@ std::optional<std::string> litellm_value(const detail::reader& r, std::string_vi
 }
 
 // A whole number in a LiteLLM value (weights and orders may be written as 2 or 2.0).
+// A bedrock/ deployment's AWS credentials: its aws_access_key_id and aws_secret_access_key
+// (os.environ/ references kept for --print-config), or the environment or shared file
+// (aws_profile_name).
+aws_credentials bedrock_credentials(const detail::reader& params, const env_lookup& env) {
+  aws_credentials c;
+  auto id = litellm_value(params, "aws_access_key_id", env, &c.access_key_id_ref);
+  auto secret = litellm_value(params, "aws_secret_access_key", env, &c.secret_access_key_ref);
+  if (id && secret) {
+    c.from = aws_credentials::origin::config;
+    c.access_key_id = *id;
+    c.secret_access_key = *secret;
+    c.session_token =
+        litellm_value(params, "aws_session_token", env, &c.session_token_ref).value_or("");
+    return c;
+  }
+  return default_aws_credentials(env, litellm_value(params, "aws_profile_name", env).value_or(""),
+                                 params.path());
+}
+
 std::optional<unsigned> whole_number(const std::string& text, unsigned max) {
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
@@ -115,20 +135,37 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
 
     auto params = entry.child("litellm_params");
     params.require_map();
-    for (const auto& key :
-         detail::unknown_keys(params.node(), {"model", "api_base", "api_key", "weight", "order"}))
+    for (const auto& key : detail::unknown_keys(
+             params.node(), {"model", "api_base", "api_key", "weight", "order", "aws_region_name",
+                             "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+                             "aws_profile_name"}))
       notes.push_back(fmt::format("{}.{}: ignored (not supported)", params.path(), key));
     auto model = litellm_value(params, "model", env).value_or("");
     if (model.empty()) throw config_error(fmt::format("{}.model: required", params.path()));
     auto slash = model.find('/');
     std::string provider = slash == std::string::npos ? "openai" : model.substr(0, slash);
     std::string upstream_model = slash == std::string::npos ? model : model.substr(slash + 1);
+    // bedrock/converse/<model id> names the API LiteLLM uses; Converse is the one served.
+    if (provider == "bedrock" && upstream_model.starts_with("converse/"))
+      upstream_model = upstream_model.substr(9);
 
     std::string key_ref;
     auto api_base = litellm_value(params, "api_base", env);
     auto api_key = litellm_value(params, "api_key", env, &key_ref).value_or("");
     std::string url;
-    if (api_base && !api_base->empty()) {
+    std::optional<aws_credentials> aws;
+    std::string region;
+    if (provider == "bedrock") {
+      region = litellm_value(params, "aws_region_name", env)
+                   .value_or(env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or("")));
+      if (region.empty())
+        throw config_error(
+            fmt::format("{}.aws_region_name: required for bedrock (or AWS_REGION)", params.path()));
+      url = api_base && !api_base->empty()
+                ? *api_base
+                : fmt::format("https://bedrock-runtime.{}.amazonaws.com", region);
+      aws = bedrock_credentials(params, env);
+    } else if (api_base && !api_base->empty()) {
       url = with_api_root(*api_base);
     } else if (auto known = provider_base_url(provider)) {
       url = known;
@@ -148,6 +185,11 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
       b.api_key = api_key;
       b.api_key_ref = key_ref;
       b.schema = provider_schema(provider);
+      if (aws) {
+        b.region = region;
+        b.max_tokens = 0;
+        b.aws = std::move(*aws);
+      }
       if (auto note = translation_note(params.path(), b.schema); !note.empty())
         notes.push_back(note);
       b.use_timeouts(g.timeouts);

@@ -1,0 +1,69 @@
+#pragma once
+// The response of a Bedrock backend as an OpenAI client expects it (`schema: bedrock`): a
+// transforming response stage, run on every attempt that went to such a backend.
+//   - A ConverseStream answer (application/vnd.amazon.eventstream): its binary frames are
+//     decoded as they arrive (proxy::event_stream_decoder: both CRCs checked, a message at
+//     most 1 MiB) and each event becomes OpenAI chunks: the role at messageStart, text,
+//     reasoning and tool call deltas, finish_reason at messageStop, at metadata the usage
+//     chunk (when the client asked for it) and [DONE]. An exception message, or a frame that
+//     fails its checks, becomes OpenAI's error event and ends the stream as cut.
+//   - A Converse answer becomes a chat.completion (bedrock::converse_to_chat), an error body
+//     (x-amzn-ErrorType and {"message"}) OpenAI's error shape; both held whole, within a bound.
+// The client gets text/event-stream or application/json; the provider's own counts are
+// reported (reported_usage) whether or not the client asked for them.
+#include <cstdint>
+#include <string>
+
+#include "aigw/json/usage_scan.hpp"
+#include "aigw/providers/chunk_writer.hpp"
+#include "aigw/proxy/event_stream.hpp"
+#include "aigw/proxy/response_stage.hpp"
+
+namespace aigw::providers::bedrock {
+
+class chat_stage final : public proxy::response_stage {
+ public:
+  // Before each attempt to a Bedrock backend: whether the client asked for a usage chunk, and
+  // the model its answer names (Converse answers name none).
+  void prepare(bool include_usage, std::string_view model);
+
+  void on_head(const boost::beast::http::response_header<>& head) override;
+  void client_head(boost::beast::http::response_header<>& head) override;
+  void on_data(std::string_view bytes) override;
+  void on_end(bool complete) override;
+  std::string* output() override { return mode_ == mode::off ? nullptr : &out_; }
+  bool failed() const override { return failed_; }
+  bool wrote_error_event() const override { return failed_; }
+  const json::usage_reading* reported_usage() const override {
+    return usage_.found ? &usage_ : nullptr;
+  }
+
+  static constexpr std::size_t kMaxMessage = 16u << 20;
+  static constexpr std::size_t kMaxError = 64u << 10;
+
+ private:
+  enum class mode { off, stream, message, error };
+  void event(const proxy::event_stream_message& message);
+  void fail(std::string_view message_token, std::string_view type);
+
+  mode mode_ = mode::off;
+  bool include_usage_ = false;
+  bool failed_ = false;
+  bool over_ = false;
+  bool done_ = false;
+  unsigned status_ = 0;
+  std::string model_;       // the model, as a JSON string token
+  std::string model_name_;  // ... and as a name, for the usage
+  std::string id_;          // "chatcmpl-<the AWS request id>", as a JSON string token
+  std::string error_type_;  // x-amzn-ErrorType
+  proxy::event_stream_decoder frames_;
+  std::string held_;
+  std::string data_;  // an event's payload, with the parser's padding
+  std::string out_;
+  chunk_writer chunks_;
+  std::uint64_t tool_block_ = ~std::uint64_t(0);
+  unsigned tool_calls_ = 0;
+  json::usage_reading usage_;
+};
+
+}  // namespace aigw::providers::bedrock
