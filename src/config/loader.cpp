@@ -146,11 +146,7 @@ void read_circuit_breaker(const reader& parent, circuit_breaker& out) {
 void read_bedrock(const reader& r, backend& b) {
   b.schema = config::schema::bedrock;
   b.region = r.required_string("region");
-  bool region_ok = !b.region.empty() && b.region.size() <= 32 &&
-                   std::all_of(b.region.begin(), b.region.end(), [](char c) {
-                     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-                   });
-  if (!region_ok)
+  if (!is_aws_region(b.region))
     throw config_error(fmt::format("{}: \"{}\" is not an AWS region (like us-east-1)",
                                    r.child_path("region"), b.region));
   b.max_tokens = 0;
@@ -186,6 +182,8 @@ void read_bedrock(const reader& r, backend& b) {
       return;
     }
   }
+  // A Bedrock API key (api_key) is sent as a bearer token: no signature, no AWS keys needed.
+  if (r.has("api_key") && profile.empty()) return;
   b.aws = default_aws_credentials(r.env(), profile, r.path());
 }
 

@@ -147,13 +147,16 @@ struct reader {
     return SUCCESS;
   }
 
+  // An error object, or a message string; "error": null (some servers send it on every
+  // chunk) is none.
   simdjson::error_code error(od::value value) {
-    out.error = true;
     od::object object;
     if (value.get_object().get(object) != SUCCESS) {
       out.error_message = token(value);  // {"error":"..."}
+      out.error = !out.error_message.empty();
       return SUCCESS;
     }
+    out.error = true;
     for (auto field : object) {
       std::string_view key;
       if (auto e = field.unescaped_key().get(key)) return e;

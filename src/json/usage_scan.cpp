@@ -61,12 +61,13 @@ simdjson::error_code read_usage_object(od::value v, usage_reading& out) {
   if (cached) out.cached_input = *cached;
   if (cache_read) out.cached_input = *cache_read;
   if (cache_creation) out.cache_creation_input = *cache_creation;
+  if (uncached_input && (cache_read || cache_creation)) out.input_excludes_cache = true;
   if (reasoning) out.reasoning = *reasoning;
   if (output) out.output = *output;
   // The input counted as OpenAI counts prompt tokens: cached ones included.
   if (input)
-    out.input = *input + (uncached_input && (cache_read || cache_creation)
-                              ? cache_read.value_or(0) + cache_creation.value_or(0)
+    out.input = *input + (uncached_input && out.input_excludes_cache
+                              ? out.cached_input + out.cache_creation_input
                               : 0);
   return simdjson::SUCCESS;
 }

@@ -49,14 +49,15 @@ errc adapter::openai_operation(const upstream_call& call, const upstream::target
 
 errc adapter::finish_head(const upstream_call& call, const upstream::target& target,
                           std::size_t target_start, std::uint64_t body_size, std::string& head,
-                          std::string& detail, std::string_view extra_fields) {
+                          std::string& detail, std::string_view extra_fields, bool translated) {
   if (call.streamed_body_length > 0) body_size = call.streamed_body_length;
-  auto e = proxy::finish_upstream_request_head(call.method, call.client_headers, target,
-                                               target_start, body_size, head,
-                                               {.identity_encoding = call.identity_encoding,
-                                                .websocket = call.websocket,
-                                                .request_id = call.request_id,
-                                                .extra_fields = extra_fields});
+  auto e = proxy::finish_upstream_request_head(
+      call.method, call.client_headers, target, target_start, body_size, head,
+      {.identity_encoding = call.identity_encoding,
+       .websocket = call.websocket,
+       .request_id = call.request_id,
+       .extra_fields = extra_fields,
+       .content_type = translated ? "application/json" : ""});
   if (e != errc::ok) detail = "the upstream request target would carry a space, '#', CR, LF or NUL";
   return e;
 }

@@ -48,7 +48,7 @@ errc anthropic_adapter::write_request(const upstream_call& call, const upstream:
   // The client's own anthropic-version (an Anthropic client's) goes as it came.
   bool has_version = call.client_headers.count("anthropic-version") > 0;
   return finish_head(call, target, target_start, body.size(), head, detail,
-                     has_version ? std::string_view() : kVersionField);
+                     has_version ? std::string_view() : kVersionField, !anthropic_client);
 }
 
 }  // namespace aigw::providers

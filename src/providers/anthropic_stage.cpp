@@ -23,15 +23,16 @@ void chat_stage::on_head(const http::response_header<>& head) {
   mode_ = mode::off;
   failed_ = over_ = false;
   status_ = head.result_int();
+  stopped_ = done_ = false;
   created_ = static_cast<std::int64_t>(std::time(nullptr));
-  events_ = {};
+  events_.reset();
   held_.clear();
   out_.clear();
   chunks_.reset();
   tool_block_ = ~std::uint64_t(0);
   tool_calls_ = 0;
   counts_ = {};
-  usage_ = {};
+  usage_.reset();
   // Buffers a large message grew are given back at the next response.
   if (held_.capacity() > (256u << 10)) std::string().swap(held_);
   if (out_.capacity() > (256u << 10)) std::string().swap(out_);
@@ -75,7 +76,17 @@ void chat_stage::on_data(std::string_view bytes) {
 
 void chat_stage::on_end(bool complete) {
   if (!complete) return;
-  if (mode_ == mode::message) {
+  if (mode_ == mode::stream && !failed_ && !done_) {
+    // The body ended before message_stop: done if the message had stopped, else cut short.
+    if (stopped_) {
+      chunk_writer::done(out_);
+      done_ = true;
+    } else {
+      chunk_writer::error(out_, R"("the Anthropic stream ended before its message_stop")",
+                          "incomplete_stream");
+      failed_ = true;
+    }
+  } else if (mode_ == mode::message) {
     if (over_ || !message_to_chat(held_, created_, out_, &usage_))
       error_to_openai(
           502,
@@ -118,11 +129,16 @@ void chat_stage::event(std::string_view data) {
       return;
     case kind::message_delta:
       take_usage(e.usage);
-      if (!e.stop_reason.empty()) chunks_.finish(out_, finish_reason(e.stop_reason));
+      if (!e.stop_reason.empty()) {
+        chunks_.finish(out_, finish_reason(e.stop_reason));
+        stopped_ = true;
+      }
       return;
     case kind::message_stop:
+      if (done_) return;
       if (include_usage_ && usage_.found) chunks_.usage(out_, usage_);
       chunk_writer::done(out_);
+      done_ = true;
       return;
     case kind::error:
       // OpenAI's error event, with Anthropic's message; the relay then cuts the stream.
@@ -165,12 +181,12 @@ void messages_stage::on_head(const http::response_header<>& head) {
   next_index_ = 0;
   tool_ = ~std::uint64_t(0);
   stop_reason_ = {};
-  events_ = {};
+  events_.reset();
   if (held_.capacity() > (256u << 10)) std::string().swap(held_);
   if (out_.capacity() > (256u << 10)) std::string().swap(out_);
   held_.clear();
   out_.clear();
-  usage_ = {};
+  usage_.reset();
   auto type = head[http::field::content_type];
   std::string_view content_type(type.data(), type.size());
   if (status_ < 200) return;
@@ -207,7 +223,17 @@ void messages_stage::on_data(std::string_view bytes) {
 void messages_stage::on_end(bool complete) {
   if (!complete) return;
   if (mode_ == mode::stream) {
-    if (started_ && !failed_ && !finished_) finish();  // a backend that sent no [DONE]
+    // The body ended without [DONE]: the end if the answer had finished, else cut short.
+    if (!failed_ && !finished_) {
+      if (started_ && !stop_reason_.empty()) {
+        finish();
+      } else {
+        out_.append(
+            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\","
+            "\"message\":\"the backend's stream ended before its answer did\"}}\n\n");
+        failed_ = true;
+      }
+    }
   } else if (mode_ == mode::message) {
     if (over_ || !chat_to_message(held_, out_, &usage_))
       error_to_anthropic(
@@ -254,9 +280,18 @@ void messages_stage::chunk(std::string_view data) {
   }
   for (std::size_t i = 0; i < c.tool_call_count; ++i) {
     const auto& call = c.tool_calls[i];
-    if (open_ != block::tool || call.index != tool_ || call.id.size() > 2) {
+    // A new call: another index, or another id (servers that repeat the id on every delta
+    // of a call keep it in one block).
+    bool new_call =
+        open_ != block::tool || call.index != tool_ || (call.id.size() > 2 && call.id != tool_id_);
+    if (new_call) {
       open_block(block::tool, R"("type":"tool_use","id":)");
-      out_.append(call.id.size() >= 2 ? call.id : R"("")");
+      tool_id_.assign(call.id.size() > 2 ? call.id : std::string_view());
+      if (tool_id_.empty()) {  // an id the client can answer with a tool_result
+        tool_id_.assign("\"toolu_");
+        fmt::format_to(std::back_inserter(tool_id_), "{}\"", next_index_);
+      }
+      out_.append(tool_id_);
       out_.append(R"(,"name":)").append(call.name.size() >= 2 ? call.name : R"("")");
       out_.append(R"(,"input":{}}})"
                   "\n\n");

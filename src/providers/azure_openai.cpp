@@ -46,7 +46,8 @@ errc azure_openai_adapter::write_request(const upstream_call& call, const upstre
   head.append(rest).append(query);
   if (query.find("api-version=") == std::string_view::npos)
     head.append(query.empty() ? "?" : "&").append("api-version=").append(target.api_version);
-  return finish_head(call, target, target_start, body.size(), head, detail);
+  return finish_head(call, target, target_start, body.size(), head, detail, {},
+                     call.api != client_api::openai);
 }
 
 }  // namespace aigw::providers

@@ -304,6 +304,12 @@ void error_to_openai(std::string_view error_type, std::string_view body, std::st
         message = m;
         break;
       }
+  // An authentication failure's message may quote what was signed (a session token among
+  // it): the client learns that the gateway's credentials were refused, not more.
+  for (std::string_view auth : {"InvalidSignatureException", "SignatureDoesNotMatch",
+                                "IncompleteSignature", "UnrecognizedClientException",
+                                "ExpiredTokenException", "MissingAuthenticationTokenException"})
+    if (type == auth) message = "the Bedrock backend refused the gateway's AWS credentials";
   bool client_fault = type == "ValidationException" || type == "ResourceNotFoundException" ||
                       type == "AccessDeniedException";
   out =

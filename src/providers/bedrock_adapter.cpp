@@ -38,7 +38,7 @@ errc bedrock_adapter::write_request(const upstream_call& call, const upstream::t
   head.append(call.fields.stream ? "/converse-stream" : "/converse");
 
   if (!target.credential_name.empty())  // a Bedrock API key: no signature
-    return finish_head(call, target, target_start, body.size(), head, detail);
+    return finish_head(call, target, target_start, body.size(), head, detail, {}, true);
   // SigV4 over what identifies the request: host, date, token, and the body's hash.
   auto date = upstream::amz_date(std::chrono::system_clock::now());
   upstream::sigv4_request signed_request{
@@ -55,7 +55,7 @@ errc bedrock_adapter::write_request(const upstream_call& call, const upstream::t
   if (!target.aws.session_token.empty())
     fmt::format_to(std::back_inserter(fields), "x-amz-security-token: {}\r\n",
                    target.aws.session_token);
-  return finish_head(call, target, target_start, body.size(), head, detail, fields);
+  return finish_head(call, target, target_start, body.size(), head, detail, fields, true);
 }
 
 }  // namespace aigw::providers

@@ -32,9 +32,9 @@ void chat_stage::prepare(bool include_usage, std::string_view model) {
 
 void chat_stage::on_head(const http::response_header<>& head) {
   mode_ = mode::off;
-  failed_ = over_ = done_ = false;
+  failed_ = over_ = done_ = stopped_ = false;
   status_ = head.result_int();
-  frames_ = {};
+  frames_.reset();
   if (held_.capacity() > (256u << 10)) std::string().swap(held_);
   if (out_.capacity() > (256u << 10)) std::string().swap(out_);
   held_.clear();
@@ -42,7 +42,7 @@ void chat_stage::on_head(const http::response_header<>& head) {
   chunks_.reset();
   tool_block_ = ~std::uint64_t(0);
   tool_calls_ = 0;
-  usage_ = {};
+  usage_.reset();
   // The answer's id: AWS's request id (letters, digits and dashes; anything else is dropped).
   auto request_id = head["x-amzn-requestid"];
   id_.assign("\"chatcmpl-");
@@ -97,14 +97,17 @@ void chat_stage::on_data(std::string_view bytes) {
 void chat_stage::on_end(bool complete) {
   if (!complete) return;
   if (mode_ == mode::stream) {
-    // A stream that ended with its messageStop but no metadata: its end all the same.
-    if (chunks_.started() && !failed_ && !done_) {
+    // The body ended before the metadata event: done if the message had stopped (and no
+    // frame was left half-read), else cut short.
+    if (!failed_ && !done_) {
       if (frames_.pending() > 0) {
         fail(R"("the Bedrock event stream ended inside a frame")", "truncated");
-        return;
+      } else if (!stopped_) {
+        fail(R"("the Bedrock event stream ended before its messageStop")", "incomplete_stream");
+      } else {
+        chunk_writer::done(out_);
+        done_ = true;
       }
-      chunk_writer::done(out_);
-      done_ = true;
     }
   } else if (mode_ == mode::message) {
     auto id = std::string_view(id_).substr(1, id_.size() - 2);
@@ -158,6 +161,7 @@ void chat_stage::event(const proxy::event_stream_message& m) {
       chunks_.tool_arguments(out_, tool_calls_ - 1, e.tool_input);
   } else if (type == "messageStop") {
     chunks_.finish(out_, finish_reason(e.stop_reason));
+    stopped_ = true;
   } else if (type == "metadata") {
     if (e.input >= 0 || e.output >= 0) {
       auto value = [](std::int64_t n) { return static_cast<std::uint64_t>(n < 0 ? 0 : n); };

@@ -25,7 +25,8 @@ class openai_adapter final : public adapter {
     // A translated request's query was the Anthropic client's (?beta=true): not this API's.
     head.append(target.base_path).append(rest);
     if (call.api == client_api::openai) head.append(call.query);
-    return finish_head(call, target, target_start, body.size(), head, detail);
+    return finish_head(call, target, target_start, body.size(), head, detail, {},
+                       call.api != client_api::openai);
   }
 };
 

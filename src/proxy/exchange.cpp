@@ -497,7 +497,14 @@ class exchange {
       bool transform_failed = transformer && has_body && transformer->failed();
       if (transform_failed) upstream_done = false;
       if (transformer && has_body) {
-        if (upstream_done && !stages.transform_ended()) stages.end_transform();
+        if (upstream_done && !stages.transform_ended()) {
+          stages.end_transform();
+          // Its last words may find the body a failure too (a stream that ended early).
+          if (transformer->failed()) {
+            transform_failed = true;
+            upstream_done = false;
+          }
+        }
         payload = body = stages.output();
         payload_size = body.size();
       }

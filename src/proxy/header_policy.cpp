@@ -101,7 +101,13 @@ void append_request_headers(const boost::beast::http::fields& from, std::string&
   append_filtered(from, out, [&](const auto& f) {
     auto name = f.name();
     if (options.identity_encoding && name == field::accept_encoding) return true;
+    if (!options.content_type.empty() && name == field::content_type) return true;
     if (name == field::sec_websocket_protocol) return true;  // appended below, filtered
+    // AWS's signing headers (x-amz-date, x-amz-security-token, ...): a client's would be
+    // credentials, or would break the gateway's own signature to Bedrock.
+    if (name == field::unknown && f.name_string().size() > 6 &&
+        boost::beast::iequals(f.name_string().substr(0, 6), "x-amz-"))
+      return true;
     if (!options.request_id.empty() && boost::beast::iequals(f.name_string(), "x-request-id"))
       return true;
     if (name != field::unknown &&
@@ -135,6 +141,7 @@ errc finish_upstream_request_head(std::string_view method,
   out.append(" HTTP/1.1\r\n");
   append_request_headers(client_headers, out, options);
   if (options.identity_encoding) append_field(out, "Accept-Encoding", "identity");
+  if (!options.content_type.empty()) append_field(out, "Content-Type", options.content_type);
   if (!options.request_id.empty()) append_field(out, "x-request-id", options.request_id);
   if (options.websocket) {
     append_field(out, "Connection", "Upgrade");

@@ -37,8 +37,8 @@ void usage_stage::on_head(const http::response_header<>& head) {
   complete_ = false;
   over_ = false;
   first_byte_ = {};
-  usage_ = {};
-  events_ = {};
+  usage_.reset();
+  events_.reset();
   held_.clear();
   if (held_.capacity() > (256u << 10)) std::string().swap(held_);
   if (head.result_int() < 200 || head.result_int() > 299) return;

@@ -158,6 +158,12 @@ struct request_context {
   std::size_t last_answer_backend = metrics::kNoBackend;
   bool has_last_answer = false;
   bool panic = false;  // every target was out of rotation: tried all the same
+  // Targets whose adapter cannot take this request (an endpoint its API lacks, a field it
+  // cannot translate): bit i for plan[i] (the first 64), skipped from then on; the last
+  // refusal is the answer when no target could take it.
+  std::uint64_t refused_targets = 0;
+  errc refusal = errc::ok;
+  std::string refusal_detail;
   // Resuming a broken stream (the route's `resume`): whether this one may be, and once it
   // was, the continuation request (its body and fields) and how many times it went on.
   bool resumable = false;
@@ -489,7 +495,9 @@ class session {
     auto plan_size = ctx.plan.size();
     unsigned max_tries = retry.attempts ? retry.attempts : static_cast<unsigned>(plan_size);
     for (std::size_t step = 0; ctx.attempts < max_tries && step < plan_size * max_tries; ++step) {
-      const auto& attempt = ctx.plan[step % plan_size];
+      auto index = step % plan_size;
+      if (index < 64 && (ctx.refused_targets >> index & 1)) continue;
+      const auto& attempt = ctx.plan[index];
       const auto& target = config_->targets[attempt.backend_index];
       auto& health = *target.health;
       // Out of rotation since the plan was made (its breaker opened, or this very request's
@@ -507,8 +515,14 @@ class session {
       }
       ++ctx.attempts;
       bool may_try_again = ctx.attempts < max_tries && ctx.streamed_body_length == 0;
-      co_await exchange_with(ctx, attempt, may_try_again && retry.on_5xx,
-                             may_try_again && retry.on_429);
+      bool taken = co_await exchange_with(ctx, attempt, may_try_again && retry.on_5xx,
+                                          may_try_again && retry.on_429);
+      if (!taken) {  // this target's adapter cannot take the request: the next one may
+        --ctx.attempts;
+        if (index < 64) ctx.refused_targets |= std::uint64_t(1) << index;
+        if (ctx.resume) break;  // a continuation it cannot take: the stream's error event
+        continue;
+      }
       auto now = clock::now();
       const auto& result = ctx.result;
       if (result.client_gone && !result.head_sent) {
@@ -550,7 +564,7 @@ class session {
         }
         continue;  // held only when another try may follow
       }
-      if (ctx.end == ending::error) {  // the adapter refused the request (or the budget did)
+      if (ctx.end == ending::error) {  // the process's body budget refused the request
         if (!ctx.resume) co_return;
         ctx.end = ending::none;  // a continuation: the client has its head, it gets the event
         break;
@@ -585,8 +599,11 @@ class session {
       ctx.end = ending::held_answer;
       co_return;
     }
-    if (ctx.attempts == 0) {  // every target went out of rotation meanwhile
-      end_with_error(ctx, errc::no_backend);
+    if (ctx.attempts == 0) {  // no target could take the request, or all went out of rotation
+      if (ctx.refusal != errc::ok)
+        end_with_error(ctx, ctx.refusal, std::move(ctx.refusal_detail));
+      else
+        end_with_error(ctx, errc::no_backend);
       co_return;
     }
     // The last try's answer was held but not whole (over 64 KiB, or cut), and no try after
@@ -601,15 +618,13 @@ class session {
 
   // One attempt: `attempt`'s adapter writes the upstream request, and the exchange runs.
   // `hold_5xx` / `hold_429`: such an answer is held in ctx.result instead of relayed.
-  awaitable<void> exchange_with(request_context& ctx, const planned_attempt& attempt, bool hold_5xx,
+  awaitable<bool> exchange_with(request_context& ctx, const planned_attempt& attempt, bool hold_5xx,
                                 bool hold_429) {
     auto& request = ctx.parser.get();
     auto method = request.method_string();
     const auto& target = config_->targets[attempt.backend_index];
-    ctx.log.backend = target.name;
-    ctx.backend_index = attempt.backend_index;
-    ctx.request_model = attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model;
-    ctx.result = {};
+    std::string_view request_model =
+        attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model;
     const auto& objects = ctx.objects;
     const std::string& body_sent = ctx.resume             ? ctx.resume->body
                                    : objects.body.empty() ? request.body()
@@ -626,24 +641,13 @@ class session {
           query, "model", attempt.upstream_model.empty() ? ctx.log.model : attempt.upstream_model);
       query = realtime_query;
     }
-    write_gateway_fields(ctx);
     // A translated backend's answer goes through its translation, then usage accounting
     // (which takes the provider's own counts); the stages that read or rewrite OpenAI's
     // shapes (object ids, resume) have nothing to do there.
-    ctx.translator =
-        translators_.for_attempt(target.schema, ctx.endpoint.api, ctx.fields, ctx.request_model);
-    ctx.translated_stages.clear();
-    bool tags_ids = false;
-    if (ctx.translator) {
-      ctx.translated_stages.push_back(ctx.translator);
-      if (ctx.counts_usage) ctx.translated_stages.push_back(&usage_stage_);
-    } else {
-      tags_ids = !ctx.stages.empty() && ctx.stages.front() == &object_stage_;
-      if (tags_ids) object_stage_.prepare(config_->affinity, attempt.backend_index);
-    }
-    bool force_usage = ctx.force_usage && !ctx.translator;
-    if (ctx.counts_usage)
-      usage_stage_.prepare(force_usage, config_->config.response_headers, ctx.translator);
+    auto* translator =
+        translators_.for_attempt(target.schema, ctx.endpoint.api, ctx.fields, request_model);
+    bool tags_ids = !translator && !ctx.stages.empty() && ctx.stages.front() == &object_stage_;
+    bool force_usage = ctx.force_usage && !translator;
     providers::upstream_call call{.method = {method.data(), method.size()},
                                   .rest = rest,
                                   .query = query,
@@ -652,7 +656,7 @@ class session {
                                   .fields = ctx.resume ? ctx.resume->fields : ctx.fields,
                                   .client_model = ctx.log.model,
                                   .upstream_model = attempt.upstream_model,
-                                  .identity_encoding = tags_ids || ctx.translator,
+                                  .identity_encoding = tags_ids || translator,
                                   .websocket = ctx.websocket,
                                   .streamed_body_length = ctx.streamed_body_length,
                                   .request_id = ctx.log.request_id,
@@ -662,16 +666,32 @@ class session {
     std::string detail;
     auto e = target.adapter->write_request(call, target, upstream_head_, ctx.upstream_body, body,
                                            detail);
-    if (e != errc::ok) {
-      end_with_error(ctx, e, std::move(detail));
-      co_return;
+    if (e != errc::ok) {  // this backend cannot take the request (its API has no such thing)
+      ctx.refusal = e;
+      ctx.refusal_detail = std::move(detail);
+      co_return false;
     }
+    // The attempt goes ahead: from here on, the request is this backend's.
+    ctx.log.backend = target.name;
+    ctx.backend_index = attempt.backend_index;
+    ctx.request_model.assign(request_model);
+    ctx.result = {};
+    write_gateway_fields(ctx);
+    ctx.translator = translator;
+    ctx.translated_stages.clear();
+    if (translator) {
+      ctx.translated_stages.push_back(translator);
+      if (ctx.counts_usage) ctx.translated_stages.push_back(&usage_stage_);
+    }
+    if (tags_ids) object_stage_.prepare(config_->affinity, attempt.backend_index);
+    if (ctx.counts_usage)
+      usage_stage_.prepare(force_usage, config_->config.response_headers, translator);
     // A rewritten body is held too.
     if (!ctx.reserved.grow_to(request.body().capacity() + objects.body.capacity() +
                               ctx.upstream_body.capacity() +
                               (ctx.resume ? ctx.resume->body.capacity() : 0))) {
       end_with_error(ctx, errc::overloaded);
-      co_return;
+      co_return true;
     }
     ctx.result = co_await proxy::forward(
         client_, deadline_, *watch_,
@@ -702,6 +722,7 @@ class session {
         pool_);
     ctx.log.first_byte = ctx.result.first_byte;
     ctx.body_unread = ctx.result.client_body_unread;
+    co_return true;
   }
 
   // A held answer of a translated backend, as the client's API has it: through the same

@@ -43,11 +43,26 @@ target target::compile(const config::backend& backend, const std::string& path) 
     throw config::config_error(
         fmt::format("{}.api_version: \"{}\" is not a version (letters, digits and . _ ~ : -)", path,
                     t.api_version));
-  for (const auto& [model, deployment] : t.deployments)
-    if (!is_safe_path_segment(deployment))
-      throw config::config_error(fmt::format(
-          "{}.deployments.{}: \"{}\" is not a deployment name (letters, digits and . _ ~ : -)",
-          path, model, deployment));
+  // (A Bedrock model id is percent-encoded into its path: an inference profile's ARN has '/'.)
+  if (t.schema == config::schema::azure_openai)
+    for (const auto& [model, deployment] : t.deployments)
+      if (!is_safe_path_segment(deployment))
+        throw config::config_error(fmt::format(
+            "{}.deployments.{}: \"{}\" is not a deployment name (letters, digits and . _ ~ : -)",
+            path, model, deployment));
+  // What goes into header values: never a line break (whatever config dialect, environment
+  // variable or credentials file it came from). The values are secrets: not quoted.
+  auto one_line = [&](std::string_view value, std::string_view what) {
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
+      throw config::config_error(fmt::format("{}: the {} has a line break or NUL", path, what));
+  };
+  one_line(backend.api_key, "api key");
+  one_line(t.aws.access_key_id, "AWS access key id");
+  one_line(t.aws.secret_access_key, "AWS secret access key");
+  one_line(t.aws.session_token, "AWS session token");
+  if (t.schema == config::schema::bedrock && !config::is_aws_region(t.region))
+    throw config::config_error(
+        fmt::format("{}: \"{}\" is not an AWS region (like us-east-1)", path, t.region));
   t.adapter = &providers::adapter_for(backend.schema);
   if (!backend.api_key.empty())
     std::tie(t.credential_name, t.credential_value) = t.adapter->credential(backend.api_key);

@@ -15,6 +15,7 @@ const PROMPT_TOKENS = USAGE.input_tokens + USAGE.cache_read_input_tokens + USAGE
 
 let claude;
 let openaiFake;
+let healthy;
 let gw;
 let client;
 
@@ -22,12 +23,14 @@ before(async () => {
   claude = await startAnthropicUpstream({ apiKey: 'sk-ant-backend' });
   openaiFake = await startFakeUpstream();
   openaiFake.defaults['x-fake-status'] = '500';  // the primary that fails over to Claude
+  healthy = await startFakeUpstream();
   const nowhere = await closedPort();
   gw = await startGateway(gatewayConfig({
     backends: [
       { name: 'claude', url: claude.origin, api_key: 'sk-ant-backend', schema: 'anthropic', max_tokens: 1000 },
       { name: 'failing-openai', url: openaiFake.url },
       { name: 'unreachable', url: `http://127.0.0.1:${nowhere}/v1` },
+      { name: 'healthy', url: healthy.url },
     ],
     routes: [
       { match: { model: 'primary-then-claude' }, backends: [
@@ -36,6 +39,9 @@ before(async () => {
       { match: { model: 'claude-then-unreachable' }, backends: [
         { backend: 'claude', priority: 0, model_override: 'claude-sonnet-4-5' },
         { backend: 'unreachable', priority: 1 }] },
+      { match: { model: 'claude-or-openai' }, backends: [
+        { backend: 'claude', priority: 0 },
+        { backend: 'healthy', priority: 1 }] },
       { match: { model: 'claude-*' }, backend: 'claude' },
       { backend: 'claude', model_override: 'claude-haiku-4-5' },
     ],
@@ -47,6 +53,7 @@ after(async () => {
   await gw?.stop();
   await claude?.close();
   await openaiFake?.close();
+  await healthy?.close();
 });
 
 const lastSent = () => claude.requests.at(-1);
@@ -196,6 +203,17 @@ describe('openai client -> anthropic backend', () => {
     const embeddings = await request(gw.base, '/v1/embeddings', { body: { model: 'claude-sonnet-4-5', input: 'x' } });
     assert.equal(embeddings.status, 404);
     assert.match(embeddings.json.error.message, /schema anthropic/);
+  });
+
+  test("what one target cannot take goes to the route's next target", LIMIT, async () => {
+    const embeddings = await request(gw.base, '/v1/embeddings', { body: { model: 'claude-or-openai', input: 'x' } });
+    assert.equal(embeddings.status, 200);
+    assert.equal(embeddings.headers['x-aigw-backend'], 'healthy');
+    assert.equal(embeddings.headers['x-aigw-attempts'], '1');  // a refusal is no attempt
+    const two = await request(gw.base, '/v1/chat/completions', {
+      body: { model: 'claude-or-openai', n: 2, messages: [{ role: 'user', content: 'x' }] } });
+    assert.equal(two.status, 200);
+    assert.equal(two.headers['x-aigw-backend'], 'healthy');
   });
 
   test('a translated backend as the fallback of an OpenAI one', LIMIT, async () => {

@@ -176,6 +176,14 @@ std::string relay(chat_stage& stage, const std::string& body, const std::vector<
   return sent;
 }
 
+// Chunks carry the second they were made in: compared without it.
+std::string without_created(std::string s) {
+  for (auto at = s.find("\"created\":"); at != std::string::npos;
+       at = s.find("\"created\":", at + 1))
+    s.erase(at + 10, s.find(',', at) - at - 10);
+  return s;
+}
+
 void check_tool_stream(read_back& r) {
   CHECK(r.chunks.front()["choices"].as_array()[0].as_object()["delta"].as_object()["role"] ==
         "assistant");
@@ -238,7 +246,7 @@ TEST_CASE("anthropic stream: any split of the stream gives the same chunks") {
       cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
     }
     auto sent = relay(stage, kToolStream, cuts, true);
-    REQUIRE(sent == whole);
+    REQUIRE(without_created(sent) == without_created(whole));
   }
 }
 
@@ -466,11 +474,60 @@ TEST_CASE("OpenAI stream as Anthropic events: an error chunk ends it with an err
   CHECK(events.back().name == "error");
   CHECK(events.back().data["error"].as_object()["message"] == "crashed");
   CHECK(stage.failed());
-  // A stream with no [DONE] still ends properly at the body's end; garbage is skipped.
+  // A stream with no [DONE] ends properly at the body's end once its answer finished;
+  // garbage is skipped; one that stops before its finish_reason ends with an error event.
   messages_stage other;
   auto ended = read_events(relay_messages(
       other,
-      "data: nonsense\n\ndata: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n",
+      "data: nonsense\n\ndata: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"x\"},"
+      "\"finish_reason\":\"stop\"}],\"error\":null}\n\n",
       {}));
   CHECK(ended.back().name == "message_stop");
+  auto cut = read_events(relay_messages(
+      other, "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n", {}));
+  CHECK(cut.back().name == "error");
+  CHECK(other.failed());
+}
+
+TEST_CASE(
+    "OpenAI stream as Anthropic events: a call's repeated id keeps one block; a missing id is made "
+    "up") {
+  messages_stage stage;
+  std::string body =
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+      "\"id\":\"call_1\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}}]}}]}\n\n"
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+      "\"id\":\"call_1\",\"function\":{\"arguments\":\":1}\"}}]}}]}\n\n"
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,"
+      "\"function\":{\"name\":\"g\",\"arguments\":\"{}\"}}]},\"finish_reason\":\"tool_calls\"}]}"
+      "\n\n"
+      "data: [DONE]\n\n";
+  auto events = read_events(relay_messages(stage, body, {}));
+  std::vector<std::string> ids;
+  std::string arguments;
+  for (auto& e : events) {
+    if (e.name == "content_block_start")
+      ids.emplace_back(e.data["content_block"].as_object()["id"].as_string());
+    if (e.name == "content_block_delta" && e.data["index"] == 0)
+      arguments += e.data["delta"].as_object()["partial_json"].as_string();
+  }
+  REQUIRE(ids.size() == 2);
+  CHECK(ids[0] == "call_1");
+  CHECK(ids[1] == "toolu_1");
+  CHECK(arguments == "{\"a\":1}");
+}
+
+TEST_CASE("anthropic stream: a body that ends before message_stop is cut, not complete") {
+  chat_stage stage;
+  auto cut_at = kToolStream.find("event: message_delta");
+  auto sent = relay(stage, kToolStream.substr(0, cut_at), {}, false);
+  auto r = read_chunks(sent);
+  CHECK(r.error);
+  CHECK_FALSE(r.done);
+  CHECK(stage.failed());
+  // Stopped (message_delta) but no message_stop: done all the same.
+  auto stop_at = kToolStream.find("event: message_stop");
+  auto stopped = read_chunks(relay(stage, kToolStream.substr(0, stop_at), {}, false));
+  CHECK(stopped.done);
+  CHECK_FALSE(stage.failed());
 }

@@ -284,6 +284,9 @@ TEST_CASE("bedrock stream: bad frames and exceptions end it with an error event,
   // Truncated: the body ends inside a frame.
   error = last_error(relay(stage, good + good.substr(0, good.size() / 2), {}));
   CHECK(error["code"] == "truncated");
+  // Whole frames, but no messageStop: cut short.
+  error = last_error(relay(stage, event("messageStart", "{}") + good, {}));
+  CHECK(error["code"] == "incomplete_stream");
   // An exception message from Bedrock.
   auto exception = frame({{":exception-type", "modelStreamErrorException"},
                           {":content-type", "application/json"},

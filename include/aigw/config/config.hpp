@@ -102,6 +102,15 @@ struct backend {
   }
 };
 
+// An AWS region as it goes into a request signature: "us-east-1" (lower-case letters, digits
+// and dashes, at most 32).
+inline bool is_aws_region(std::string_view region) {
+  if (region.empty() || region.size() > 32) return false;
+  for (char c : region)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
 // The characters of a backend name: it appears in logs, errors and metrics labels as is.
 inline bool is_backend_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||

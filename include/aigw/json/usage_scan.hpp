@@ -14,7 +14,19 @@ struct usage_reading {
   std::uint64_t cached_input = 0;
   std::uint64_t cache_creation_input = 0;
   std::uint64_t reasoning = 0;
+  // Anthropic's counts (cache reads and writes named beside input_tokens): its input_tokens
+  // leave them out, and `input` adds them back, also for a later event that gives
+  // input_tokens alone.
+  bool input_excludes_cache = false;
   std::string model;  // the response's "model", when it names one
+
+  // For the next response: nothing read, the model's buffer kept.
+  void reset() noexcept {
+    auto kept = std::move(model);
+    *this = {};
+    model = std::move(kept);
+    model.clear();
+  }
 };
 
 // Fills `out` from `json` (which needs parse_padding spare capacity, model_extractor.hpp):

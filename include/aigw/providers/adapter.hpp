@@ -73,9 +73,11 @@ class adapter {
   // The head after the request target: the line's end, the header policy, Host, the
   // backend's credentials, `extra_fields` ("Name: value\r\n" lines) and Content-Length.
   // `target_start` is where the target begins.
+  // `translated`: the body is the adapter's own JSON (Content-Type: application/json).
   static errc finish_head(const upstream_call& call, const upstream::target& target,
                           std::size_t target_start, std::uint64_t body_size, std::string& head,
-                          std::string& detail, std::string_view extra_fields = {});
+                          std::string& detail, std::string_view extra_fields = {},
+                          bool translated = false);
 };
 
 // The adapter of a schema (static, stateless).

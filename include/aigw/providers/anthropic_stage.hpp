@@ -57,6 +57,8 @@ class chat_stage final : public proxy::response_stage {
   bool include_usage_ = false;
   bool failed_ = false;
   bool over_ = false;
+  bool stopped_ = false;  // message_delta gave the stop reason
+  bool done_ = false;     // [DONE] went out
   unsigned status_ = 0;
   std::int64_t created_ = 0;
   proxy::sse_scanner events_;
@@ -114,6 +116,7 @@ class messages_stage final : public proxy::response_stage {
   block open_ = block::none;
   unsigned next_index_ = 0;                 // the next content block's index
   std::uint64_t tool_ = ~std::uint64_t(0);  // the OpenAI index of the open tool call
+  std::string tool_id_;                     // ... and its id, as a JSON string token
   std::string_view stop_reason_;            // a static string (anthropic::stop_reason)
   proxy::sse_scanner events_;
   std::string held_;

@@ -51,6 +51,7 @@ class chat_stage final : public proxy::response_stage {
   bool failed_ = false;
   bool over_ = false;
   bool done_ = false;
+  bool stopped_ = false;  // messageStop came
   unsigned status_ = 0;
   std::string model_;       // the model, as a JSON string token
   std::string model_name_;  // ... and as a name, for the usage

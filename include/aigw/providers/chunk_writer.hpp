@@ -16,7 +16,11 @@ class chunk_writer {
   // A new stream: its id and model as JSON string tokens ("" for none), created now.
   void start(std::string_view id_token, std::string_view model_token);
   bool started() const noexcept { return started_; }
-  void reset() noexcept { started_ = false; }
+  void reset() {
+    started_ = false;
+    id_.assign(R"("")");
+    model_.assign(R"("")");
+  }
 
   // The first delta: {"role":"assistant","content":""}.
   void role(std::string& out) const;

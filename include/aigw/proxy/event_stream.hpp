@@ -54,6 +54,13 @@ class event_stream_decoder {
     return error_;
   }
 
+  // For the next stream: nothing held, no error, the buffers' capacity kept.
+  void reset() noexcept {
+    held_.clear();
+    message_.headers.clear();
+    error_ = status::ok;
+  }
+
   // Bytes held of a message not complete yet.
   std::size_t pending() const noexcept { return held_.size(); }
 

@@ -30,11 +30,15 @@ struct upstream_head_options {
   std::string_view request_id = {};
   // "Name: value\r\n" lines an adapter adds (a version header, a request signature).
   std::string_view extra_fields = {};
+  // The body's Content-Type in place of the client's: a translated body is the adapter's
+  // own JSON, whatever the client labelled its body.
+  std::string_view content_type = {};
 };
 
 // Appends "Name: value\r\n" for every end-to-end request header: skips hop-by-hop and
-// framing headers, Host, Expect, every client credential header, cookies and the
-// forwarding chain (Forwarded, X-Forwarded-*, X-Real-IP, Via), and what `options` replaces.
+// framing headers, Host, Expect, every client credential header (AWS's x-amz-* signing
+// headers among them), cookies and the forwarding chain (Forwarded, X-Forwarded-*,
+// X-Real-IP, Via), and what `options` replaces.
 void append_request_headers(const boost::beast::http::fields& from, std::string& out,
                             const upstream_head_options& options = {});
 

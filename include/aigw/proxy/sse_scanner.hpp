@@ -31,6 +31,14 @@ class sse_scanner {
   template <class OnEvent>
   void feed(std::string_view bytes, OnEvent&& on_event);
 
+  // For the next stream: nothing held, the buffers' capacity kept.
+  void reset() noexcept {
+    partial_.clear();
+    event_.clear();
+    data_.clear();
+    after_cr_ = overflow_ = has_data_ = false;
+  }
+
  private:
   template <class OnEvent>
   void line(std::string_view text, OnEvent& on_event);

@@ -73,7 +73,9 @@ gateway from_archgw(const YAML::Node& root, const env_lookup& env, warnings& not
                       p.path(), provider));
     }
     detail::validate_url(b.url, p.path());
-    b.schema = provider_schema(provider);
+    // archgw's anthropic/ providers speak Anthropic's API; its others (bedrock/ among them)
+    // are OpenAI-compatible endpoints at their base_url.
+    b.schema = provider == "anthropic" ? config::schema::anthropic : config::schema::openai;
     if (auto note = translation_note(p.path(), b.schema); !note.empty()) notes.push_back(note);
     if (auto key = p.raw_string("access_key"))
       b.api_key = arch_value(*key, env, p.child_path("access_key"), &b.api_key_ref);

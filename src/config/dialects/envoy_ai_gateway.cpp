@@ -244,7 +244,10 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
         throw config_error(fmt::format(
             "{}: a Bedrock backend needs a region (an AWSCredentials policy's, or AWS_REGION)",
             d.path));
-      b.aws = given && given->aws ? *given->aws : default_aws_credentials(env, "", d.path);
+      if (given && given->aws)
+        b.aws = *given->aws;
+      else if (b.api_key.empty())  // a Bedrock API key needs no AWS keys
+        b.aws = default_aws_credentials(env, "", d.path);
     }
     g.backends.push_back(std::move(b));
   }

@@ -164,7 +164,8 @@ gateway from_litellm(const YAML::Node& root, const env_lookup& env, warnings& no
       url = api_base && !api_base->empty()
                 ? *api_base
                 : fmt::format("https://bedrock-runtime.{}.amazonaws.com", region);
-      aws = bedrock_credentials(params, env);
+      // A Bedrock API key goes as a bearer token: no AWS keys needed then.
+      aws = api_key.empty() ? bedrock_credentials(params, env) : aws_credentials{};
     } else if (api_base && !api_base->empty()) {
       url = with_api_root(*api_base);
     } else if (auto known = provider_base_url(provider)) {
