@@ -16,24 +16,9 @@ struct reader {
   anthropic_event& out;
 
   // A string value's raw token (quotes included); empty when it is not a string.
-  std::string_view token(od::value value) {
-    od::json_type type;
-    if (value.type().get(type) != SUCCESS || type != od::json_type::string) return {};
-    auto [open, close] = string_token(value, base);
-    return {base + open, close + 1 - open};
-  }
-  // A string value without escapes (an enum-like value: types, stop reasons); empty
-  // otherwise.
-  std::string_view plain(od::value value) {
-    auto raw = token(value);
-    if (raw.size() < 2 || raw.find('\\') != std::string_view::npos) return {};
-    return raw.substr(1, raw.size() - 2);
-  }
-  static std::int64_t count(od::value value) {
-    std::int64_t n = 0;
-    if (value.get_int64().get(n) != SUCCESS || n < 0) return -1;
-    return n;
-  }
+  std::string_view token(od::value value) { return raw_string(value, base); }
+  std::string_view plain(od::value value) { return plain_string(value, base); }
+  static std::int64_t count(od::value value) { return token_count(value); }
 
   simdjson::error_code usage(od::value value) {
     od::object object;

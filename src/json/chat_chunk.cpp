@@ -15,22 +15,9 @@ struct reader {
   const char* base;
   chat_chunk& out;
 
-  std::string_view token(od::value value) {
-    od::json_type type;
-    if (value.type().get(type) != SUCCESS || type != od::json_type::string) return {};
-    auto [open, close] = string_token(value, base);
-    return {base + open, close + 1 - open};
-  }
-  std::string_view plain(od::value value) {
-    auto raw = token(value);
-    if (raw.size() < 2 || raw.find('\\') != std::string_view::npos) return {};
-    return raw.substr(1, raw.size() - 2);
-  }
-  static std::int64_t count(od::value value) {
-    std::int64_t n = 0;
-    if (value.get_int64().get(n) != SUCCESS || n < 0) return -1;
-    return n;
-  }
+  std::string_view token(od::value value) { return raw_string(value, base); }
+  std::string_view plain(od::value value) { return plain_string(value, base); }
+  static std::int64_t count(od::value value) { return token_count(value); }
 
   simdjson::error_code tool_call(od::value value) {
     od::object object;

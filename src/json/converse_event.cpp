@@ -11,42 +11,13 @@ namespace {
 namespace od = simdjson::ondemand;
 using simdjson::SUCCESS;
 
-// Calls `on_field(key, value)` for each member of an object value (none for another type);
-// returns the first error.
-template <class OnField>
-simdjson::error_code each_field(od::value value, OnField&& on_field) {
-  od::object object;
-  if (value.get_object().get(object) != SUCCESS) return SUCCESS;
-  for (auto field : object) {
-    std::string_view key;
-    if (auto e = field.unescaped_key().get(key)) return e;
-    od::value v;
-    if (auto e = field.value().get(v)) return e;
-    if (auto e = on_field(key, v)) return e;
-  }
-  return SUCCESS;
-}
-
 struct reader {
   const char* base;
   converse_event& out;
 
-  std::string_view token(od::value value) {
-    od::json_type type;
-    if (value.type().get(type) != SUCCESS || type != od::json_type::string) return {};
-    auto [open, close] = string_token(value, base);
-    return {base + open, close + 1 - open};
-  }
-  std::string_view plain(od::value value) {
-    auto raw = token(value);
-    if (raw.size() < 2 || raw.find('\\') != std::string_view::npos) return {};
-    return raw.substr(1, raw.size() - 2);
-  }
-  static std::int64_t count(od::value value) {
-    std::int64_t n = 0;
-    if (value.get_int64().get(n) != SUCCESS || n < 0) return -1;
-    return n;
-  }
+  std::string_view token(od::value value) { return raw_string(value, base); }
+  std::string_view plain(od::value value) { return plain_string(value, base); }
+  static std::int64_t count(od::value value) { return token_count(value); }
 
   simdjson::error_code top(std::string_view key, od::value v) {
     if (key == "contentBlockIndex") {

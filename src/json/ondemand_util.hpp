@@ -2,6 +2,7 @@
 // Pieces shared by the body scanners of the JSON kernel (built with its own SIMD flags, so
 // only its units include simdjson).
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <utility>
 
@@ -17,6 +18,47 @@ inline std::pair<std::size_t, std::size_t> string_token(simdjson::ondemand::valu
   while (!raw.empty() && raw.back() != '"') raw.remove_suffix(1);
   auto open = static_cast<std::size_t>(raw.data() - base);
   return {open, open + raw.size() - 1};
+}
+
+// A string value's raw JSON token in the document at `base`, quotes and escapes included
+// (what a translation splices as it came); empty for a value of another type.
+inline std::string_view raw_string(simdjson::ondemand::value value, const char* base) {
+  simdjson::ondemand::json_type type;
+  if (value.type().get(type) != simdjson::SUCCESS || type != simdjson::ondemand::json_type::string)
+    return {};
+  auto [open, close] = string_token(value, base);
+  return {base + open, close + 1 - open};
+}
+
+// A string value without escapes (an enum-like value: a type, a stop reason), unquoted;
+// empty otherwise.
+inline std::string_view plain_string(simdjson::ondemand::value value, const char* base) {
+  auto raw = raw_string(value, base);
+  if (raw.size() < 2 || raw.find('\\') != std::string_view::npos) return {};
+  return raw.substr(1, raw.size() - 2);
+}
+
+// A token count: a whole number of 0 or more; -1 for anything else.
+inline std::int64_t token_count(simdjson::ondemand::value value) {
+  std::int64_t n = 0;
+  if (value.get_int64().get(n) != simdjson::SUCCESS || n < 0) return -1;
+  return n;
+}
+
+// Calls `on_field(key, value)` for each member of an object value (none for a value of
+// another type); returns the first error.
+template <class OnField>
+simdjson::error_code each_field(simdjson::ondemand::value value, OnField&& on_field) {
+  simdjson::ondemand::object object;
+  if (value.get_object().get(object) != simdjson::SUCCESS) return simdjson::SUCCESS;
+  for (auto field : object) {
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) return e;
+    simdjson::ondemand::value v;
+    if (auto e = field.value().get(v)) return e;
+    if (auto e = on_field(key, v)) return e;
+  }
+  return simdjson::SUCCESS;
 }
 
 }  // namespace aigw::json

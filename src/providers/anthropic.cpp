@@ -7,16 +7,17 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "document_util.hpp"
+
 #include "aigw/core/errc.hpp"
 
 namespace aigw::providers::anthropic {
 namespace {
 
 namespace json = boost::json;
-
-std::string_view text_of(const json::value* v) {
-  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
-}
+using document::add_turn;
+using document::count_of;
+using document::text_of;
 
 // An OpenAI content value (a string, or an array of parts) as Anthropic content blocks.
 std::string content_blocks(const json::value& content, json::array& out) {
@@ -56,18 +57,6 @@ std::string content_blocks(const json::value& content, json::array& out) {
     }
   }
   return {};
-}
-
-// Appends a turn, merged into the last one when it has the same role (Anthropic wants
-// user and assistant turns to alternate).
-void add_turn(json::array& messages, std::string_view role, json::array blocks) {
-  if (blocks.empty()) return;
-  if (!messages.empty() && text_of(messages.back().as_object().if_contains("role")) == role) {
-    auto& content = messages.back().as_object()["content"].as_array();
-    for (auto& b : blocks) content.push_back(std::move(b));
-    return;
-  }
-  messages.push_back({{"role", role}, {"content", std::move(blocks)}});
 }
 
 std::uint32_t thinking_budget(std::string_view effort) {
@@ -304,12 +293,7 @@ bool message_to_chat(std::string_view anthropic_body, std::int64_t created, std:
                    {"finish_reason", finish_reason(text_of(in.if_contains("stop_reason")))}}};
   if (const auto* usage = in.if_contains("usage"); usage && usage->is_object()) {
     const auto& u = usage->as_object();
-    auto count = [&](std::string_view key) -> std::uint64_t {
-      const auto* v = u.if_contains(key);
-      boost::system::error_code nec;
-      auto n = v && v->is_number() ? v->to_number<std::uint64_t>(nec) : 0;
-      return nec ? 0 : n;
-    };
+    auto count = [&](std::string_view key) { return count_of(u.if_contains(key)); };
     auto cache_read = count("cache_read_input_tokens");
     auto prompt = count("input_tokens") + cache_read + count("cache_creation_input_tokens");
     auto completion = count("output_tokens");
@@ -596,15 +580,10 @@ bool chat_to_message(std::string_view openai_body, std::string& out,
   std::uint64_t prompt = 0, completion = 0, cached = 0;
   if (const auto* usage = in.if_contains("usage"); usage && usage->is_object()) {
     const auto& u = usage->as_object();
-    auto count = [](const json::value* v) -> std::uint64_t {
-      boost::system::error_code nec;
-      auto n = v && v->is_number() ? v->to_number<std::uint64_t>(nec) : 0;
-      return nec ? 0 : n;
-    };
-    prompt = count(u.if_contains("prompt_tokens"));
-    completion = count(u.if_contains("completion_tokens"));
+    prompt = count_of(u.if_contains("prompt_tokens"));
+    completion = count_of(u.if_contains("completion_tokens"));
     if (const auto* d = u.if_contains("prompt_tokens_details"); d && d->is_object())
-      cached = std::min(prompt, count(d->as_object().if_contains("cached_tokens")));
+      cached = std::min(prompt, count_of(d->as_object().if_contains("cached_tokens")));
     if (usage_out) {
       usage_out->found = true;
       usage_out->input = prompt;

@@ -19,82 +19,52 @@ void append_number(std::string& out, std::int64_t n) {
 
 }  // namespace
 
-void chat_stage::on_head(const http::response_header<>& head) {
-  mode_ = mode::off;
-  failed_ = over_ = false;
-  status_ = head.result_int();
+void chat_stage::start(const http::response_header<>&) {
   stopped_ = done_ = false;
   created_ = static_cast<std::int64_t>(std::time(nullptr));
   events_.reset();
-  held_.clear();
-  out_.clear();
   chunks_.reset();
   tool_block_ = ~std::uint64_t(0);
   tool_calls_ = 0;
   counts_ = {};
-  usage_.reset();
-  // Buffers a large message grew are given back at the next response.
-  if (held_.capacity() > (256u << 10)) std::string().swap(held_);
-  if (out_.capacity() > (256u << 10)) std::string().swap(out_);
-  auto type = head[http::field::content_type];
-  std::string_view content_type(type.data(), type.size());
-  if (status_ < 200) return;
-  if (status_ > 299)
-    mode_ = mode::error;
-  else if (proxy::is_media_type(content_type, "text/event-stream"))
-    mode_ = mode::stream;
-  else if (proxy::is_media_type(content_type, "application/json"))
-    mode_ = mode::message;
 }
 
 void chat_stage::client_head(http::response_header<>& head) {
-  if (mode_ == mode::error && openai_status(status_) != status_) {
+  if (kind_ == kind::error && openai_status(status_) != status_) {
     head.result(openai_status(status_));
     head.reason({});  // the standard one for the new status
   }
-  if (mode_ == mode::error || mode_ == mode::message)
+  if (kind_ == kind::error || kind_ == kind::message)
     head.set(http::field::content_type, "application/json");
 }
 
-void chat_stage::on_data(std::string_view bytes) {
-  switch (mode_) {
-    case mode::off:
-      return;
-    case mode::stream:
-      if (failed_) return;  // nothing after an error event
-      events_.feed(bytes, [&](std::string_view, std::string_view data) { event(data); });
-      return;
-    case mode::message:
-    case mode::error: {
-      auto bound = mode_ == mode::message ? kMaxMessage : kMaxError;
-      if (held_.size() + bytes.size() > bound) over_ = true;
-      if (!over_) held_.append(bytes);
-      return;
-    }
-  }
+void chat_stage::stream_data(std::string_view bytes) {
+  events_.feed(bytes, [&](std::string_view, std::string_view data) { event(data); });
 }
 
-void chat_stage::on_end(bool complete) {
-  if (!complete) return;
-  if (mode_ == mode::stream && !failed_ && !done_) {
-    // The body ended before message_stop: done if the message had stopped, else cut short.
-    if (stopped_) {
-      chunk_writer::done(out_);
-      done_ = true;
-    } else {
-      chunk_writer::error(out_, R"("the Anthropic stream ended before its message_stop")",
-                          "incomplete_stream");
-      failed_ = true;
-    }
-  } else if (mode_ == mode::message) {
-    if (over_ || !message_to_chat(held_, created_, out_, &usage_))
-      error_to_openai(
-          502,
-          R"({"error":{"type":"api_error","message":"the Anthropic backend's message could not be translated"}})",
-          out_);
-  } else if (mode_ == mode::error) {
-    error_to_openai(status_, held_, out_);
+// The body ended before message_stop: done if the message had stopped, else cut short.
+void chat_stage::end_stream() {
+  if (done_) return;
+  if (stopped_) {
+    chunk_writer::done(out_);
+    done_ = true;
+    return;
   }
+  chunk_writer::error(out_, R"("the Anthropic stream ended before its message_stop")",
+                      "incomplete_stream");
+  failed_ = true;
+}
+
+void chat_stage::end_message(std::string_view body, bool over) {
+  if (over || !message_to_chat(body, created_, out_, &usage_))
+    error_to_openai(
+        502,
+        R"({"error":{"type":"api_error","message":"the Anthropic backend's message could not be translated"}})",
+        out_);
+}
+
+void chat_stage::end_error(std::string_view body) {
+  error_to_openai(status_, body, out_);
 }
 
 // Each event as it completes: what it says, as OpenAI chunks.
@@ -173,74 +143,45 @@ void chat_stage::take_usage(const json::anthropic_usage& u) {
 
 namespace aigw::providers::anthropic {
 
-void messages_stage::on_head(const http::response_header<>& head) {
-  mode_ = mode::off;
-  failed_ = over_ = started_ = finished_ = false;
-  status_ = head.result_int();
+void messages_stage::start(const http::response_header<>&) {
+  started_ = finished_ = false;
   open_ = block::none;
   next_index_ = 0;
   tool_ = ~std::uint64_t(0);
   stop_reason_ = {};
   events_.reset();
-  if (held_.capacity() > (256u << 10)) std::string().swap(held_);
-  if (out_.capacity() > (256u << 10)) std::string().swap(out_);
-  held_.clear();
-  out_.clear();
-  usage_.reset();
-  auto type = head[http::field::content_type];
-  std::string_view content_type(type.data(), type.size());
-  if (status_ < 200) return;
-  if (status_ > 299)
-    mode_ = mode::error;
-  else if (proxy::is_media_type(content_type, "text/event-stream"))
-    mode_ = mode::stream;
-  else if (proxy::is_media_type(content_type, "application/json"))
-    mode_ = mode::message;
 }
 
 void messages_stage::client_head(http::response_header<>& head) {
-  if (mode_ == mode::error || mode_ == mode::message)
+  if (kind_ == kind::error || kind_ == kind::message)
     head.set(http::field::content_type, "application/json");
 }
 
-void messages_stage::on_data(std::string_view bytes) {
-  switch (mode_) {
-    case mode::off:
-      return;
-    case mode::stream:
-      events_.feed(bytes, [&](std::string_view, std::string_view data) { chunk(data); });
-      return;
-    case mode::message:
-    case mode::error: {
-      auto bound = mode_ == mode::message ? kMaxMessage : kMaxError;
-      if (held_.size() + bytes.size() > bound) over_ = true;
-      if (!over_) held_.append(bytes);
-      return;
-    }
-  }
+void messages_stage::stream_data(std::string_view bytes) {
+  events_.feed(bytes, [&](std::string_view, std::string_view data) { chunk(data); });
 }
 
-void messages_stage::on_end(bool complete) {
-  if (!complete) return;
-  if (mode_ == mode::stream) {
-    // The body ended without [DONE]: the end if the answer had finished, else cut short.
-    if (!failed_ && !finished_) {
-      if (started_ && !stop_reason_.empty()) {
-        finish();
-      } else {
-        out_.append(
-            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\","
-            "\"message\":\"the backend's stream ended before its answer did\"}}\n\n");
-        failed_ = true;
-      }
-    }
-  } else if (mode_ == mode::message) {
-    if (over_ || !chat_to_message(held_, out_, &usage_))
-      error_to_anthropic(
-          502, R"({"error":{"message":"the backend's completion could not be translated"}})", out_);
-  } else if (mode_ == mode::error) {
-    error_to_anthropic(status_, held_, out_);
+// The body ended without [DONE]: the end if the answer had finished, else cut short.
+void messages_stage::end_stream() {
+  if (finished_) return;
+  if (started_ && !stop_reason_.empty()) {
+    finish();
+    return;
   }
+  out_.append(
+      "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\","
+      "\"message\":\"the backend's stream ended before its answer did\"}}\n\n");
+  failed_ = true;
+}
+
+void messages_stage::end_message(std::string_view body, bool over) {
+  if (over || !chat_to_message(body, out_, &usage_))
+    error_to_anthropic(
+        502, R"({"error":{"message":"the backend's completion could not be translated"}})", out_);
+}
+
+void messages_stage::end_error(std::string_view body) {
+  error_to_anthropic(status_, body, out_);
 }
 
 void messages_stage::chunk(std::string_view data) {

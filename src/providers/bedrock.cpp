@@ -7,14 +7,15 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "document_util.hpp"
+
 namespace aigw::providers::bedrock {
 namespace {
 
 namespace json = boost::json;
-
-std::string_view text_of(const json::value* v) {
-  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
-}
+using document::add_turn;
+using document::count_of;
+using document::text_of;
 
 // The image formats Converse takes, by media type.
 std::string_view image_format(std::string_view media_type) {
@@ -57,25 +58,6 @@ std::string content_blocks(const json::value& content, json::array& out) {
     }
   }
   return {};
-}
-
-// Appends a turn, merged into the last one when it has the same role (Converse wants user
-// and assistant turns to alternate).
-void add_turn(json::array& messages, std::string_view role, json::array blocks) {
-  if (blocks.empty()) return;
-  if (!messages.empty() && text_of(messages.back().as_object().if_contains("role")) == role) {
-    auto& content = messages.back().as_object()["content"].as_array();
-    for (auto& b : blocks) content.push_back(std::move(b));
-    return;
-  }
-  messages.push_back({{"role", role}, {"content", std::move(blocks)}});
-}
-
-std::uint64_t count(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  boost::system::error_code ec;
-  auto n = v && v->is_number() ? v->to_number<std::uint64_t>(ec) : 0;
-  return ec ? 0 : n;
 }
 
 }  // namespace
@@ -270,10 +252,10 @@ bool converse_to_chat(std::string_view body, std::string_view id, std::string_vi
                    {"finish_reason", finish_reason(text_of(in.if_contains("stopReason")))}}};
   if (const auto* usage = in.if_contains("usage"); usage && usage->is_object()) {
     const auto& u = usage->as_object();
-    auto cache_read = count(u, "cacheReadInputTokens");
-    auto cache_write = count(u, "cacheWriteInputTokens");
-    auto prompt = count(u, "inputTokens") + cache_read + cache_write;
-    auto completion = count(u, "outputTokens");
+    auto cache_read = count_of(u.if_contains("cacheReadInputTokens"));
+    auto cache_write = count_of(u.if_contains("cacheWriteInputTokens"));
+    auto prompt = count_of(u.if_contains("inputTokens")) + cache_read + cache_write;
+    auto completion = count_of(u.if_contains("outputTokens"));
     if (usage_out) {
       usage_out->found = true;
       usage_out->input = prompt;

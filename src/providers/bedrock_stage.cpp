@@ -30,19 +30,12 @@ void chat_stage::prepare(bool include_usage, std::string_view model) {
   model_ = boost::json::serialize(boost::json::value(model));  // once per request
 }
 
-void chat_stage::on_head(const http::response_header<>& head) {
-  mode_ = mode::off;
-  failed_ = over_ = done_ = stopped_ = false;
-  status_ = head.result_int();
+void chat_stage::start(const http::response_header<>& head) {
+  done_ = stopped_ = false;
   frames_.reset();
-  if (held_.capacity() > (256u << 10)) std::string().swap(held_);
-  if (out_.capacity() > (256u << 10)) std::string().swap(out_);
-  held_.clear();
-  out_.clear();
   chunks_.reset();
   tool_block_ = ~std::uint64_t(0);
   tool_calls_ = 0;
-  usage_.reset();
   // The answer's id: AWS's request id (letters, digits and dashes; anything else is dropped).
   auto request_id = head["x-amzn-requestid"];
   id_.assign("\"chatcmpl-");
@@ -51,73 +44,49 @@ void chat_stage::on_head(const http::response_header<>& head) {
   id_.push_back('"');
   auto error_type = head["x-amzn-errortype"];
   error_type_.assign(error_type.data(), std::min<std::size_t>(error_type.size(), 256));
-  auto type = head[http::field::content_type];
-  std::string_view content_type(type.data(), type.size());
-  if (status_ < 200) return;
-  if (status_ > 299)
-    mode_ = mode::error;
-  else if (proxy::is_media_type(content_type, "application/vnd.amazon.eventstream"))
-    mode_ = mode::stream;
-  else if (proxy::is_media_type(content_type, "application/json"))
-    mode_ = mode::message;
 }
 
 void chat_stage::client_head(http::response_header<>& head) {
-  if (mode_ == mode::stream)
+  if (kind_ == kind::stream)
     head.set(http::field::content_type, "text/event-stream");
-  else if (mode_ != mode::off)
+  else if (kind_ != kind::off)
     head.set(http::field::content_type, "application/json");
 }
 
-void chat_stage::on_data(std::string_view bytes) {
-  switch (mode_) {
-    case mode::off:
-      return;
-    case mode::stream: {
-      if (failed_) return;
-      auto status = frames_.feed(bytes, [&](const proxy::event_stream_message& m) { event(m); });
-      if (status != proxy::event_stream_decoder::status::ok && !failed_) {
-        // The failure path: a message of its own (describe's sentences need no escapes).
-        auto message = fmt::format("\"the Bedrock event stream is malformed: {}\"",
-                                   proxy::event_stream_decoder::describe(status));
-        fail(message, "invalid_event_stream");
-      }
-      return;
-    }
-    case mode::message:
-    case mode::error: {
-      auto bound = mode_ == mode::message ? kMaxMessage : kMaxError;
-      if (held_.size() + bytes.size() > bound) over_ = true;
-      if (!over_) held_.append(bytes);
-      return;
-    }
+void chat_stage::stream_data(std::string_view bytes) {
+  auto status = frames_.feed(bytes, [&](const proxy::event_stream_message& m) { event(m); });
+  if (status != proxy::event_stream_decoder::status::ok && !failed_) {
+    // The failure path: a message of its own (describe's sentences need no escapes).
+    auto message = fmt::format("\"the Bedrock event stream is malformed: {}\"",
+                               proxy::event_stream_decoder::describe(status));
+    fail(message, "invalid_event_stream");
   }
 }
 
-void chat_stage::on_end(bool complete) {
-  if (!complete) return;
-  if (mode_ == mode::stream) {
-    // The body ended before the metadata event: done if the message had stopped (and no
-    // frame was left half-read), else cut short.
-    if (!failed_ && !done_) {
-      if (frames_.pending() > 0) {
-        fail(R"("the Bedrock event stream ended inside a frame")", "truncated");
-      } else if (!stopped_) {
-        fail(R"("the Bedrock event stream ended before its messageStop")", "incomplete_stream");
-      } else {
-        chunk_writer::done(out_);
-        done_ = true;
-      }
-    }
-  } else if (mode_ == mode::message) {
-    auto id = std::string_view(id_).substr(1, id_.size() - 2);
-    if (over_ || !converse_to_chat(held_, id, model_name_,
-                                   static_cast<std::int64_t>(std::time(nullptr)), out_, &usage_))
-      error_to_openai("BedrockError", R"({"message":"the Bedrock answer could not be translated"})",
-                      out_);
-  } else if (mode_ == mode::error) {
-    error_to_openai(error_type_, held_, out_);
+// The body ended before the metadata event: done if the message had stopped (and no frame
+// was left half-read), else cut short.
+void chat_stage::end_stream() {
+  if (done_) return;
+  if (frames_.pending() > 0) {
+    fail(R"("the Bedrock event stream ended inside a frame")", "truncated");
+  } else if (!stopped_) {
+    fail(R"("the Bedrock event stream ended before its messageStop")", "incomplete_stream");
+  } else {
+    chunk_writer::done(out_);
+    done_ = true;
   }
+}
+
+void chat_stage::end_message(std::string_view body, bool over) {
+  auto id = std::string_view(id_).substr(1, id_.size() - 2);
+  if (over || !converse_to_chat(body, id, model_name_,
+                                static_cast<std::int64_t>(std::time(nullptr)), out_, &usage_))
+    error_to_openai("BedrockError", R"({"message":"the Bedrock answer could not be translated"})",
+                    out_);
+}
+
+void chat_stage::end_error(std::string_view body) {
+  error_to_openai(error_type_, body, out_);
 }
 
 void chat_stage::fail(std::string_view message_token, std::string_view type) {

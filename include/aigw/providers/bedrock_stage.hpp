@@ -16,55 +16,40 @@
 
 #include "aigw/json/usage_scan.hpp"
 #include "aigw/providers/chunk_writer.hpp"
+#include "aigw/providers/translating_stage.hpp"
 #include "aigw/proxy/event_stream.hpp"
-#include "aigw/proxy/response_stage.hpp"
 
 namespace aigw::providers::bedrock {
 
-class chat_stage final : public proxy::response_stage {
+class chat_stage final : public translating_stage {
  public:
+  chat_stage() : translating_stage("application/vnd.amazon.eventstream") {}
   // Before each attempt to a Bedrock backend: whether the client asked for a usage chunk, and
   // the model its answer names (Converse answers name none).
   void prepare(bool include_usage, std::string_view model);
-
-  void on_head(const boost::beast::http::response_header<>& head) override;
   void client_head(boost::beast::http::response_header<>& head) override;
-  void on_data(std::string_view bytes) override;
-  void on_end(bool complete) override;
-  std::string* output() override { return mode_ == mode::off ? nullptr : &out_; }
-  bool failed() const override { return failed_; }
-  bool wrote_error_event() const override { return failed_; }
-  const json::usage_reading* reported_usage() const override {
-    return usage_.found ? &usage_ : nullptr;
-  }
-
-  static constexpr std::size_t kMaxMessage = 16u << 20;
-  static constexpr std::size_t kMaxError = 64u << 10;
 
  private:
-  enum class mode { off, stream, message, error };
+  void start(const boost::beast::http::response_header<>& head) override;
+  void stream_data(std::string_view bytes) override;
+  void end_stream() override;
+  void end_message(std::string_view body, bool over) override;
+  void end_error(std::string_view body) override;
   void event(const proxy::event_stream_message& message);
   void fail(std::string_view message_token, std::string_view type);
 
-  mode mode_ = mode::off;
   bool include_usage_ = false;
-  bool failed_ = false;
-  bool over_ = false;
   bool done_ = false;
-  bool stopped_ = false;  // messageStop came
-  unsigned status_ = 0;
+  bool stopped_ = false;    // messageStop came
   std::string model_;       // the model, as a JSON string token
   std::string model_name_;  // ... and as a name, for the usage
   std::string id_;          // "chatcmpl-<the AWS request id>", as a JSON string token
   std::string error_type_;  // x-amzn-ErrorType
   proxy::event_stream_decoder frames_;
-  std::string held_;
   std::string data_;  // an event's payload, with the parser's padding
-  std::string out_;
   chunk_writer chunks_;
   std::uint64_t tool_block_ = ~std::uint64_t(0);
   unsigned tool_calls_ = 0;
-  json::usage_reading usage_;
 };
 
 }  // namespace aigw::providers::bedrock

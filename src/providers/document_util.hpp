@@ -1,0 +1,36 @@
+#pragma once
+// Pieces the whole-document translations (providers/anthropic.cpp, bedrock.cpp) share, over
+// Boost.JSON values.
+#include <cstdint>
+#include <string_view>
+
+#include <boost/json/value.hpp>
+
+namespace aigw::providers::document {
+
+// A string member's text; empty when absent or not a string.
+inline std::string_view text_of(const boost::json::value* v) {
+  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
+}
+
+// A count member as a whole number; 0 when absent, negative or not a number.
+inline std::uint64_t count_of(const boost::json::value* v) {
+  boost::system::error_code ec;
+  auto n = v && v->is_number() ? v->to_number<std::uint64_t>(ec) : 0;
+  return ec ? 0 : n;
+}
+
+// Appends a turn of `role` with `blocks`, merged into the last turn when it has the same
+// role (Anthropic and Bedrock want user and assistant turns to alternate).
+inline void add_turn(boost::json::array& messages, std::string_view role,
+                     boost::json::array blocks) {
+  if (blocks.empty()) return;
+  if (!messages.empty() && text_of(messages.back().as_object().if_contains("role")) == role) {
+    auto& content = messages.back().as_object()["content"].as_array();
+    for (auto& b : blocks) content.push_back(std::move(b));
+    return;
+  }
+  messages.push_back({{"role", role}, {"content", std::move(blocks)}});
+}
+
+}  // namespace aigw::providers::document
