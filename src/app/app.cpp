@@ -9,6 +9,7 @@
 #include <functional>
 #include <future>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -27,6 +28,7 @@
 #include "aigw/metrics/prometheus.hpp"
 #include "aigw/proxy/snapshot.hpp"
 #include "aigw/server/worker.hpp"
+#include "aigw/upstream/sigv4.hpp"
 #include "version.hpp"
 
 namespace aigw::app {
@@ -330,10 +332,27 @@ int run(std::shared_ptr<const proxy::snapshot> snapshot, const config_source& so
 
 }  // namespace
 
+// `aigw-proxy hash-key`: the SHA-256 of a client key read from standard input (one line;
+// its line end is not part of the key), as `clients:` holds it. The key is never an
+// argument: command lines are visible to every user of the machine.
+int hash_key() {
+  std::string key{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  if (key.empty() || key.find_first_of("\r\n") != std::string::npos) {
+    std::cerr << "aigw-proxy hash-key: give one key on standard input, e.g.\n"
+                 "  printf %s \"$KEY\" | aigw-proxy hash-key\n";
+    return 2;
+  }
+  std::cout << upstream::sha256_hex(key) << "\n";
+  return 0;
+}
+
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  if (argc == 2 && std::string_view(argv[1]) == "hash-key") return hash_key();
   po::options_description options(
       "Usage: aigw-proxy [--config FILE] [--listen HOST:PORT] [--check]\n"
+      "       aigw-proxy hash-key < key   (prints a client key's SHA-256 for `clients:`)\n"
       "Without --config: one default backend, OPENAI_BASE_URL (+ OPENAI_API_KEY) when set,\n"
       "else a local Ollama at http://127.0.0.1:11434/v1.\nOptions");
   options.add_options()("help,h", "print this help and exit")("version",

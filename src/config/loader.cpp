@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <initializer_list>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -185,6 +186,110 @@ void read_bedrock(const reader& r, backend& b) {
   // A Bedrock API key (api_key) is sent as a bearer token: no signature, no AWS keys needed.
   if (r.has("api_key") && profile.empty()) return;
   b.aws = default_aws_credentials(r.env(), profile, r.path());
+}
+
+// A count of requests or tokens: a whole number from 0.
+std::uint64_t read_count(const reader& r, std::string_view key, std::uint64_t fallback) {
+  auto text = r.string(key);
+  if (!text) return fallback;
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+  if (ec != std::errc() || end != text->data() + text->size() || n > (1ull << 38))
+    throw config_error(
+        fmt::format("{}: \"{}\" is not a count (0 to 2^38)", r.child_path(key), *text));
+  return n;
+}
+
+// `clients:` entries: name, key_sha256, models, limits, labels.
+void read_clients(const reader& list, std::vector<client>& out) {
+  if (!list.node().IsSequence())
+    throw config_error(fmt::format("{}: expected a list", list.path()));
+  for (std::size_t i = 0; i < list.node().size(); ++i) {
+    reader r(list.node()[i], fmt::format("{}[{}]", list.path(), i), list.env());
+    r.require_map();
+    r.allow_only({"name", "key_sha256", "models", "limits", "labels"});
+    client c;
+    c.name = r.required_string("name");
+    if (c.name.empty() || c.name.size() > 64 ||
+        !std::all_of(c.name.begin(), c.name.end(), is_backend_name_char))
+      throw config_error(
+          fmt::format("{}: \"{}\" may only use letters, digits and - _ . : / (at "
+                      "most 64)",
+                      r.child_path("name"), c.name));
+    c.key_sha256 = r.required_string("key_sha256");
+    bool hex = c.key_sha256.size() == 64 &&
+               std::all_of(c.key_sha256.begin(), c.key_sha256.end(), [](char ch) {
+                 return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+               });
+    if (!hex)
+      throw config_error(fmt::format(
+          "{}: not a SHA-256 in lower-case hex (aigw-proxy hash-key prints it for a key)",
+          r.child_path("key_sha256")));
+    if (r.has("models")) {
+      auto m = r.child("models");
+      if (!m.node().IsSequence())
+        throw config_error(fmt::format("{}: expected a list of model globs", m.path()));
+      for (const auto& item : m.node()) {
+        if (!item.IsScalar())
+          throw config_error(fmt::format("{}: expected a list of model globs", m.path()));
+        c.models.push_back(item.Scalar());
+      }
+    }
+    if (r.has("limits")) {
+      auto l = r.child("limits");
+      l.allow_only({"requests_per_minute", "tokens_per_minute", "tokens_per_day", "tokens",
+                    "default_output"});
+      c.limits.requests_per_minute = read_count(l, "requests_per_minute", 0);
+      c.limits.tokens_per_minute = read_count(l, "tokens_per_minute", 0);
+      c.limits.tokens_per_day = read_count(l, "tokens_per_day", 0);
+      c.limits.default_output = read_count(l, "default_output", 1024);
+      if (auto kind = l.string("tokens")) {
+        if (*kind == "total")
+          c.limits.tokens = client::budget::kind::total;
+        else if (*kind == "input")
+          c.limits.tokens = client::budget::kind::input;
+        else if (*kind == "output")
+          c.limits.tokens = client::budget::kind::output;
+        else
+          throw config_error(fmt::format("{}: \"{}\" is not total, input or output",
+                                         l.child_path("tokens"), *kind));
+      }
+    }
+    if (r.has("labels")) {
+      auto l = r.child("labels");
+      l.require_map();
+      for (const auto& entry : l.node()) {
+        auto key = entry.first.as<std::string>();
+        c.labels.emplace_back(key, l.required_string(key));
+      }
+    }
+    out.push_back(std::move(c));
+  }
+}
+
+// A keys file: YAML with a `clients:` list, read at start and at each reload.
+void read_clients_file(const std::string& file, const env_lookup& env, std::vector<client>& out) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::Exception& e) {
+    throw config_error(fmt::format("clients_file: {}: {}", file, e.what()));
+  }
+  reader top(root, fmt::format("{}:", file), env);
+  top.require_map();
+  top.allow_only({"clients"});
+  if (top.has("clients")) read_clients(top.child("clients"), out);
+}
+
+// Names and keys are each one client's.
+void check_clients(const std::vector<client>& clients) {
+  std::set<std::string_view> names, keys;
+  for (const auto& c : clients) {
+    if (!names.insert(c.name).second)
+      throw config_error(fmt::format("clients: \"{}\" is named twice", c.name));
+    if (!keys.insert(c.key_sha256).second)
+      throw config_error(fmt::format("clients: \"{}\" has another client's key", c.name));
+  }
 }
 
 backend read_backend(const reader& r, const gateway& g) {
@@ -465,7 +570,8 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
   reader top(root, "", env);
   top.allow_only({"listen", "admin", "workers", "access_log", "access_log_format", "prices",
                   "response_headers", "object_affinity", "object_affinity_key", "metrics", "limits",
-                  "timeouts", "circuit_breaker", "drain_timeout", "backends", "routes"});
+                  "timeouts", "circuit_breaker", "drain_timeout", "backends", "routes", "clients",
+                  "clients_file"});
 
   gateway g;
   if (auto listen = top.string("listen")) parse_listen(*listen, "listen", g);
@@ -531,6 +637,13 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
       g.prices.push_back(std::move(price));
     }
   }
+  if (top.has("clients")) read_clients(top.child("clients"), g.clients);
+  g.inline_clients = g.clients.size();
+  if (auto file = top.string("clients_file")) {
+    g.clients_file = *file;
+    read_clients_file(g.clients_file, env, g.clients);
+  }
+  check_clients(g.clients);
   if (top.has("metrics")) {
     auto m = top.child("metrics");
     m.allow_only({"usage", "max_models", "force_stream_usage"});

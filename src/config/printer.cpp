@@ -52,6 +52,45 @@ void emit_bedrock(YAML::Emitter& out, const backend& b) {
   }
 }
 
+// The config's own clients (their keys as the SHA-256 the config holds), and the keys file
+// by its name (its clients stay in it).
+void emit_clients(YAML::Emitter& out, const gateway& g) {
+  if (g.inline_clients > 0) {
+    out << YAML::Key << "clients" << YAML::Value << YAML::BeginSeq;
+    for (std::size_t i = 0; i < g.inline_clients; ++i) {
+      const auto& c = g.clients[i];
+      out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name << YAML::Key
+          << "key_sha256" << YAML::Value << c.key_sha256;
+      if (!c.models.empty()) {
+        out << YAML::Key << "models" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const auto& m : c.models) out << m;
+        out << YAML::EndSeq;
+      }
+      const auto& l = c.limits;
+      out << YAML::Key << "limits" << YAML::Value << YAML::Flow << YAML::BeginMap;
+      if (l.requests_per_minute)
+        out << YAML::Key << "requests_per_minute" << YAML::Value << l.requests_per_minute;
+      if (l.tokens_per_minute)
+        out << YAML::Key << "tokens_per_minute" << YAML::Value << l.tokens_per_minute;
+      if (l.tokens_per_day) out << YAML::Key << "tokens_per_day" << YAML::Value << l.tokens_per_day;
+      using kind = client::budget::kind;
+      out << YAML::Key << "tokens" << YAML::Value
+          << (l.tokens == kind::input    ? "input"
+              : l.tokens == kind::output ? "output"
+                                         : "total")
+          << YAML::Key << "default_output" << YAML::Value << l.default_output << YAML::EndMap;
+      if (!c.labels.empty()) {
+        out << YAML::Key << "labels" << YAML::Value << YAML::Flow << YAML::BeginMap;
+        for (const auto& [k, v] : c.labels) out << YAML::Key << k << YAML::Value << v;
+        out << YAML::EndMap;
+      }
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  if (!g.clients_file.empty()) out << YAML::Key << "clients_file" << YAML::Value << g.clients_file;
+}
+
 void emit_breaker(YAML::Emitter& out, const circuit_breaker& b) {
   out << YAML::Key << "circuit_breaker" << YAML::Value;
   if (!b.enabled) {
@@ -137,6 +176,7 @@ std::string print_native(const gateway& g) {
   emit_breaker(out, g.circuit_breaker);
   out << YAML::Key << "drain_timeout" << YAML::Value << duration_text(g.drain_timeout);
 
+  emit_clients(out, g);
   out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
   for (const auto& b : g.backends) {
     out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << b.name << YAML::Key << "url"

@@ -120,6 +120,13 @@ errc extract_request_fields(std::string& body, request_fields& out) {
         out.stream = stream;
         continue;
       }
+    } else if (key == "max_tokens" || key == "max_completion_tokens" ||
+               key == "max_output_tokens") {
+      std::uint64_t n = 0;
+      if (value.get_uint64().get(n) == simdjson::SUCCESS) {
+        out.max_tokens = n;
+        continue;
+      }
     } else if (key == "store") {
       bool store = false;
       if (value.get_bool().get(store) == simdjson::SUCCESS) {

@@ -175,6 +175,28 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
                      backend_label(key.backend), label_value(key.model))] += usd;
   for (const auto& [labels, usd] : cost) w.sample_value("aigw_cost_usd_total", labels, usd);
 
+  w.family("aigw_client_requests_total", "counter", "Requests admitted, by client.");
+  for (const auto& [name, c] : stats.clients)
+    w.sample("aigw_client_requests_total", fmt::format("client=\"{}\"", label_value(name)),
+             c.requests);
+  w.family("aigw_client_tokens_total", "counter",
+           "Tokens charged to each client's budget, by client and type (input, output).");
+  for (const auto& [name, c] : stats.clients) {
+    w.sample("aigw_client_tokens_total",
+             fmt::format("client=\"{}\",type=\"input\"", label_value(name)), c.input_tokens);
+    w.sample("aigw_client_tokens_total",
+             fmt::format("client=\"{}\",type=\"output\"", label_value(name)), c.output_tokens);
+  }
+  w.family("aigw_client_rejections_total", "counter",
+           "Requests refused, by client and reason (model: not allowed; requests, tokens: over "
+           "the budget).");
+  for (const auto& [name, c] : stats.clients)
+    for (auto [reason, n] : {std::pair<const char*, std::uint64_t>{"model", c.rejected_model},
+                             {"requests", c.rejected_requests},
+                             {"tokens", c.rejected_tokens}})
+      w.sample("aigw_client_rejections_total",
+               fmt::format("client=\"{}\",reason=\"{}\"", label_value(name), reason), n);
+
   // The GenAI metrics, named as Envoy AI Gateway names them (OpenTelemetry's GenAI semantic
   // conventions, dots as underscores).
   auto attributes = [](const gen_ai_labels& l) {

@@ -96,6 +96,15 @@ void worker_stats::merge(const worker_stats& other) {
   add_into(usage_missing, other.usage_missing);
   for (const auto& [labels, series] : other.gen_ai) gen_ai[labels].merge(series);
   for (const auto& [key, usd] : other.cost_usd) cost_usd[key] += usd;
+  for (const auto& [name, c] : other.clients) {
+    auto& mine = client(name);
+    mine.requests += c.requests;
+    mine.input_tokens += c.input_tokens;
+    mine.output_tokens += c.output_tokens;
+    mine.rejected_model += c.rejected_model;
+    mine.rejected_requests += c.rejected_requests;
+    mine.rejected_tokens += c.rejected_tokens;
+  }
 }
 
 std::string worker_stats::to_json(const proxy::snapshot& config) const {

@@ -53,9 +53,10 @@ std::shared_ptr<const snapshot> snapshot::compile(config::gateway config,
   proxy::object_ids ids(config);
   decltype(snapshot::known_models) known_models;
   for (const auto& m : routes.exact_models()) known_models.insert(m.id);
-  return std::make_shared<const snapshot>(
-      snapshot{std::move(config), std::move(routes), std::move(targets), std::move(slot_names),
-               std::move(models_json), std::move(ids), std::move(known_models)});
+  auto clients = client_table::compile(config.clients, previous ? &previous->clients : nullptr);
+  return std::make_shared<const snapshot>(snapshot{
+      std::move(config), std::move(routes), std::move(targets), std::move(slot_names),
+      std::move(models_json), std::move(ids), std::move(known_models), std::move(clients)});
 }
 
 std::optional<std::string> snapshot::model_json(std::string_view id) const {

@@ -96,6 +96,7 @@ void format_access_line(const request_log& r, bool json, std::string& out) {
     if (r.attempts > 1) fmt::format_to(o, " attempts={}", r.attempts);
     if (r.error_event) out.append(" error_event=true");
     if (r.resumes) fmt::format_to(o, " resumes={}", r.resumes);
+    if (!r.client.empty()) fmt::format_to(o, " client={}", r.client);  // a config name
     return;
   }
   out.append(R"({"time":")");
@@ -110,6 +111,10 @@ void format_access_line(const request_log& r, bool json, std::string& out) {
   append_json_string(out, r.model);
   fmt::format_to(o, R"(,"route":{},"backend":)", r.route);
   append_json_string(out, r.backend);
+  if (!r.client.empty()) {
+    out.append(R"(,"client":)");
+    append_json_string(out, r.client);
+  }
   fmt::format_to(o, R"(,"status":{},"bytes_in":{},"bytes_out":{})", r.status, r.bytes_in, r.bytes);
   if (r.counts_usage && r.usage_found)
     fmt::format_to(o, R"(,"input_tokens":{},"output_tokens":{},"cached_tokens":{})", r.input_tokens,

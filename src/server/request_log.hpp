@@ -21,6 +21,7 @@ struct request_log {
   std::string model;
   int route = -1;
   std::string_view backend = "-";
+  std::string_view client;  // the calling client's name (with `clients:`), never its key
   unsigned status = 0;
   std::uint64_t bytes_in = 0;  // request body bytes
   std::uint64_t bytes = 0;     // body bytes sent to the client

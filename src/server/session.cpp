@@ -162,6 +162,9 @@ struct request_context {
   // cannot translate): bit i for plan[i] (the first 64), skipped from then on; the last
   // refusal is the answer when no target could take it.
   std::uint64_t refused_targets = 0;
+  // The calling client (with `clients:`), and what its admission reserved.
+  const proxy::client_table::entry* client = nullptr;
+  proxy::client_admission admission;
   errc refusal = errc::ok;
   std::string refusal_detail;
   // Resuming a broken stream (the route's `resume`): whether this one may be, and once it
@@ -245,7 +248,8 @@ class session {
       }
     } active{go_on ? &stats_.active_requests : nullptr};
     if (go_on) ++stats_.active_requests;
-    go_on = go_on && admit(ctx) && answer_locally(ctx) && inspect(ctx) && plan(ctx);
+    go_on =
+        go_on && identify(ctx) && answer_locally(ctx) && inspect(ctx) && admit(ctx) && plan(ctx);
     if (go_on) co_await forward(ctx);
     co_return co_await finish(ctx);
   }
@@ -353,8 +357,74 @@ class session {
     co_return true;
   }
 
-  // Who may send this request, and how much (client keys, rate limits: to come).
-  static bool admit(request_context&) { return true; }
+  // Who is calling: with clients configured, the key a request presents must be one of
+  // theirs (only the health check is open to anyone).
+  bool identify(request_context& ctx) {
+    if (!config_->config.requires_keys() || ctx.log.path == "/healthz") return true;
+    ctx.client = config_->clients.find(proxy::client_table::presented_key(ctx.parser.get().base()));
+    if (!ctx.client) return end_with_error(ctx, errc::invalid_api_key);
+    ctx.log.client = ctx.client->config.name;
+    return true;
+  }
+
+  // What the client may do: the model it names must be one of its models, and its budgets
+  // must hold the request's estimate, which is reserved (all windows or none) until the
+  // request ends and its real usage is charged (finish_log).
+  bool admit(request_context& ctx) {
+    if (!ctx.client) return true;
+    const auto& client = *ctx.client;
+    if (!ctx.log.model.empty() && !proxy::client_table::allows(client, ctx.log.model)) {
+      record_rejection(ctx, "model");
+      return end_with_error(ctx, errc::model_not_allowed,
+                            fmt::format("\"{}\"", std::string_view(ctx.log.model).substr(0, 128)));
+    }
+    // Tokens are estimated for the APIs that spend them: the body's bytes / 4 for the input,
+    // the request's max_tokens (else the client's default) for the output.
+    bool spends_tokens =
+        ctx.parser.get().method() == http::verb::post &&
+        (proxy::reports_usage(ctx.endpoint.rest) || ctx.endpoint.rest == "/messages");
+    auto input = spends_tokens ? ctx.parser.get().body().size() / 4 : 0;
+    auto output = !spends_tokens          ? 0
+                  : ctx.fields.max_tokens ? ctx.fields.max_tokens
+                                          : client.config.limits.default_output;
+    ctx.admission =
+        proxy::client_table::admit(client, input, output, std::chrono::system_clock::now());
+    if (!ctx.admission.admitted) {
+      record_rejection(ctx, ctx.admission.limit);
+      return end_with_error(ctx, errc::rate_limited,
+                            fmt::format("{} per {}", ctx.admission.limit,
+                                        ctx.admission.reset.count() > 60 ? "day" : "minute"));
+    }
+    return true;
+  }
+
+  void record_rejection(const request_context& ctx, std::string_view reason) {
+    auto& counts = stats_.client(ctx.client->config.name);
+    if (reason == "model")
+      ++counts.rejected_model;
+    else if (reason == "requests")
+      ++counts.rejected_requests;
+    else
+      ++counts.rejected_tokens;
+  }
+
+  // The end of an admitted request: its real usage replaces the reservation when a backend
+  // reported it; a request no backend answered costs nothing; one whose usage went
+  // unreported keeps its reservation.
+  void charge_client(const request_context& ctx) {
+    if (!ctx.client || !ctx.admission.admitted) return;
+    auto& counts = stats_.client(ctx.client->config.name);
+    ++counts.requests;
+    const auto& usage = usage_stage_.usage();
+    bool answered = ctx.end == ending::relayed;
+    if (answered && ctx.counts_usage && usage.found) {
+      proxy::client_table::charge(*ctx.client, ctx.admission, usage.input, usage.output);
+      counts.input_tokens += usage.input;
+      counts.output_tokens += usage.output;
+    } else if (!answered) {
+      proxy::client_table::charge(*ctx.client, ctx.admission, 0, 0);
+    }
+  }
 
   // The paths the gateway answers itself, and those it does not serve at all.
   bool answer_locally(request_context& ctx) {
@@ -918,6 +988,14 @@ class session {
         response.result() == http::status::bad_gateway ||
         response.result() == http::status::gateway_timeout)
       response.set(http::field::retry_after, "1");
+    if (ctx.error == errc::rate_limited) {  // OpenAI's rate limit headers, for the spent limit
+      const auto& a = ctx.admission;
+      auto seconds = std::to_string(a.reset.count());
+      response.set(http::field::retry_after, seconds);
+      response.set(fmt::format("x-ratelimit-limit-{}", a.limit), std::to_string(a.limit_value));
+      response.set(fmt::format("x-ratelimit-remaining-{}", a.limit), std::to_string(a.remaining));
+      response.set(fmt::format("x-ratelimit-reset-{}", a.limit), seconds + "s");
+    }
     response.body() = render_error_json(ctx.error, ctx.detail, ctx.endpoint.api);
     response.keep_alive(keep_alive);
     response.prepare_payload();
@@ -978,6 +1056,7 @@ class session {
 
   // The access-log line and the worker's counters: once per request that got an answer.
   void finish_log(const request_context& ctx) {
+    charge_client(ctx);
     stats_.record_request(ctx.log.route, slot_of(ctx.backend_index), ctx.log.status);
     if (ctx.end == ending::error) stats_.record_local_error(ctx.error);
     record_gen_ai(ctx);

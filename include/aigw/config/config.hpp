@@ -172,6 +172,27 @@ struct route {
   }
 };
 
+// A caller of the gateway (`clients:`, or a `clients_file` that reload reads again): known by
+// its key, which the config holds only as its SHA-256 (`aigw-proxy hash-key` prints it).
+struct client {
+  std::string name;                 // in the access log and the metrics (never the key)
+  std::string key_sha256;           // 64 lower-case hex digits
+  std::vector<std::string> models;  // globs it may use; empty: every model
+  // Its budgets, shared by all workers (0: no limit). Tokens are counted as `tokens` says:
+  // input, output, or both (total).
+  struct budget {
+    std::uint64_t requests_per_minute = 0;
+    std::uint64_t tokens_per_minute = 0;
+    std::uint64_t tokens_per_day = 0;
+    enum class kind { total, input, output } tokens = kind::total;
+    // Reserved for a request's output when it names no max_tokens / max_completion_tokens
+    // (its input is estimated from its body: 4 bytes a token).
+    std::uint64_t default_output = 1024;
+    bool operator==(const budget&) const = default;
+  } limits;
+  std::vector<std::pair<std::string, std::string>> labels;  // metadata, for operators
+};
+
 struct gateway {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 1975;
@@ -210,6 +231,11 @@ struct gateway {
   // On SIGTERM or SIGINT: how long requests and streams in flight may take to finish.
   duration drain_timeout = std::chrono::seconds(30);
   std::vector<backend> backends;
+  // Who may call (empty, with no clients_file: anyone, as without keys).
+  std::vector<client> clients;     // the config's own first, then clients_file's
+  std::size_t inline_clients = 0;  // how many of them the config itself lists
+  std::string clients_file;        // where more clients are read from (again at each reload)
+  bool requires_keys() const { return !clients.empty() || !clients_file.empty(); }
   // Ends with exactly one default route (added for a lone backend when none was written).
   std::vector<route> routes;
 

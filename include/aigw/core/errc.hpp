@@ -24,6 +24,9 @@ enum class errc {
   bad_request,           // 400 other malformed HTTP
   not_found,             // 404 unknown path
   model_not_found,       // 404 /v1/models/{id} not served here
+  invalid_api_key,       // 401 no key, or not a client's (with `clients:` configured)
+  model_not_allowed,     // 403 the client may not use this model
+  rate_limited,          // 429 the client's budget (requests or tokens) is spent for now
   request_timeout,       // 408 client too slow to send its request
   body_too_large,        // 413
   headers_too_large,     // 431

@@ -24,6 +24,9 @@ struct request_fields {
   // model may be left out (the stored response has one).
   bool has_previous_response = false;
   bool store = false;  // "store": true, a chat completion the backend keeps
+  // max_tokens, max_completion_tokens or max_output_tokens (the Responses API's): the most
+  // output the request may cost; 0 when absent.
+  std::uint64_t max_tokens = 0;
   // stream_options.include_usage, for forcing it on a stream (kNone: absent): where the
   // stream_options object opens, and the include_usage value's token.
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);

@@ -120,6 +120,18 @@ struct worker_stats {
     auto operator<=>(const cost_key&) const = default;
   };
   std::map<cost_key, double> cost_usd;
+  // By client name (with `clients:`; their count is the config's): requests admitted, the
+  // tokens charged, requests refused by model or by budget.
+  struct client_counts {
+    std::uint64_t requests = 0, input_tokens = 0, output_tokens = 0;
+    std::uint64_t rejected_model = 0, rejected_requests = 0, rejected_tokens = 0;
+  };
+  std::map<std::string, client_counts, std::less<>> clients;
+  client_counts& client(std::string_view name) {
+    auto it = clients.find(name);
+    if (it == clients.end()) it = clients.emplace(std::string(name), client_counts{}).first;
+    return it->second;
+  }
 
   // A model name as a label: the config's names always, others until `max_models` distinct
   // ones were seen by this worker, then "other" (a client cannot blow up the series count).

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "aigw/config/config.hpp"
+#include "aigw/proxy/clients.hpp"
 #include "aigw/proxy/object_ids.hpp"
 #include "aigw/routing/route_table.hpp"
 #include "aigw/upstream/target.hpp"
@@ -32,6 +33,8 @@ struct snapshot {
     }
   };
   std::unordered_set<std::string, model_hash, std::equal_to<>> known_models;
+  // Who may call, and their budgets (empty without `clients:`: anyone may).
+  client_table clients;
 
   // Throws config::config_error (e.g. an unreadable ca_file). With `previous` (a reload), a
   // backend whose name, URL, TLS settings and breaker settings are unchanged keeps its slot
