@@ -285,6 +285,14 @@ void read_clients_file(const std::string& file, const env_lookup& env, std::vect
 void check_clients(const std::vector<client>& clients) {
   std::set<std::string_view> names, keys;
   for (const auto& c : clients) {
+    // A request that reserves the default output must be able to fit at all.
+    const auto& l = c.limits;
+    for (auto budget : {l.tokens_per_minute, l.tokens_per_day})
+      if (budget && l.tokens != client::budget::kind::input && l.default_output > budget)
+        throw config_error(fmt::format(
+            "clients: \"{}\": default_output ({}) is over its token budget ({}): no request "
+            "without max_tokens could ever fit",
+            c.name, l.default_output, budget));
     if (!names.insert(c.name).second)
       throw config_error(fmt::format("clients: \"{}\" is named twice", c.name));
     if (!keys.insert(c.key_sha256).second)
@@ -643,6 +651,7 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
     g.clients_file = *file;
     read_clients_file(g.clients_file, env, g.clients);
   }
+  g.clients_configured = top.has("clients") || top.has("clients_file");
   check_clients(g.clients);
   if (top.has("metrics")) {
     auto m = top.child("metrics");

@@ -25,7 +25,7 @@ std::uint64_t count_in(std::uint64_t state, std::uint32_t window) {
 
 }  // namespace
 
-bool window_counter::try_add(std::uint32_t window, std::uint64_t n, std::uint64_t limit,
+bool window_counter::try_add(std::uint32_t& window, std::uint64_t n, std::uint64_t limit,
                              std::uint64_t& count) noexcept {
   auto state = state_.load(std::memory_order_relaxed);
   for (;;) {
@@ -33,11 +33,12 @@ bool window_counter::try_add(std::uint32_t window, std::uint64_t n, std::uint64_
     // the stored one.
     auto current = std::max(window, window_of(state));
     auto now = count_in(state, current);
-    if (now + n > limit) {
+    if (n > limit || now > limit - n) {  // (no sum that could wrap)
       count = now;
       return false;
     }
     if (state_.compare_exchange_weak(state, pack(current, now + n), std::memory_order_relaxed)) {
+      window = current;
       count = now + n;
       return true;
     }
@@ -99,6 +100,9 @@ bool client_table::allows(const entry& client, std::string_view model) noexcept 
 
 std::uint64_t client_table::counted(const entry& client, std::uint64_t input,
                                     std::uint64_t output) noexcept {
+  // Any count a client can name (max_tokens) is capped: no sum wraps.
+  input = std::min(input, window_counter::kMaxCount);
+  output = std::min(output, window_counter::kMaxCount);
   using kind = config::client::budget::kind;
   switch (client.config.limits.tokens) {
     case kind::input:
@@ -117,37 +121,44 @@ client_admission client_table::admit(const entry& client, std::uint64_t input_es
   using namespace std::chrono;
   const auto& limits = client.config.limits;
   auto& usage = *client.usage;
-  auto since_epoch = duration_cast<seconds>(now.time_since_epoch()).count();
+  // Windows count from 2025-01-01 (UTC): 25 bits of minutes last until 2088.
+  constexpr std::int64_t kEpoch = 1735689600;
+  auto since_epoch =
+      std::max<std::int64_t>(0, duration_cast<seconds>(now.time_since_epoch()).count() - kEpoch);
   client_admission a;
-  a.minute = static_cast<std::uint32_t>(since_epoch / 60);
-  a.day = static_cast<std::uint32_t>(since_epoch / 86400);
+  auto minute = static_cast<std::uint32_t>(since_epoch / 60);
+  auto day = static_cast<std::uint32_t>(since_epoch / 86400);
+  a.request_minute = a.token_minute = minute;
+  a.token_day = day;
   auto to_minute_end = seconds(60 - since_epoch % 60);
   auto to_day_end = seconds(86400 - since_epoch % 86400);
-  auto refuse = [&](std::string_view limit, std::uint64_t value, std::uint64_t count,
-                    seconds reset) {
+  auto tokens = counted(client, input_estimate, output_estimate);
+  auto refuse = [&](std::string_view limit, std::string_view window, std::uint64_t value,
+                    std::uint64_t count, seconds reset, std::uint64_t asked) {
     a.admitted = false;
     a.limit = limit;
+    a.window = window;
     a.limit_value = value;
     a.remaining = value > count ? value - count : 0;
     a.reset = reset;
+    a.never_fits = asked > value;
     return a;
   };
   std::uint64_t count = 0;
   if (limits.requests_per_minute &&
-      !usage.requests_minute.try_add(a.minute, 1, limits.requests_per_minute, count))
-    return refuse("requests", limits.requests_per_minute, count, to_minute_end);
-  auto tokens = counted(client, input_estimate, output_estimate);
+      !usage.requests_minute.try_add(a.request_minute, 1, limits.requests_per_minute, count))
+    return refuse("requests", "minute", limits.requests_per_minute, count, to_minute_end, 1);
   if (limits.tokens_per_minute &&
-      !usage.tokens_minute.try_add(a.minute, tokens, limits.tokens_per_minute, count)) {
-    if (limits.requests_per_minute) usage.requests_minute.adjust(a.minute, -1);
-    return refuse("tokens", limits.tokens_per_minute, count, to_minute_end);
+      !usage.tokens_minute.try_add(a.token_minute, tokens, limits.tokens_per_minute, count)) {
+    if (limits.requests_per_minute) usage.requests_minute.adjust(a.request_minute, -1);
+    return refuse("tokens", "minute", limits.tokens_per_minute, count, to_minute_end, tokens);
   }
   if (limits.tokens_per_day &&
-      !usage.tokens_day.try_add(a.day, tokens, limits.tokens_per_day, count)) {
-    if (limits.requests_per_minute) usage.requests_minute.adjust(a.minute, -1);
+      !usage.tokens_day.try_add(a.token_day, tokens, limits.tokens_per_day, count)) {
+    if (limits.requests_per_minute) usage.requests_minute.adjust(a.request_minute, -1);
     if (limits.tokens_per_minute)
-      usage.tokens_minute.adjust(a.minute, -static_cast<std::int64_t>(tokens));
-    return refuse("tokens", limits.tokens_per_day, count, to_day_end);
+      usage.tokens_minute.adjust(a.token_minute, -static_cast<std::int64_t>(tokens));
+    return refuse("tokens", "day", limits.tokens_per_day, count, to_day_end, tokens);
   }
   a.reserved_tokens = tokens;
   return a;
@@ -159,8 +170,8 @@ void client_table::charge(const entry& client, const client_admission& admitted,
                static_cast<std::int64_t>(admitted.reserved_tokens);
   if (delta == 0) return;
   const auto& limits = client.config.limits;
-  if (limits.tokens_per_minute) client.usage->tokens_minute.adjust(admitted.minute, delta);
-  if (limits.tokens_per_day) client.usage->tokens_day.adjust(admitted.day, delta);
+  if (limits.tokens_per_minute) client.usage->tokens_minute.adjust(admitted.token_minute, delta);
+  if (limits.tokens_per_day) client.usage->tokens_day.adjust(admitted.token_day, delta);
 }
 
 }  // namespace aigw::proxy

@@ -248,8 +248,7 @@ class session {
       }
     } active{go_on ? &stats_.active_requests : nullptr};
     if (go_on) ++stats_.active_requests;
-    go_on =
-        go_on && identify(ctx) && answer_locally(ctx) && inspect(ctx) && admit(ctx) && plan(ctx);
+    go_on = go_on && answer_locally(ctx) && inspect(ctx) && admit(ctx) && plan(ctx);
     if (go_on) co_await forward(ctx);
     co_return co_await finish(ctx);
   }
@@ -303,6 +302,9 @@ class session {
     // A fragment is never sent in a request target (RFC 9112 3.2); Beast lets '#' through.
     if (target.find('#') != beast::string_view::npos)
       co_return end_with_error(ctx, errc::bad_request, "the request target has a fragment ('#')");
+    // Who is calling, before any of the body is read (or 100-continue promised): an unknown
+    // caller costs the gateway no body memory.
+    if (!identify(ctx)) co_return false;
     auto declared_length = parser.content_length();
     if (declared_length && *declared_length > cfg.limits.max_request_body)
       co_return end_with_error(ctx, errc::body_too_large);
@@ -362,7 +364,10 @@ class session {
   bool identify(request_context& ctx) {
     if (!config_->config.requires_keys() || ctx.log.path == "/healthz") return true;
     ctx.client = config_->clients.find(proxy::client_table::presented_key(ctx.parser.get().base()));
-    if (!ctx.client) return end_with_error(ctx, errc::invalid_api_key);
+    if (!ctx.client) {
+      ctx.endpoint.api = proxy::classify(ctx.log.path).api;  // the error in the caller's shape
+      return end_with_error(ctx, errc::invalid_api_key);
+    }
     ctx.log.client = ctx.client->config.name;
     return true;
   }
@@ -373,27 +378,35 @@ class session {
   bool admit(request_context& ctx) {
     if (!ctx.client) return true;
     const auto& client = *ctx.client;
-    if (!ctx.log.model.empty() && !proxy::client_table::allows(client, ctx.log.model)) {
+    bool post = ctx.parser.get().method() == http::verb::post;
+    if (!ctx.log.model.empty() ? !proxy::client_table::allows(client, ctx.log.model)
+                               : post && !client.config.models.empty()) {
+      // A client held to some models makes no request whose model the gateway cannot see
+      // (a multipart upload, a batch file, a continued response).
       record_rejection(ctx, "model");
-      return end_with_error(ctx, errc::model_not_allowed,
-                            fmt::format("\"{}\"", std::string_view(ctx.log.model).substr(0, 128)));
+      return end_with_error(
+          ctx, errc::model_not_allowed,
+          ctx.log.model.empty()
+              ? fmt::format("a request to {} names no model", ctx.log.path.substr(0, 128))
+              : fmt::format("\"{}\"", std::string_view(ctx.log.model).substr(0, 128)));
     }
     // Tokens are estimated for the APIs that spend them: the body's bytes / 4 for the input,
-    // the request's max_tokens (else the client's default) for the output.
+    // the request's max_tokens (else the client's default) for the output (embeddings
+    // have none).
     bool spends_tokens =
-        ctx.parser.get().method() == http::verb::post &&
-        (proxy::reports_usage(ctx.endpoint.rest) || ctx.endpoint.rest == "/messages");
-    auto input = spends_tokens ? ctx.parser.get().body().size() / 4 : 0;
-    auto output = !spends_tokens          ? 0
-                  : ctx.fields.max_tokens ? ctx.fields.max_tokens
-                                          : client.config.limits.default_output;
+        post && (proxy::reports_usage(ctx.endpoint.rest) || ctx.endpoint.rest == "/messages");
+    std::uint64_t input = spends_tokens ? ctx.parser.get().body().size() / 4 : 0;
+    std::uint64_t output = !spends_tokens || ctx.endpoint.rest == "/embeddings" ? 0
+                           : ctx.fields.max_tokens ? ctx.fields.max_tokens
+                                                   : client.config.limits.default_output;
     ctx.admission =
         proxy::client_table::admit(client, input, output, std::chrono::system_clock::now());
     if (!ctx.admission.admitted) {
       record_rejection(ctx, ctx.admission.limit);
-      return end_with_error(ctx, errc::rate_limited,
-                            fmt::format("{} per {}", ctx.admission.limit,
-                                        ctx.admission.reset.count() > 60 ? "day" : "minute"));
+      return end_with_error(
+          ctx, errc::rate_limited,
+          fmt::format("{} per {}{}", ctx.admission.limit, ctx.admission.window,
+                      ctx.admission.never_fits ? " (this request alone is over the budget)" : ""));
     }
     return true;
   }
@@ -408,22 +421,27 @@ class session {
       ++counts.rejected_tokens;
   }
 
-  // The end of an admitted request: its real usage replaces the reservation when a backend
-  // reported it; a request no backend answered costs nothing; one whose usage went
-  // unreported keeps its reservation.
+  // The end of an admitted request: the usage its backend reported replaces the
+  // reservation; an error answer without usage (a 4xx, 5xx or 429: no tokens spent), or a
+  // request no backend received, costs nothing; a request a backend received and whose usage
+  // went unreported (cut, timed out, the client left) keeps its reservation: it may have
+  // been billed.
   void charge_client(const request_context& ctx) {
     if (!ctx.client || !ctx.admission.admitted) return;
     auto& counts = stats_.client(ctx.client->config.name);
     ++counts.requests;
     const auto& usage = usage_stage_.usage();
-    bool answered = ctx.end == ending::relayed;
-    if (answered && ctx.counts_usage && usage.found) {
+    bool relayed = ctx.end == ending::relayed;
+    if (relayed && ctx.counts_usage && usage.found) {
       proxy::client_table::charge(*ctx.client, ctx.admission, usage.input, usage.output);
       counts.input_tokens += usage.input;
       counts.output_tokens += usage.output;
-    } else if (!answered) {
-      proxy::client_table::charge(*ctx.client, ctx.admission, 0, 0);
+      return;
     }
+    bool error_answer = (relayed && ctx.result.status >= 400) || ctx.end == ending::held_answer;
+    bool received =
+        ctx.attempts > 0 && !(ctx.end == ending::error && ctx.error == errc::upstream_unreachable);
+    if (error_answer || !received) proxy::client_table::charge(*ctx.client, ctx.admission, 0, 0);
   }
 
   // The paths the gateway answers itself, and those it does not serve at all.
@@ -536,7 +554,8 @@ class session {
       ctx.stages.push_back(&resume_stage_);
     }
     // Usage accounting reads what the client gets (after any rewrite: ids only).
-    ctx.counts_usage = config_->config.metrics.usage && method == "POST" &&
+    // (A client with a token budget is charged what was used: usage is read for it too.)
+    ctx.counts_usage = (config_->config.metrics.usage || ctx.client) && method == "POST" &&
                        proxy::reports_usage(ctx.endpoint.rest);
     // A stream whose client did not ask for usage gets it asked for upstream, and taken out
     // again (the usage stage then transforms: not when the ids stage does already).

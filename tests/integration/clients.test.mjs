@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startFakeUpstream } from '../fakes/fake_upstream.mjs';
 import { assertOpenAiError, gatewayConfig, request, runCli, startGateway, writeTempFile } from './harness.mjs';
@@ -27,7 +28,7 @@ before(async () => {
       { name: 'bob', key_sha256: sha256(KEYS.bob), limits: { requests_per_minute: 3 } },
       // Each request here reserves its body / 4 + max_tokens (10), and is charged the 8
       // tokens the fake reports (5 prompt + 3 completion).
-      { name: 'carol', key_sha256: sha256(KEYS.carol), limits: { tokens_per_minute: 100, tokens: 'total' } },
+      { name: 'carol', key_sha256: sha256(KEYS.carol), limits: { tokens_per_minute: 100, tokens: 'total', default_output: 50 } },
     ],
     backends: [{ name: 'fake', url: fake.url, api_key: 'sk-backend' }],
     routes: [{ backend: 'fake' }],
@@ -45,10 +46,11 @@ async function awayFromMinuteEdge() {
   if (into > 55000) await new Promise((r) => setTimeout(r, 60500 - into));
 }
 
-const chatAs = (key, { model = 'llama3', headers = {}, extra = {} } = {}) =>
+const chatAs = (key, { model = 'llama3', headers = {}, extra = {}, agent } = {}) =>
   request(gw.base, '/v1/chat/completions', {
     headers: key === undefined ? headers : { authorization: `Bearer ${key}`, ...headers },
     body: { model, messages: [{ role: 'user', content: 'hi' }], ...extra },
+    agent,
   });
 
 describe('client keys', () => {
@@ -62,7 +64,11 @@ describe('client keys', () => {
     }
   });
 
-  test('no key or an unknown one: 401 in the OpenAI shape; only /healthz is open', LIMIT, async () => {
+  test('no key or an unknown one: 401 in the caller\'s shape, before the body is read; only /healthz is open', LIMIT, async () => {
+    const messages = await request(gw.base, '/v1/messages', { headers: { 'x-api-key': 'sk-nobody' }, body: { model: 'm' } });
+    assert.equal(messages.status, 401);
+    assert.equal(messages.json.type, 'error');  // Anthropic's shape on its path
+    assert.equal(messages.headers.connection, 'close');  // the body was never read
     for (const key of [undefined, 'sk-nobody', '']) {
       const res = await chatAs(key);
       assertOpenAiError(res, 401);
@@ -73,12 +79,20 @@ describe('client keys', () => {
     assert.equal((await request(gw.base, '/healthz')).status, 200);
   });
 
-  test("a model outside the client's allow-list: 403", LIMIT, async () => {
+  test("a model outside the client's allow-list: 403; so is a request that names none", LIMIT, async () => {
     assert.equal((await chatAs(KEYS.alice, { model: 'gpt-4o-mini' })).status, 200);
     const res = await chatAs(KEYS.alice, { model: 'o3' });
     assertOpenAiError(res, 403);
     assert.equal(res.json.error.code, 'model_not_allowed');
     assert.match(res.json.error.message, /"o3"/);
+    const batch = await request(gw.base, '/v1/batches', {
+      headers: { authorization: `Bearer ${KEYS.alice}` }, body: { input_file_id: 'file-1', endpoint: '/v1/chat/completions' } });
+    assertOpenAiError(batch, 403);
+    assert.match(batch.json.error.message, /names no model/);
+    // A client without a model list may.
+    const open = await request(gw.base, '/v1/batches', {
+      headers: { authorization: `Bearer ${KEYS.bob}` }, body: { input_file_id: 'file-1', endpoint: '/v1/chat/completions' } });
+    assert.equal(open.status, 200);
   });
 
   test("requests per minute: the fourth is a 429 with OpenAI's headers", LIMIT, async () => {
@@ -96,10 +110,12 @@ describe('client keys', () => {
 
   test('tokens per minute: the real usage is charged, not the reservation', LIMIT, async () => {
     await awayFromMinuteEdge();
+    // One connection: each request's charge is made before the next one is read.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     let admitted = 0;
     let refused = null;
     for (let i = 0; i < 20 && !refused; i++) {
-      const res = await chatAs(KEYS.carol, { extra: { max_tokens: 10 } });
+      const res = await chatAs(KEYS.carol, { extra: { max_tokens: 10 }, agent });
       if (res.status === 200) admitted++;
       else refused = res;
     }
@@ -120,7 +136,7 @@ describe('client keys', () => {
     assert.match(metrics, /aigw_client_requests_total\{client="carol"\} \d+/);
     assert.match(metrics, /aigw_client_tokens_total\{client="carol",type="input"\} \d+/);
     assert.match(metrics, /aigw_client_rejections_total\{client="bob",reason="requests"\} 1\b/);
-    assert.match(metrics, /aigw_client_rejections_total\{client="alice",reason="model"\} 1\b/);
+    assert.match(metrics, /aigw_client_rejections_total\{client="alice",reason="model"\} 2\b/);
     for (const key of Object.values(KEYS)) {
       assert.ok(!gw.stderr().includes(key), 'a key in the log');
       assert.ok(!metrics.includes(key), 'a key in the metrics');

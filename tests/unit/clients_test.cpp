@@ -18,15 +18,21 @@ using proxy::window_counter;
 TEST_CASE("window counter: a limit never overshot by concurrent adds; a new window starts at 0") {
   window_counter counter;
   std::uint64_t count = 0;
-  CHECK(counter.try_add(7, 5, 10, count));
+  std::uint32_t seven = 7, eight = 8, one = 1;
+  CHECK(counter.try_add(seven, 5, 10, count));
   CHECK(count == 5);
-  CHECK_FALSE(counter.try_add(7, 6, 10, count));
+  CHECK_FALSE(counter.try_add(seven, 6, 10, count));
   CHECK(count == 5);
+  CHECK_FALSE(counter.try_add(seven, ~std::uint64_t(0) - 2, 10, count));  // no wrap-around
+  CHECK(counter.count(7) == 5);
   counter.adjust(7, -3);
   CHECK(counter.count(7) == 2);
   counter.adjust(7, -30);  // never below 0
   CHECK(counter.count(7) == 0);
-  CHECK(counter.try_add(8, 10, 10, count));  // the next window
+  CHECK(counter.try_add(eight, 10, 10, count));  // the next window
+  std::uint32_t late = 7;  // a worker whose clock read is older counts in the newer window
+  CHECK_FALSE(counter.try_add(late, 1, 10, count));
+  CHECK(late == 7);
   CHECK(counter.count(7) == 0);
   CHECK(counter.count(8) == 10);
   counter.adjust(7, 5);  // a correction for a window that ended: dropped
@@ -38,8 +44,10 @@ TEST_CASE("window counter: a limit never overshot by concurrent adds; a new wind
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&] {
       std::uint64_t c = 0;
-      for (int i = 0; i < 10000; ++i)
-        if (shared.try_add(1, 3, 9999, c)) ++admitted;
+      for (int i = 0; i < 10000; ++i) {
+        auto w = one;
+        if (shared.try_add(w, 3, 9999, c)) ++admitted;
+      }
     });
   for (auto& t : threads) t.join();
   CHECK(admitted == 3333);  // 3 x 3333 = 9999: exactly the limit
@@ -59,7 +67,8 @@ TEST_CASE("client admission: all windows or none, the real usage charged, reset 
   CHECK(table.find("sk-other") == nullptr);
   CHECK(table.find("") == nullptr);
 
-  auto now = std::chrono::system_clock::time_point(std::chrono::seconds(86400 * 20000 + 45));
+  // 2026-02-14 00:00:45 UTC.
+  auto now = std::chrono::system_clock::time_point(std::chrono::seconds(86400ll * 20498 + 45));
   auto a = client_table::admit(*client, 300, 500, now);  // reserves 800
   REQUIRE(a.admitted);
   CHECK(a.reserved_tokens == 800);
@@ -68,16 +77,23 @@ TEST_CASE("client admission: all windows or none, the real usage charged, reset 
   CHECK(refused.limit == "tokens");
   CHECK(refused.limit_value == 1000);
   CHECK(refused.remaining == 200);
-  CHECK(refused.reset.count() == 15);                          // the minute ends in 15 s
-  CHECK(client->usage->requests_minute.count(a.minute) == 1);  // the refused one was given back
-  client_table::charge(*client, a, 100, 50);                   // it cost 150
-  CHECK(client->usage->tokens_minute.count(a.minute) == 150);
-  CHECK(client->usage->tokens_day.count(a.day) == 150);
+  CHECK(refused.reset.count() == 15);  // the minute ends in 15 s
+  CHECK(refused.window == "minute");
+  CHECK(client->usage->requests_minute.count(a.request_minute) == 1);  // the refused one given back
+  client_table::charge(*client, a, 100, 50);                           // it cost 150
+  CHECK(client->usage->tokens_minute.count(a.token_minute) == 150);
+  CHECK(client->usage->tokens_day.count(a.token_day) == 150);
   // The day's budget: 150 + 1000 > 1100 refuses, and gives the minute's tokens back.
   auto big = client_table::admit(*client, 400, 600, now + std::chrono::minutes(1));
   CHECK_FALSE(big.admitted);
   CHECK(big.limit_value == 1100);
-  CHECK(client->usage->tokens_minute.count(big.minute) == 0);
+  CHECK(big.window == "day");
+  CHECK(client->usage->tokens_minute.count(big.token_minute) == 0);
+  // A max_tokens no budget can hold: refused as such, nothing counted, no wrap-around.
+  auto huge = client_table::admit(*client, 1, ~std::uint64_t(0) - 5, now + std::chrono::minutes(2));
+  CHECK_FALSE(huge.admitted);
+  CHECK(huge.never_fits);
+  CHECK(client->usage->tokens_minute.count(huge.token_minute) == 0);
 
   // A reload keeps the counts of an unchanged client, not of a changed one.
   auto same = client_table::compile({c}, &table);

@@ -232,10 +232,11 @@ struct gateway {
   duration drain_timeout = std::chrono::seconds(30);
   std::vector<backend> backends;
   // Who may call (empty, with no clients_file: anyone, as without keys).
-  std::vector<client> clients;     // the config's own first, then clients_file's
-  std::size_t inline_clients = 0;  // how many of them the config itself lists
-  std::string clients_file;        // where more clients are read from (again at each reload)
-  bool requires_keys() const { return !clients.empty() || !clients_file.empty(); }
+  std::vector<client> clients;      // the config's own first, then clients_file's
+  std::size_t inline_clients = 0;   // how many of them the config itself lists
+  std::string clients_file;         // where more clients are read from (again at each reload)
+  bool clients_configured = false;  // `clients:` or `clients_file:` given (even empty: no one)
+  bool requires_keys() const { return clients_configured; }
   // Ends with exactly one default route (added for a lone backend when none was written).
   std::vector<route> routes;
 

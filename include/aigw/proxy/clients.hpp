@@ -24,15 +24,17 @@
 namespace aigw::proxy {
 
 // One fixed window's count, shared by every worker: a single 64-bit atomic holding the
-// window's number (high 25 bits) and the count in it (low 39 bits), so that a check and an
-// add are one compare-and-swap, and a new window starts from zero without a lock.
+// window's number (high 25 bits: minutes or days since 2025, enough until 2088) and the count
+// in it (low 39 bits), so that a check and an add are one compare-and-swap, and a new window
+// starts from zero without a lock. Counts saturate at kMaxCount.
 class window_counter {
  public:
   static constexpr std::uint64_t kMaxCount = (std::uint64_t(1) << 39) - 1;
 
   // Adds `n` in window `window` when the count stays within `limit`; returns whether it did,
-  // and the count after (or as it is, when refused) in `count`.
-  bool try_add(std::uint32_t window, std::uint64_t n, std::uint64_t limit,
+  // and the count after (or as it is, when refused) in `count`. `window` becomes the window
+  // counted in (a later one, when another worker's clock had moved on).
+  bool try_add(std::uint32_t& window, std::uint64_t n, std::uint64_t limit,
                std::uint64_t& count) noexcept;
   // Adds `delta` (a correction, which may be negative; the count stays within 0 and the
   // maximum) in window `window`.
@@ -56,12 +58,14 @@ struct client_admission {
   // When refused: which limit ("requests" or "tokens"), its value, what is left of it, and
   // when its window ends.
   std::string_view limit;
+  std::string_view window;  // "minute" or "day"
+  bool never_fits = false;  // the request's estimate alone is over the limit
   std::uint64_t limit_value = 0;
   std::uint64_t remaining = 0;
   std::chrono::seconds reset{0};
   // When admitted: the tokens reserved, and the windows they went to (for the charge).
   std::uint64_t reserved_tokens = 0;
-  std::uint32_t minute = 0, day = 0;
+  std::uint32_t request_minute = 0, token_minute = 0, token_day = 0;
 };
 
 class client_table {
