@@ -37,6 +37,10 @@ test('the counters after a known sequence of requests', LIMIT, async () => {
   assert.equal((await request(gw.base, '/v1/chat/completions', { body: '{"model":', headers: { 'content-type': 'application/json' } })).status, 400);
   assert.equal((await chat(gw.base, { headers: { 'aigw-backend-selector': 'dead' } })).status, 502);
   assert.equal((await request(gw.base, '/healthz')).status, 200);
+  // A request is counted just after its answer is written: its access-log line (written
+  // after the counters) says it has been.
+  for (const status of [404, 400, 502]) await gw.waitForAccess((e) => e.status === status);
+  await gw.waitForAccess((e) => e.path === '/healthz');
 
   const s = await stats();
   assert.deepEqual(s.backends.b.requests, { '2xx': 3 });
