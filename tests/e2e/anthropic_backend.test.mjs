@@ -237,13 +237,13 @@ describe('openai client -> anthropic backend', () => {
   });
 
   test('usage of translated answers is counted, also for streams that did not ask for it', LIMIT, async () => {
-    const before = await tokens();
+    const before = await settledTokens();
     const stream = await client.chat.completions.create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Go' }], stream: true });
     let sawUsage = false;
     for await (const chunk of stream) if (chunk.usage) sawUsage = true;
     assert.equal(sawUsage, false);  // the client gets the stream it asked for
     await client.chat.completions.create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Go' }] });
-    const afterwards = await tokens();
+    const afterwards = await tokensReaching(before, { input: 2 * PROMPT_TOKENS, output: 2 * USAGE.output_tokens });
     assert.equal(afterwards.input - before.input, 2 * PROMPT_TOKENS);
     assert.equal(afterwards.output - before.output, 2 * USAGE.output_tokens);
   });
@@ -328,6 +328,29 @@ model_list:
 });
 
 // The token counts /metrics has for the anthropic provider, input and output.
+// The counts once earlier requests are all counted: two reads 100 ms apart agree.
+async function settledTokens() {
+  let last = await tokens();
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await tokens();
+    if (now.input === last.input && now.output === last.output) return now;
+    last = now;
+  }
+  return last;
+}
+
+// The counts once they reach `want` (a request is counted just after its answer is
+// written), or as they are after 5 s.
+async function tokensReaching(before, want) {
+  let now = await tokens();
+  for (let i = 0; i < 50 && (now.input - before.input < want.input || now.output - before.output < want.output); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    now = await tokens();
+  }
+  return now;
+}
+
 async function tokens() {
   const text = await (await fetch(`${gw.adminBase}/metrics`)).text();
   const sum = (type) => text.split('\n')

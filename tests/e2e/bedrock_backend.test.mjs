@@ -148,10 +148,10 @@ describe('openai client -> bedrock backend', () => {
   });
 
   test('usage is counted in /metrics, streams included', LIMIT, async () => {
-    const before = await tokens();
+    const before = await settledTokens();
     const stream = await client.chat.completions.create({ model: 'claude-sonnet', messages: [{ role: 'user', content: 'Go' }], stream: true });
     for await (const chunk of stream) assert.equal(chunk.usage ?? null, null);
-    const afterwards = await tokens();
+    const afterwards = await tokensReaching(before, { input: PROMPT_TOKENS, output: BEDROCK_USAGE.outputTokens });
     assert.equal(afterwards.input - before.input, PROMPT_TOKENS);
     assert.equal(afterwards.output - before.output, BEDROCK_USAGE.outputTokens);
   });
@@ -282,6 +282,29 @@ model_list:
     });
   }
 });
+
+// The counts once earlier requests are all counted: two reads 100 ms apart agree.
+async function settledTokens() {
+  let last = await tokens();
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await tokens();
+    if (now.input === last.input && now.output === last.output) return now;
+    last = now;
+  }
+  return last;
+}
+
+// The counts once they reach `want` (a request is counted just after its answer is
+// written), or as they are after 5 s.
+async function tokensReaching(before, want) {
+  let now = await tokens();
+  for (let i = 0; i < 50 && (now.input - before.input < want.input || now.output - before.output < want.output); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    now = await tokens();
+  }
+  return now;
+}
 
 async function tokens() {
   const text = await (await fetch(`${gw.adminBase}/metrics`)).text();
