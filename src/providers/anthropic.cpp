@@ -126,20 +126,11 @@ std::string chat_to_messages(std::string_view openai_body, const request_options
       }
       if (const auto* calls = message->if_contains("tool_calls"); calls && calls->is_array()) {
         for (const auto& call : calls->as_array()) {
-          const auto* c = call.if_object();
-          const auto* function = c ? c->if_contains("function") : nullptr;
-          if (!function || !function->is_object()) return "a tool call needs a function";
-          auto arguments = text_of(function->as_object().if_contains("arguments"));
-          json::value input = json::object();
-          if (!arguments.empty()) {
-            boost::system::error_code aec;
-            input = json::parse(arguments, aec);
-            if (aec || !input.is_object()) return "a tool call's arguments must be a JSON object";
-          }
-          blocks.push_back({{"type", "tool_use"},
-                            {"id", text_of(c->if_contains("id"))},
-                            {"name", text_of(function->as_object().if_contains("name"))},
-                            {"input", std::move(input)}});
+          std::string_view id, name;
+          json::value input;
+          if (auto why = document::read_tool_call(call, id, name, input); !why.empty()) return why;
+          blocks.push_back(
+              {{"type", "tool_use"}, {"id", id}, {"name", name}, {"input", std::move(input)}});
         }
       }
       add_turn(messages, "assistant", std::move(blocks));
@@ -159,32 +150,13 @@ std::string chat_to_messages(std::string_view openai_body, const request_options
   }
 
   // response_format has no field of its own there: it becomes an instruction.
-  if (const auto* format = in.if_contains("response_format"); format && format->is_object()) {
-    auto type = text_of(format->as_object().if_contains("type"));
-    std::string instruction;
-    if (type == "json_object") {
-      instruction = "Respond with one JSON object and nothing else.";
-    } else if (type == "json_schema") {
-      const auto* schema = format->as_object().if_contains("json_schema");
-      const auto* inner =
-          schema && schema->is_object() ? schema->as_object().if_contains("schema") : nullptr;
-      instruction = fmt::format(
-          "Respond with one JSON object that matches this JSON schema, and nothing else: {}",
-          inner ? json::serialize(*inner) : std::string("{}"));
-    }
-    if (!instruction.empty()) system += (system.empty() ? "" : "\n\n") + instruction;
-  }
+  if (auto instruction = document::format_instruction(in); !instruction.empty())
+    system += (system.empty() ? "" : "\n\n") + instruction;
   if (!system.empty()) result["system"] = system;
   result["messages"] = std::move(messages);
 
   std::uint64_t max_tokens = options.default_max_tokens;
-  for (auto key : {"max_completion_tokens", "max_tokens"})
-    if (const auto* v = in.if_contains(key); v && v->is_number()) {
-      boost::system::error_code nec;
-      max_tokens = v->to_number<std::uint64_t>(nec);
-      if (nec || max_tokens == 0) return fmt::format("{} must be a positive whole number", key);
-      break;
-    }
+  if (auto why = document::read_max_tokens(in, max_tokens); !why.empty()) return why;
   if (const auto* effort = in.if_contains("reasoning_effort")) {
     if (auto budget = thinking_budget(text_of(effort))) {
       result["thinking"] = {{"type", "enabled"}, {"budget_tokens", budget}};
@@ -193,12 +165,7 @@ std::string chat_to_messages(std::string_view openai_body, const request_options
   }
   result["max_tokens"] = max_tokens;
 
-  if (const auto* stop = in.if_contains("stop")) {
-    if (stop->is_string())
-      result["stop_sequences"] = json::array{*stop};
-    else if (stop->is_array())
-      result["stop_sequences"] = *stop;
-  }
+  if (auto stop = document::stop_sequences(in)) result["stop_sequences"] = std::move(*stop);
   if (const auto* t = in.if_contains("temperature"); t && t->is_number())
     result["temperature"] = std::min(t->to_number<double>(), 1.0);  // Anthropic's range is 0-1
   if (const auto* p = in.if_contains("top_p"); p && p->is_number()) result["top_p"] = *p;

@@ -97,21 +97,11 @@ std::string chat_to_converse(std::string_view openai_body, std::uint32_t default
     } else if (role == "assistant") {
       if (const auto* calls = message->if_contains("tool_calls"); calls && calls->is_array()) {
         for (const auto& call : calls->as_array()) {
-          const auto* c = call.if_object();
-          const auto* function = c ? c->if_contains("function") : nullptr;
-          if (!function || !function->is_object()) return "a tool call needs a function";
-          auto arguments = text_of(function->as_object().if_contains("arguments"));
-          json::value input = json::object();
-          if (!arguments.empty()) {
-            boost::system::error_code aec;
-            input = json::parse(arguments, aec);
-            if (aec || !input.is_object()) return "a tool call's arguments must be a JSON object";
-          }
-          blocks.push_back(
-              json::object{{"toolUse",
-                            {{"toolUseId", text_of(c->if_contains("id"))},
-                             {"name", text_of(function->as_object().if_contains("name"))},
-                             {"input", std::move(input)}}}});
+          std::string_view id, name;
+          json::value input;
+          if (auto why = document::read_tool_call(call, id, name, input); !why.empty()) return why;
+          blocks.push_back(json::object{
+              {"toolUse", {{"toolUseId", id}, {"name", name}, {"input", std::move(input)}}}});
         }
       }
       add_turn(messages, "assistant", std::move(blocks));
@@ -129,42 +119,19 @@ std::string chat_to_converse(std::string_view openai_body, std::uint32_t default
       return fmt::format("messages of role \"{}\" cannot be sent to a Bedrock backend", role);
     }
   }
-  if (const auto* format = in.if_contains("response_format"); format && format->is_object()) {
-    auto type = text_of(format->as_object().if_contains("type"));
-    if (type == "json_object") {
-      system.push_back(json::object{{"text", "Respond with one JSON object and nothing else."}});
-    } else if (type == "json_schema") {
-      const auto* schema = format->as_object().if_contains("json_schema");
-      const auto* inner =
-          schema && schema->is_object() ? schema->as_object().if_contains("schema") : nullptr;
-      system.push_back(json::object{
-          {"text", fmt::format("Respond with one JSON object that matches this JSON schema, "
-                               "and nothing else: {}",
-                               inner ? json::serialize(*inner) : std::string("{}"))}});
-    }
-  }
+  if (auto instruction = document::format_instruction(in); !instruction.empty())
+    system.push_back(json::object{{"text", instruction}});
   json::object result{{"messages", std::move(messages)}};
   if (!system.empty()) result["system"] = std::move(system);
 
   json::object inference;
   std::uint64_t max_tokens = default_max_tokens;
-  for (auto key : {"max_completion_tokens", "max_tokens"})
-    if (const auto* v = in.if_contains(key); v && v->is_number()) {
-      boost::system::error_code nec;
-      max_tokens = v->to_number<std::uint64_t>(nec);
-      if (nec || max_tokens == 0) return fmt::format("{} must be a positive whole number", key);
-      break;
-    }
+  if (auto why = document::read_max_tokens(in, max_tokens); !why.empty()) return why;
   if (max_tokens) inference["maxTokens"] = max_tokens;
   if (const auto* t = in.if_contains("temperature"); t && t->is_number())
     inference["temperature"] = *t;
   if (const auto* p = in.if_contains("top_p"); p && p->is_number()) inference["topP"] = *p;
-  if (const auto* stop = in.if_contains("stop")) {
-    if (stop->is_string())
-      inference["stopSequences"] = json::array{*stop};
-    else if (stop->is_array())
-      inference["stopSequences"] = *stop;
-  }
+  if (auto stop = document::stop_sequences(in)) inference["stopSequences"] = std::move(*stop);
   if (!inference.empty()) result["inferenceConfig"] = std::move(inference);
 
   if (const auto* tools = in.if_contains("tools");

@@ -2,6 +2,8 @@
 // Pieces the whole-document translations (providers/anthropic.cpp, bedrock.cpp) share, over
 // Boost.JSON values.
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <boost/json/value.hpp>
@@ -32,5 +34,20 @@ inline void add_turn(boost::json::array& messages, std::string_view role,
   }
   messages.push_back({{"role", role}, {"content", std::move(blocks)}});
 }
+
+// The parts of an OpenAI request both translations read the same way. Each returns "" on
+// success, else why the request cannot be translated (a client error).
+
+// A tool call of an assistant message: its id, its function's name, and its arguments
+// parsed (a JSON object; none: {}).
+std::string read_tool_call(const boost::json::value& call, std::string_view& id,
+                           std::string_view& name, boost::json::value& input);
+// max_completion_tokens, else max_tokens, into `out` (left as it is when neither is given).
+std::string read_max_tokens(const boost::json::object& request, std::uint64_t& out);
+// `stop` as a list of sequences; nullopt when absent.
+std::optional<boost::json::value> stop_sequences(const boost::json::object& request);
+// response_format as an instruction for the system prompt (for APIs without such a field);
+// "" when there is none.
+std::string format_instruction(const boost::json::object& request);
 
 }  // namespace aigw::providers::document

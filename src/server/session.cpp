@@ -547,7 +547,8 @@ class session {
                     ctx.endpoint.rest == "/chat/completions" && ctx.fields.stream &&
                     ctx.stages.empty() && !ctx.objects.backend &&
                     std::none_of(ctx.plan.begin(), ctx.plan.end(), [&](const auto& a) {
-                      return translates(config_->targets[a.backend_index].schema);
+                      return providers::translators::translated(
+                          config_->targets[a.backend_index].schema, ctx.endpoint.api);
                     });
     if (ctx.resumable) {
       resume_stage_.start();
@@ -565,11 +566,6 @@ class session {
                       streams_tokens && !ctx.fields.include_usage && ctx.stages.empty();
     if (ctx.counts_usage) ctx.stages.push_back(&usage_stage_);
     return true;
-  }
-
-  // Whether an OpenAI client's answers from a backend of `schema` are translated.
-  static bool translates(config::schema schema) {
-    return schema == config::schema::anthropic || schema == config::schema::bedrock;
   }
 
   // The attempt loop: each planned target's adapter builds the upstream request from the

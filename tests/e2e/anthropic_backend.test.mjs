@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { startAnthropicUpstream, USAGE } from '../fakes/anthropic_upstream.mjs';
 import { startFakeUpstream } from '../fakes/fake_upstream.mjs';
-import { closedPort, gatewayConfig, request, runCli, startGateway, writeTempFile } from '../integration/harness.mjs';
+import { closedPort, gatewayConfig, request, runCli, startGateway, writeTempFile, settledTokenSums, tokenSumsReaching } from '../integration/harness.mjs';
 
 const LIMIT = { timeout: 20000 };
 const PROMPT_TOKENS = USAGE.input_tokens + USAGE.cache_read_input_tokens + USAGE.cache_creation_input_tokens;
@@ -237,13 +237,13 @@ describe('openai client -> anthropic backend', () => {
   });
 
   test('usage of translated answers is counted, also for streams that did not ask for it', LIMIT, async () => {
-    const before = await settledTokens();
+    const before = await settledTokenSums(gw, 'gen_ai_provider_name="anthropic"');
     const stream = await client.chat.completions.create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Go' }], stream: true });
     let sawUsage = false;
     for await (const chunk of stream) if (chunk.usage) sawUsage = true;
     assert.equal(sawUsage, false);  // the client gets the stream it asked for
     await client.chat.completions.create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Go' }] });
-    const afterwards = await tokensReaching(before, { input: 2 * PROMPT_TOKENS, output: 2 * USAGE.output_tokens });
+    const afterwards = await tokenSumsReaching(gw, 'gen_ai_provider_name="anthropic"', before, { input: 2 * PROMPT_TOKENS, output: 2 * USAGE.output_tokens });
     assert.equal(afterwards.input - before.input, 2 * PROMPT_TOKENS);
     assert.equal(afterwards.output - before.output, 2 * USAGE.output_tokens);
   });
@@ -328,34 +328,3 @@ model_list:
 });
 
 // The token counts /metrics has for the anthropic provider, input and output.
-// The counts once earlier requests are all counted: two reads 100 ms apart agree.
-async function settledTokens() {
-  let last = await tokens();
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const now = await tokens();
-    if (now.input === last.input && now.output === last.output) return now;
-    last = now;
-  }
-  return last;
-}
-
-// The counts once they reach `want` (a request is counted just after its answer is
-// written), or as they are after 5 s.
-async function tokensReaching(before, want) {
-  let now = await tokens();
-  for (let i = 0; i < 50 && (now.input - before.input < want.input || now.output - before.output < want.output); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    now = await tokens();
-  }
-  return now;
-}
-
-async function tokens() {
-  const text = await (await fetch(`${gw.adminBase}/metrics`)).text();
-  const sum = (type) => text.split('\n')
-    .filter((l) => l.startsWith('gen_ai_client_token_usage_sum{') && l.includes('gen_ai_provider_name="anthropic"') &&
-      l.includes(`gen_ai_token_type="${type}"`))
-    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
-  return { input: sum('input'), output: sum('output') };
-}

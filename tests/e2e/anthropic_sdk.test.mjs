@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { COUNTED_TOKENS, startAnthropicUpstream, USAGE } from '../fakes/anthropic_upstream.mjs';
-import { gatewayConfig, request, startGateway } from '../integration/harness.mjs';
+import { gatewayConfig, request, startGateway, settledTokenSums, tokenSumsReaching } from '../integration/harness.mjs';
 
 const LIMIT = { timeout: 20000 };
 const TEXT = 'Hello from the "local" model\n\u2603';
@@ -232,44 +232,13 @@ describe('anthropic SDK -> /v1/messages -> an Anthropic backend: passed through'
 
 describe('usage of /v1/messages in /metrics', () => {
   test('counted for translated and passed-through answers, streams included', LIMIT, async () => {
-    const before = await settledTokens();
+    const before = await settledTokenSums(gw, '');
     await client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 9, messages: [{ role: 'user', content: 'a' }] }).finalMessage();
     await client.messages.stream({ model: 'claude-real-latest', max_tokens: 9, messages: [{ role: 'user', content: 'a' }] }).finalMessage();
     await client.messages.create({ model: 'claude-real-latest', max_tokens: 9, messages: [{ role: 'user', content: 'a' }] });
     const anthropicInput = USAGE.input_tokens + USAGE.cache_read_input_tokens + USAGE.cache_creation_input_tokens;
-    const afterwards = await tokensReaching(before, { input: 20 + 2 * anthropicInput, output: 9 + 2 * USAGE.output_tokens });
+    const afterwards = await tokenSumsReaching(gw, '', before, { input: 20 + 2 * anthropicInput, output: 9 + 2 * USAGE.output_tokens });
     assert.equal(afterwards.input - before.input, 20 + 2 * anthropicInput);
     assert.equal(afterwards.output - before.output, 9 + 2 * USAGE.output_tokens);
   });
 });
-
-// The counts once earlier requests are all counted: two reads 100 ms apart agree.
-async function settledTokens() {
-  let last = await tokens();
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const now = await tokens();
-    if (now.input === last.input && now.output === last.output) return now;
-    last = now;
-  }
-  return last;
-}
-
-// The counts once they reach `want` (a request is counted just after its answer is
-// written), or as they are after 5 s.
-async function tokensReaching(before, want) {
-  let now = await tokens();
-  for (let i = 0; i < 50 && (now.input - before.input < want.input || now.output - before.output < want.output); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    now = await tokens();
-  }
-  return now;
-}
-
-async function tokens() {
-  const text = await (await fetch(`${gw.adminBase}/metrics`)).text();
-  const sum = (type) => text.split('\n')
-    .filter((l) => l.startsWith('gen_ai_client_token_usage_sum{') && l.includes(`gen_ai_token_type="${type}"`))
-    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
-  return { input: sum('input'), output: sum('output') };
-}

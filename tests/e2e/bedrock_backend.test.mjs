@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { BEDROCK_USAGE, startBedrockUpstream } from '../fakes/bedrock_upstream.mjs';
-import { gatewayConfig, request, runCli, startGateway, writeTempFile } from '../integration/harness.mjs';
+import { gatewayConfig, request, runCli, startGateway, writeTempFile, settledTokenSums, tokenSumsReaching } from '../integration/harness.mjs';
 
 const LIMIT = { timeout: 20000 };
 const KEYS = { accessKeyId: 'AKIDTESTBEDROCK', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYTESTKEY' };
@@ -148,10 +148,10 @@ describe('openai client -> bedrock backend', () => {
   });
 
   test('usage is counted in /metrics, streams included', LIMIT, async () => {
-    const before = await settledTokens();
+    const before = await settledTokenSums(gw, 'gen_ai_provider_name="aws.bedrock"');
     const stream = await client.chat.completions.create({ model: 'claude-sonnet', messages: [{ role: 'user', content: 'Go' }], stream: true });
     for await (const chunk of stream) assert.equal(chunk.usage ?? null, null);
-    const afterwards = await tokensReaching(before, { input: PROMPT_TOKENS, output: BEDROCK_USAGE.outputTokens });
+    const afterwards = await tokenSumsReaching(gw, 'gen_ai_provider_name="aws.bedrock"', before, { input: PROMPT_TOKENS, output: BEDROCK_USAGE.outputTokens });
     assert.equal(afterwards.input - before.input, PROMPT_TOKENS);
     assert.equal(afterwards.output - before.output, BEDROCK_USAGE.outputTokens);
   });
@@ -282,35 +282,3 @@ model_list:
     });
   }
 });
-
-// The counts once earlier requests are all counted: two reads 100 ms apart agree.
-async function settledTokens() {
-  let last = await tokens();
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const now = await tokens();
-    if (now.input === last.input && now.output === last.output) return now;
-    last = now;
-  }
-  return last;
-}
-
-// The counts once they reach `want` (a request is counted just after its answer is
-// written), or as they are after 5 s.
-async function tokensReaching(before, want) {
-  let now = await tokens();
-  for (let i = 0; i < 50 && (now.input - before.input < want.input || now.output - before.output < want.output); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    now = await tokens();
-  }
-  return now;
-}
-
-async function tokens() {
-  const text = await (await fetch(`${gw.adminBase}/metrics`)).text();
-  const sum = (type) => text.split('\n')
-    .filter((l) => l.startsWith('gen_ai_client_token_usage_sum{') && l.includes('gen_ai_provider_name="aws.bedrock"') &&
-      l.includes(`gen_ai_token_type="${type}"`))
-    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
-  return { input: sum('input'), output: sum('output') };
-}

@@ -597,3 +597,47 @@ export function assertOpenAiError(response, status) {
   assert.ok(error.code === null || typeof error.code === 'string', `error.code is ${typeof error.code}`);
   return error;
 }
+
+// ---------------------------------------------------------------------------
+// Token metrics
+
+/**
+ * The input and output token sums in the gateway's /metrics, over the
+ * gen_ai_client_token_usage series whose labels contain `labels` (e.g.
+ * 'gen_ai_provider_name="anthropic"'; '' for all).
+ */
+export async function tokenSums(gw, labels = '') {
+  const text = await (await fetch(`${gw.adminBase}/metrics`)).text();
+  const sum = (type) => text.split('\n')
+    .filter((l) => l.startsWith('gen_ai_client_token_usage_sum{') && l.includes(labels) &&
+      l.includes(`gen_ai_token_type="${type}"`))
+    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+  return { input: sum('input'), output: sum('output') };
+}
+
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The sums once earlier requests are all counted (a request is counted just after its
+ * answer is written): two reads 100 ms apart agree.
+ */
+export async function settledTokenSums(gw, labels = '') {
+  let last = await tokenSums(gw, labels);
+  for (let i = 0; i < 20; i++) {
+    await pause(100);
+    const now = await tokenSums(gw, labels);
+    if (now.input === last.input && now.output === last.output) return now;
+    last = now;
+  }
+  return last;
+}
+
+/** The sums once they have grown from `before` by `want` ({input, output}), or after 5 s. */
+export async function tokenSumsReaching(gw, labels, before, want) {
+  let now = await tokenSums(gw, labels);
+  for (let i = 0; i < 50 && (now.input - before.input < want.input || now.output - before.output < want.output); i++) {
+    await pause(100);
+    now = await tokenSums(gw, labels);
+  }
+  return now;
+}

@@ -12,21 +12,25 @@ namespace aigw::providers {
 
 class translators {
  public:
+  // Whether a backend of `schema` speaks another API than a client speaking `api` (its
+  // answers then go through a translating stage).
+  static bool translated(config::schema schema, client_api api) noexcept {
+    bool anthropic_api = schema == config::schema::anthropic;
+    return schema == config::schema::bedrock || anthropic_api != (api == client_api::anthropic);
+  }
+
   // The stage for an attempt on a backend of `schema` for a client speaking `api`, prepared
   // for the request; nullptr for none.
   proxy::response_stage* for_attempt(config::schema schema, client_api api,
                                      const json::request_fields& request, std::string_view model) {
+    if (!translated(schema, api)) return nullptr;
     if (schema == config::schema::bedrock) {  // OpenAI clients only (the adapter says)
       bedrock_chat_.prepare(request.include_usage, model);
       return &bedrock_chat_;
     }
-    bool anthropic_backend = schema == config::schema::anthropic;
-    if (api == client_api::openai && anthropic_backend) {
-      anthropic_chat_.prepare(request.include_usage);
-      return &anthropic_chat_;
-    }
-    if (api == client_api::anthropic && !anthropic_backend) return &anthropic_messages_;
-    return nullptr;
+    if (api == client_api::anthropic) return &anthropic_messages_;
+    anthropic_chat_.prepare(request.include_usage);
+    return &anthropic_chat_;
   }
 
  private:
