@@ -16,7 +16,7 @@ RUN apt-get update \
       g++ meson ninja-build pkg-config \
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
       libboost-program-options1.81-dev \
-      libsimdjson-dev libyaml-cpp-dev libfmt-dev libssl-dev libre2-dev \
+      libsimdjson-dev libyaml-cpp-dev libfmt-dev libssl-dev libre2-dev libhiredis-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -42,7 +42,7 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libboost-program-options1.81.0 libboost-json1.81.0 libboost-url1.81.0 \
-      libsimdjson14 libyaml-cpp0.7 libfmt9 libssl3 libre2-9 ca-certificates \
+      libsimdjson14 libyaml-cpp0.7 libfmt9 libssl3 libre2-9 libhiredis0.14 ca-certificates \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && groupadd --system --gid 1975 aigw \

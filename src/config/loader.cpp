@@ -113,6 +113,71 @@ void read_timeouts(const reader& r, timeouts& out) {
   if (auto d = r.get_duration("client_header")) out.client_header = *d;
 }
 
+// `redis:` url (redis://host[:port][/database]; credentials go in username and password,
+// never in the URL, which is printed), timeout, on_redis_error, key_prefix.
+void read_redis(const reader& r, redis_settings& out) {
+  r.allow_only({"url", "username", "password", "timeout", "on_redis_error", "key_prefix"});
+  auto url = r.required_string("url");
+  auto path = r.child_path("url");
+  std::string_view rest = url;
+  if (rest.starts_with("rediss://"))
+    throw config_error(fmt::format(
+        "{}: TLS to Redis (rediss://) is not supported; reach Redis over a private network or a "
+        "local TLS tunnel",
+        path));
+  if (!rest.starts_with("redis://"))
+    throw config_error(
+        fmt::format("{}: write redis://host:port, e.g. redis://127.0.0.1:6379", path));
+  rest.remove_prefix(8);
+  if (rest.find('@') != std::string_view::npos)
+    throw config_error(
+        fmt::format("{}: put credentials in username and password, not in the URL", path));
+  std::string_view database;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    database = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  std::string host_port(rest);
+  if (host_port.rfind(':') == std::string::npos || host_port.back() == ']') host_port += ":6379";
+  parse_host_port(host_port, path, out.host, out.port);
+  if (rest.empty() || rest.starts_with(":") || out.port == 0)
+    throw config_error(fmt::format("{}: \"{}\" needs a host and a port", path, url));
+  if (!database.empty()) {
+    auto n = detail::parse_number(database, 0, 1000);
+    if (!n) throw config_error(fmt::format("{}: \"{}\" is not a database number", path, database));
+    out.database = static_cast<unsigned>(*n);
+  }
+  out.username = r.string("username").value_or("");
+  out.password = r.string("password").value_or("");
+  out.password_ref = r.env_reference("password");
+  if (!out.username.empty() && out.password.empty())
+    throw config_error(fmt::format("{}: a username needs a password", r.path()));
+  for (const auto* text : {&out.username, &out.password})
+    if (text->find_first_of("\r\n") != std::string::npos)
+      throw config_error(fmt::format("{}: credentials cannot hold line breaks", r.path()));
+  if (auto d = r.get_duration("timeout")) {
+    if (*d < std::chrono::milliseconds(1) || *d > std::chrono::seconds(10))
+      throw config_error(fmt::format("{}: between 1ms and 10s", r.child_path("timeout")));
+    out.timeout = *d;
+  }
+  if (auto policy = r.string("on_redis_error")) {
+    if (*policy != "fail_open" && *policy != "fail_closed")
+      throw config_error(fmt::format("{}: \"{}\" is not fail_open or fail_closed",
+                                     r.child_path("on_redis_error"), *policy));
+    out.fail_open = *policy == "fail_open";
+  }
+  if (auto prefix = r.string("key_prefix")) {
+    bool plain = !prefix->empty() && prefix->size() <= 64 &&
+                 std::all_of(prefix->begin(), prefix->end(), [](unsigned char c) {
+                   return std::isalnum(c) || c == '_' || c == '-' || c == ':' || c == '.';
+                 });
+    if (!plain)
+      throw config_error(
+          fmt::format("{}: up to 64 letters, digits and _ - : .", r.child_path("key_prefix")));
+    out.key_prefix = *prefix;
+  }
+}
+
 // `circuit_breaker: off`, or a map changing some of the settings in `out`.
 void read_circuit_breaker(const reader& parent, circuit_breaker& out) {
   if (auto flag = parent.raw("circuit_breaker"); flag && flag.IsScalar()) {
@@ -579,7 +644,7 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
   top.allow_only({"listen", "admin", "workers", "access_log", "access_log_format", "prices",
                   "response_headers", "object_affinity", "object_affinity_key", "metrics", "limits",
                   "timeouts", "circuit_breaker", "drain_timeout", "backends", "routes", "clients",
-                  "clients_file"});
+                  "clients_file", "redis"});
 
   gateway g;
   if (auto listen = top.string("listen")) parse_listen(*listen, "listen", g);
@@ -653,6 +718,7 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
   }
   g.clients_configured = top.has("clients") || top.has("clients_file");
   check_clients(g.clients);
+  if (top.has("redis")) read_redis(top.child("redis"), g.redis);
   if (top.has("metrics")) {
     auto m = top.child("metrics");
     m.allow_only({"usage", "max_models", "force_stream_usage"});

@@ -177,6 +177,21 @@ std::string print_native(const gateway& g) {
   out << YAML::Key << "drain_timeout" << YAML::Value << duration_text(g.drain_timeout);
 
   emit_clients(out, g);
+  if (g.redis.enabled()) {
+    const auto& r = g.redis;
+    out << YAML::Key << "redis" << YAML::Value << YAML::BeginMap << YAML::Key << "url"
+        << YAML::Value
+        << fmt::format("redis://{}:{}/{}",
+                       r.host.find(':') == std::string::npos ? r.host : fmt::format("[{}]", r.host),
+                       r.port, r.database);
+    if (!r.username.empty()) out << YAML::Key << "username" << YAML::Value << r.username;
+    if (!r.password.empty())  // never the password itself
+      out << YAML::Key << "password" << YAML::Value
+          << (r.password_ref.empty() ? std::string("${REDACTED_REDIS_PASSWORD}") : r.password_ref);
+    out << YAML::Key << "timeout" << YAML::Value << duration_text(r.timeout) << YAML::Key
+        << "on_redis_error" << YAML::Value << (r.fail_open ? "fail_open" : "fail_closed")
+        << YAML::Key << "key_prefix" << YAML::Value << r.key_prefix << YAML::EndMap;
+  }
   out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
   for (const auto& b : g.backends) {
     out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << b.name << YAML::Key << "url"

@@ -62,8 +62,10 @@ constexpr error_info kErrors[] = {
      "The gateway is holding too many request bodies; retry shortly"},
     {status::service_unavailable, "overloaded", "connection_limit_reached",
      "The gateway has too many open connections; retry shortly"},
+    {status::service_unavailable, "budget_unavailable", "proxy_internal_error",
+     "This API key's budget cannot be checked right now; retry shortly"},
 };
-static_assert(std::size(kErrors) == static_cast<size_t>(errc::too_many_connections) + 1);
+static_assert(std::size(kErrors) == kErrcCount);
 
 const error_info& info(errc e) noexcept {
   auto i = static_cast<size_t>(e);

@@ -189,13 +189,30 @@ std::string render_prometheus(const worker_stats& stats, const proxy::snapshot& 
   }
   w.family("aigw_client_rejections_total", "counter",
            "Requests refused, by client and reason (model: not allowed; requests, tokens: over "
-           "the budget).");
+           "the budget; unavailable: Redis could not answer, with on_redis_error: fail_closed).");
   for (const auto& [name, c] : stats.clients)
     for (auto [reason, n] : {std::pair<const char*, std::uint64_t>{"model", c.rejected_model},
                              {"requests", c.rejected_requests},
-                             {"tokens", c.rejected_tokens}})
+                             {"tokens", c.rejected_tokens},
+                             {"unavailable", c.rejected_unavailable}})
       w.sample("aigw_client_rejections_total",
                fmt::format("client=\"{}\",reason=\"{}\"", label_value(name), reason), n);
+  if (config.config.redis.enabled()) {
+    w.family("aigw_redis_connected", "gauge",
+             "Workers whose connection to the budgets' Redis is up (one connection each).");
+    w.sample("aigw_redis_connected", "", stats.redis.connected);
+    w.family("aigw_redis_commands_total", "counter", "Commands sent to the budgets' Redis.");
+    w.sample("aigw_redis_commands_total", "", stats.redis.commands);
+    w.family("aigw_redis_errors_total", "counter",
+             "Redis commands that failed: no connection, no answer in time, the connection "
+             "lost, or an error reply.");
+    w.sample("aigw_redis_errors_total", "", stats.redis.failures);
+    w.family("aigw_redis_fallbacks_total", "counter",
+             "Admissions decided without Redis, by on_redis_error (fail_open: by this "
+             "replica's own counters; fail_closed: refused).");
+    w.sample("aigw_redis_fallbacks_total", "policy=\"fail_open\"", stats.redis.fail_open);
+    w.sample("aigw_redis_fallbacks_total", "policy=\"fail_closed\"", stats.redis.fail_closed);
+  }
 
   // The GenAI metrics, named as Envoy AI Gateway names them (OpenTelemetry's GenAI semantic
   // conventions, dots as underscores).

@@ -104,7 +104,13 @@ void worker_stats::merge(const worker_stats& other) {
     mine.rejected_model += c.rejected_model;
     mine.rejected_requests += c.rejected_requests;
     mine.rejected_tokens += c.rejected_tokens;
+    mine.rejected_unavailable += c.rejected_unavailable;
   }
+  redis.commands += other.redis.commands;
+  redis.failures += other.redis.failures;
+  redis.fail_open += other.redis.fail_open;
+  redis.fail_closed += other.redis.fail_closed;
+  redis.connected += other.redis.connected;
 }
 
 std::string worker_stats::to_json(const proxy::snapshot& config) const {

@@ -115,50 +115,62 @@ std::uint64_t client_table::counted(const entry& client, std::uint64_t input,
   return input + output;
 }
 
+budget_windows budget_windows::at(std::chrono::system_clock::time_point now) noexcept {
+  using namespace std::chrono;
+  constexpr std::int64_t kEpoch = 1735689600;  // 2025-01-01T00:00:00Z
+  auto since_epoch =
+      std::max<std::int64_t>(0, duration_cast<seconds>(now.time_since_epoch()).count() - kEpoch);
+  budget_windows w;
+  w.minute = static_cast<std::uint32_t>(since_epoch / 60);
+  w.day = static_cast<std::uint32_t>(since_epoch / 86400);
+  w.to_minute_end = seconds(60 - since_epoch % 60);
+  w.to_day_end = seconds(86400 - since_epoch % 86400);
+  return w;
+}
+
+client_admission client_admission::refused(std::string_view limit, std::string_view window,
+                                           std::uint64_t value, std::uint64_t count,
+                                           std::chrono::seconds reset,
+                                           std::uint64_t asked) noexcept {
+  client_admission a;
+  a.admitted = false;
+  a.limit = limit;
+  a.window = window;
+  a.limit_value = value;
+  a.remaining = value > count ? value - count : 0;
+  a.reset = reset;
+  a.never_fits = asked > value;
+  return a;
+}
+
 client_admission client_table::admit(const entry& client, std::uint64_t input_estimate,
                                      std::uint64_t output_estimate,
                                      std::chrono::system_clock::time_point now) {
-  using namespace std::chrono;
   const auto& limits = client.config.limits;
   auto& usage = *client.usage;
-  // Windows count from 2025-01-01 (UTC): 25 bits of minutes last until 2088.
-  constexpr std::int64_t kEpoch = 1735689600;
-  auto since_epoch =
-      std::max<std::int64_t>(0, duration_cast<seconds>(now.time_since_epoch()).count() - kEpoch);
+  auto windows = budget_windows::at(now);
   client_admission a;
-  auto minute = static_cast<std::uint32_t>(since_epoch / 60);
-  auto day = static_cast<std::uint32_t>(since_epoch / 86400);
-  a.request_minute = a.token_minute = minute;
-  a.token_day = day;
-  auto to_minute_end = seconds(60 - since_epoch % 60);
-  auto to_day_end = seconds(86400 - since_epoch % 86400);
+  a.request_minute = a.token_minute = windows.minute;
+  a.token_day = windows.day;
   auto tokens = counted(client, input_estimate, output_estimate);
-  auto refuse = [&](std::string_view limit, std::string_view window, std::uint64_t value,
-                    std::uint64_t count, seconds reset, std::uint64_t asked) {
-    a.admitted = false;
-    a.limit = limit;
-    a.window = window;
-    a.limit_value = value;
-    a.remaining = value > count ? value - count : 0;
-    a.reset = reset;
-    a.never_fits = asked > value;
-    return a;
-  };
   std::uint64_t count = 0;
   if (limits.requests_per_minute &&
       !usage.requests_minute.try_add(a.request_minute, 1, limits.requests_per_minute, count))
-    return refuse("requests", "minute", limits.requests_per_minute, count, to_minute_end, 1);
+    return client_admission::refused("requests", "minute", limits.requests_per_minute, count,
+                                     windows.to_minute_end, 1);
   if (limits.tokens_per_minute &&
       !usage.tokens_minute.try_add(a.token_minute, tokens, limits.tokens_per_minute, count)) {
     if (limits.requests_per_minute) usage.requests_minute.adjust(a.request_minute, -1);
-    return refuse("tokens", "minute", limits.tokens_per_minute, count, to_minute_end, tokens);
+    return client_admission::refused("tokens", "minute", limits.tokens_per_minute, count,
+                                     windows.to_minute_end, tokens);
   }
   if (limits.tokens_per_day &&
       !usage.tokens_day.try_add(a.token_day, tokens, limits.tokens_per_day, count)) {
     if (limits.requests_per_minute) usage.requests_minute.adjust(a.request_minute, -1);
     if (limits.tokens_per_minute)
       usage.tokens_minute.adjust(a.token_minute, -static_cast<std::int64_t>(tokens));
-    return refuse("tokens", "day", limits.tokens_per_day, count, to_day_end, tokens);
+    return client_admission::refused("tokens", "day", limits.tokens_per_day, count,
+                                     windows.to_day_end, tokens);
   }
   a.reserved_tokens = tokens;
   return a;

@@ -210,7 +210,8 @@ class session {
         pool_(resources.pool),
         budget_(resources.budget),
         stats_(resources.stats),
-        sessions_(resources.sessions) {
+        sessions_(resources.sessions),
+        client_budgets_(resources.client_budgets) {
     waiting_.socket = &client_;
     waiting_.buffer = &buffer_;
   }
@@ -248,7 +249,9 @@ class session {
       }
     } active{go_on ? &stats_.active_requests : nullptr};
     if (go_on) ++stats_.active_requests;
-    go_on = go_on && answer_locally(ctx) && inspect(ctx) && admit(ctx) && plan(ctx);
+    go_on = go_on && answer_locally(ctx) && inspect(ctx);
+    if (go_on) go_on = co_await admit(ctx);
+    go_on = go_on && plan(ctx);
     if (go_on) co_await forward(ctx);
     co_return co_await finish(ctx);
   }
@@ -374,9 +377,10 @@ class session {
 
   // What the client may do: the model it names must be one of its models, and its budgets
   // must hold the request's estimate, which is reserved (all windows or none) until the
-  // request ends and its real usage is charged (finish_log).
-  bool admit(request_context& ctx) {
-    if (!ctx.client) return true;
+  // request ends and its real usage is charged (finish_log). With `redis:` the budgets are
+  // every replica's, and checking them is one round trip (proxy/client_budgets.hpp).
+  awaitable<bool> admit(request_context& ctx) {
+    if (!ctx.client) co_return true;
     const auto& client = *ctx.client;
     bool post = ctx.parser.get().method() == http::verb::post;
     if (!ctx.log.model.empty() ? !proxy::client_table::allows(client, ctx.log.model)
@@ -384,7 +388,7 @@ class session {
       // A client held to some models makes no request whose model the gateway cannot see
       // (a multipart upload, a batch file, a continued response).
       record_rejection(ctx, "model");
-      return end_with_error(
+      co_return end_with_error(
           ctx, errc::model_not_allowed,
           ctx.log.model.empty()
               ? fmt::format("a request to {} names no model", ctx.log.path.substr(0, 128))
@@ -399,16 +403,19 @@ class session {
     std::uint64_t output = !spends_tokens || ctx.endpoint.rest == "/embeddings" ? 0
                            : ctx.fields.max_tokens ? ctx.fields.max_tokens
                                                    : client.config.limits.default_output;
-    ctx.admission =
-        proxy::client_table::admit(client, input, output, std::chrono::system_clock::now());
+    ctx.admission = co_await client_budgets_.admit(client, input, output);
+    if (ctx.admission.unavailable) {
+      record_rejection(ctx, "unavailable");
+      co_return end_with_error(ctx, errc::budget_unavailable);
+    }
     if (!ctx.admission.admitted) {
       record_rejection(ctx, ctx.admission.limit);
-      return end_with_error(
+      co_return end_with_error(
           ctx, errc::rate_limited,
           fmt::format("{} per {}{}", ctx.admission.limit, ctx.admission.window,
                       ctx.admission.never_fits ? " (this request alone is over the budget)" : ""));
     }
-    return true;
+    co_return true;
   }
 
   void record_rejection(const request_context& ctx, std::string_view reason) {
@@ -417,6 +424,8 @@ class session {
       ++counts.rejected_model;
     else if (reason == "requests")
       ++counts.rejected_requests;
+    else if (reason == "unavailable")
+      ++counts.rejected_unavailable;
     else
       ++counts.rejected_tokens;
   }
@@ -433,7 +442,7 @@ class session {
     const auto& usage = usage_stage_.usage();
     bool relayed = ctx.end == ending::relayed;
     if (relayed && ctx.counts_usage && usage.found) {
-      proxy::client_table::charge(*ctx.client, ctx.admission, usage.input, usage.output);
+      client_budgets_.charge(*ctx.client, ctx.admission, usage.input, usage.output);
       counts.input_tokens += usage.input;
       counts.output_tokens += usage.output;
       return;
@@ -441,7 +450,7 @@ class session {
     bool error_answer = (relayed && ctx.result.status >= 400) || ctx.end == ending::held_answer;
     bool received =
         ctx.attempts > 0 && !(ctx.end == ending::error && ctx.error == errc::upstream_unreachable);
-    if (error_answer || !received) proxy::client_table::charge(*ctx.client, ctx.admission, 0, 0);
+    if (error_answer || !received) client_budgets_.charge(*ctx.client, ctx.admission, 0, 0);
   }
 
   // The paths the gateway answers itself, and those it does not serve at all.
@@ -1235,6 +1244,7 @@ class session {
   process_budget& budget_;
   metrics::worker_stats& stats_;
   worker_sessions& sessions_;
+  proxy::client_budgets& client_budgets_;
   worker_sessions::waiting_client waiting_;  // linked while waiting for a request
   unsigned requests_read_ = 0;
 };

@@ -7,6 +7,7 @@
 #include "aigw/core/asio.hpp"
 #include "aigw/core/deadline.hpp"
 #include "aigw/metrics/worker_stats.hpp"
+#include "aigw/proxy/client_budgets.hpp"
 #include "aigw/proxy/snapshot.hpp"
 #include "aigw/server/process_budget.hpp"
 #include "aigw/server/worker_sessions.hpp"
@@ -22,6 +23,7 @@ struct worker_resources {
   process_budget& budget;
   metrics::worker_stats& stats;
   worker_sessions& sessions;
+  proxy::client_budgets& client_budgets;
 };
 
 awaitable<void> run_session(tcp::socket socket, std::shared_ptr<const proxy::snapshot> config,

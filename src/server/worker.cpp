@@ -55,6 +55,7 @@ worker::~worker() {
 
 void worker::start() {
   sweeper_.start();
+  client_budgets_.configure(config_->config.redis);
   net::co_spawn(io_, accept_loop(), log_exception);
   thread_ = std::thread([this] { io_.run(); });
 }
@@ -95,6 +96,7 @@ void worker::reload(std::shared_ptr<const proxy::snapshot> config) {
     for (const auto& t : config->targets) kept[t.slot] = true;
     for (std::size_t slot = 0; slot < kept.size(); ++slot)
       if (!kept[slot]) pool_.clear(slot);
+    client_budgets_.configure(config->config.redis);
     config_ = config;
     sessions_.config = std::move(config);
   });
@@ -149,13 +151,14 @@ awaitable<void> worker::accept_loop() {
       continue;
     }
     ++sessions_.count;
-    net::co_spawn(
-        io_, run_session(std::move(socket), config_, {pool_, sweeper_, budget_, stats_, sessions_}),
-        [this](std::exception_ptr e) {
-          budget_.close_connection();
-          log_exception(e);
-          session_ended();
-        });
+    net::co_spawn(io_,
+                  run_session(std::move(socket), config_,
+                              {pool_, sweeper_, budget_, stats_, sessions_, client_budgets_}),
+                  [this](std::exception_ptr e) {
+                    budget_.close_connection();
+                    log_exception(e);
+                    session_ended();
+                  });
   }
 }
 

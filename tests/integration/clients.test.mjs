@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startFakeUpstream } from '../fakes/fake_upstream.mjs';
-import { assertOpenAiError, gatewayConfig, request, runCli, startGateway, writeTempFile } from './harness.mjs';
+import { assertOpenAiError, awayFromMinuteEdge, gatewayConfig, request, runCli, startGateway, writeTempFile } from './harness.mjs';
 
 const LIMIT = { timeout: 30000 };
 const sha256 = (key) => crypto.createHash('sha256').update(key).digest('hex');
@@ -39,12 +39,6 @@ after(async () => {
   await gw?.stop();
   await fake?.close();
 });
-
-// Budgets count in fixed minutes: a test that fills one starts well inside a minute.
-async function awayFromMinuteEdge() {
-  const into = Date.now() % 60000;
-  if (into > 55000) await new Promise((r) => setTimeout(r, 60500 - into));
-}
 
 const chatAs = (key, { model = 'llama3', headers = {}, extra = {}, agent } = {}) =>
   request(gw.base, '/v1/chat/completions', {

@@ -578,6 +578,12 @@ export async function closedPort() {
   return port;
 }
 
+/** Budgets count in fixed minutes: a test that fills one starts well inside a minute. */
+export async function awayFromMinuteEdge(margin = 5000) {
+  const into = Date.now() % 60000;
+  if (into > 60000 - margin) await new Promise((r) => setTimeout(r, 60500 - into));
+}
+
 // ---------------------------------------------------------------------------
 // Assertions used by several files
 

@@ -193,6 +193,24 @@ struct client {
   std::vector<std::pair<std::string, std::string>> labels;  // metadata, for operators
 };
 
+// `redis:`: where clients' budgets are counted when replicas share them (proxy/shared_budget).
+// Without it they are counted in memory, shared by the process's workers.
+struct redis_settings {
+  std::string host;  // empty: no Redis
+  std::uint16_t port = 6379;
+  unsigned database = 0;
+  std::string username;
+  std::string password;                               // secret
+  std::string password_ref;                           // "${VAR}" when it came from the environment
+  duration timeout = std::chrono::milliseconds(100);  // one command's answer
+  // When Redis cannot answer: admit on this replica's own counters (fail_open), or refuse
+  // with a 503 (fail_closed).
+  bool fail_open = true;
+  std::string key_prefix = "aigw";
+  bool enabled() const { return !host.empty(); }
+  bool operator==(const redis_settings&) const = default;
+};
+
 struct gateway {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 1975;
@@ -237,6 +255,7 @@ struct gateway {
   std::string clients_file;         // where more clients are read from (again at each reload)
   bool clients_configured = false;  // `clients:` or `clients_file:` given (even empty: no one)
   bool requires_keys() const { return clients_configured; }
+  redis_settings redis;
   // Ends with exactly one default route (added for a lone backend when none was written).
   std::vector<route> routes;
 

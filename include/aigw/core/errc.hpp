@@ -37,9 +37,10 @@ enum class errc {
   no_backend,            // 503 every target of the route is out of rotation (breaker, 429)
   overloaded,            // 503 the process's request body budget is spent
   too_many_connections,  // 503 limits.max_connections reached
+  budget_unavailable,    // 503 Redis could not check a client's budget (fail_closed)
 };
 // How many errc values there are (ok included): the size of a table indexed by errc.
-inline constexpr std::size_t kErrcCount = static_cast<std::size_t>(errc::too_many_connections) + 1;
+inline constexpr std::size_t kErrcCount = static_cast<std::size_t>(errc::budget_unavailable) + 1;
 
 const std::error_category& gateway_category() noexcept;
 inline std::error_code make_error_code(errc e) noexcept {

@@ -125,6 +125,7 @@ struct worker_stats {
   struct client_counts {
     std::uint64_t requests = 0, input_tokens = 0, output_tokens = 0;
     std::uint64_t rejected_model = 0, rejected_requests = 0, rejected_tokens = 0;
+    std::uint64_t rejected_unavailable = 0;  // Redis could not answer (fail_closed)
   };
   std::map<std::string, client_counts, std::less<>> clients;
   client_counts& client(std::string_view name) {
@@ -132,6 +133,15 @@ struct worker_stats {
     if (it == clients.end()) it = clients.emplace(std::string(name), client_counts{}).first;
     return it->second;
   }
+
+  // The budgets' Redis (with `redis:`): commands sent, commands that got no reply (no
+  // connection, no answer in time, the connection lost) or an error, admissions decided
+  // without Redis by the policy (on this replica's own counters, or refused), and whether
+  // this worker's connection is up (a gauge).
+  struct redis_counts {
+    std::uint64_t commands = 0, failures = 0, fail_open = 0, fail_closed = 0;
+    std::uint64_t connected = 0;
+  } redis;
 
   // A model name as a label: the config's names always, others until `max_models` distinct
   // ones were seen by this worker, then "other" (a client cannot blow up the series count).

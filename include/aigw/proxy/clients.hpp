@@ -52,9 +52,19 @@ struct client_usage {
   window_counter tokens_day;
 };
 
+// The budget windows a moment falls in: the UTC minute and day, numbered from 2025-01-01
+// (25 bits of minutes last until 2088), and the time left in each.
+struct budget_windows {
+  std::uint32_t minute = 0, day = 0;
+  std::chrono::seconds to_minute_end{0}, to_day_end{0};
+  static budget_windows at(std::chrono::system_clock::time_point now) noexcept;
+};
+
 // What admission decided.
 struct client_admission {
   bool admitted = true;
+  bool shared = false;       // counted in Redis (proxy::client_budgets), not in memory
+  bool unavailable = false;  // refused because Redis could not answer (fail_closed)
   // When refused: which limit ("requests" or "tokens"), its value, what is left of it, and
   // when its window ends.
   std::string_view limit;
@@ -66,6 +76,12 @@ struct client_admission {
   // When admitted: the tokens reserved, and the windows they went to (for the charge).
   std::uint64_t reserved_tokens = 0;
   std::uint32_t request_minute = 0, token_minute = 0, token_day = 0;
+
+  // A refusal by `limit` ("requests" or "tokens") per `window` ("minute" or "day"): its
+  // value, the count in the window, when the window ends, and what the request asked for.
+  static client_admission refused(std::string_view limit, std::string_view window,
+                                  std::uint64_t value, std::uint64_t count,
+                                  std::chrono::seconds reset, std::uint64_t asked) noexcept;
 };
 
 class client_table {

@@ -9,6 +9,7 @@
 #include "aigw/core/asio.hpp"
 #include "aigw/core/deadline.hpp"
 #include "aigw/metrics/worker_stats.hpp"
+#include "aigw/proxy/client_budgets.hpp"
 #include "aigw/proxy/snapshot.hpp"
 #include "aigw/server/process_budget.hpp"
 #include "aigw/server/worker_sessions.hpp"
@@ -61,6 +62,7 @@ class worker {
   process_budget& budget_;
   deadline_sweeper sweeper_{io_};
   upstream::connection_pool pool_;
+  proxy::client_budgets client_budgets_{io_, stats_};
   std::unique_ptr<net::steady_timer> drain_timer_;
   std::thread thread_;
 };
