@@ -3,6 +3,9 @@
 wrk.method = "POST"
 wrk.body = '{"model":"bench","messages":[{"role":"user","content":"hi"}]}'
 wrk.headers["Content-Type"] = "application/json"
+-- A client key, for gateways with `clients:` (bench/shared_budget.mjs).
+local key = os.getenv("BENCH_KEY")
+if key then wrk.headers["Authorization"] = "Bearer " .. key end
 
 function done(summary, latency, requests)
   local e = summary.errors

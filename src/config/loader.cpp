@@ -116,7 +116,8 @@ void read_timeouts(const reader& r, timeouts& out) {
 // `redis:` url (redis://host[:port][/database]; credentials go in username and password,
 // never in the URL, which is printed), timeout, on_redis_error, key_prefix.
 void read_redis(const reader& r, redis_settings& out) {
-  r.allow_only({"url", "username", "password", "timeout", "on_redis_error", "key_prefix"});
+  r.allow_only({"url", "username", "password", "timeout", "charge_interval", "on_redis_error",
+                "key_prefix"});
   auto url = r.required_string("url");
   auto path = r.child_path("url");
   std::string_view rest = url;
@@ -159,6 +160,14 @@ void read_redis(const reader& r, redis_settings& out) {
     if (*d < std::chrono::milliseconds(1) || *d > std::chrono::seconds(10))
       throw config_error(fmt::format("{}: between 1ms and 10s", r.child_path("timeout")));
     out.timeout = *d;
+  }
+  if (auto text = r.string("charge_interval"); text && (*text == "0" || *text == "0ms")) {
+    out.charge_interval = duration::zero();
+  } else if (auto d = r.get_duration("charge_interval")) {
+    if (*d > std::chrono::seconds(1))
+      throw config_error(
+          fmt::format("{}: at most 1s (0: each charge at once)", r.child_path("charge_interval")));
+    out.charge_interval = *d;
   }
   if (auto policy = r.string("on_redis_error")) {
     if (*policy != "fail_open" && *policy != "fail_closed")

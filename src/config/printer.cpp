@@ -189,8 +189,11 @@ std::string print_native(const gateway& g) {
       out << YAML::Key << "password" << YAML::Value
           << (r.password_ref.empty() ? std::string("${REDACTED_REDIS_PASSWORD}") : r.password_ref);
     out << YAML::Key << "timeout" << YAML::Value << duration_text(r.timeout) << YAML::Key
-        << "on_redis_error" << YAML::Value << (r.fail_open ? "fail_open" : "fail_closed")
-        << YAML::Key << "key_prefix" << YAML::Value << r.key_prefix << YAML::EndMap;
+        << "charge_interval" << YAML::Value
+        << (r.charge_interval.count() == 0 ? std::string("0ms") : duration_text(r.charge_interval))
+        << YAML::Key << "on_redis_error" << YAML::Value
+        << (r.fail_open ? "fail_open" : "fail_closed") << YAML::Key << "key_prefix" << YAML::Value
+        << r.key_prefix << YAML::EndMap;
   }
   out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
   for (const auto& b : g.backends) {

@@ -89,7 +89,7 @@ const std::string& client_budgets::adjust_script() {
 }
 
 client_budgets::client_budgets(net::io_context& io, metrics::worker_stats& stats)
-    : io_(io), stats_(stats) {}
+    : io_(io), stats_(stats), charge_timer_(io) {}
 
 client_budgets::~client_budgets() {
   if (redis_) redis_->stop();
@@ -97,6 +97,7 @@ client_budgets::~client_budgets() {
 
 void client_budgets::configure(const config::redis_settings& settings) {
   if (redis_ && settings.enabled() && redis_->settings() == settings) return;
+  charges_.clear();  // (for the Redis that was: one not yet connected would fail them)
   if (redis_) redis_->stop();
   redis_.reset();
   if (!settings.enabled()) return;
@@ -204,23 +205,31 @@ void client_budgets::charge(const client_table::entry& client, const client_admi
   auto delta = static_cast<std::int64_t>(client_table::counted(client, input, output)) -
                static_cast<std::int64_t>(admitted.reserved_tokens);
   const auto& limits = client.config.limits;
-  if (delta == 0 || !redis_ || !(limits.tokens_per_minute || limits.tokens_per_day)) return;
+  if (delta == 0 || !redis_) return;
   const auto& settings = redis_->settings();
-  std::string minute_key, day_key;
-  boost::container::small_vector<std::string_view, 6> args{"EVALSHA", adjust_sha()};
-  std::string key_count = limits.tokens_per_minute && limits.tokens_per_day ? "2" : "1";
-  args.push_back(key_count);
-  if (limits.tokens_per_minute) {
-    minute_key = window_key(settings, client, "tpm", admitted.token_minute);
-    args.push_back(minute_key);
+  if (limits.tokens_per_minute)
+    charges_[window_key(settings, client, "tpm", admitted.token_minute)] += delta;
+  if (limits.tokens_per_day)
+    charges_[window_key(settings, client, "tpd", admitted.token_day)] += delta;
+  if (charges_.empty()) return;
+  if (settings.charge_interval.count() == 0) return send_charges();
+  if (charge_timer_armed_) return;
+  charge_timer_armed_ = true;
+  charge_timer_.expires_after(settings.charge_interval);
+  charge_timer_.async_wait([this](error_code ec) {
+    charge_timer_armed_ = false;
+    if (!ec) send_charges();
+  });
+}
+
+void client_budgets::send_charges() {
+  for (auto& [key, delta] : charges_) {
+    if (delta == 0 || !redis_) continue;
+    auto correction = std::to_string(delta);
+    std::array<std::string_view, 5> args{"EVALSHA", adjust_sha(), "1", key, correction};
+    redis_->send(args);
   }
-  if (limits.tokens_per_day) {
-    day_key = window_key(settings, client, "tpd", admitted.token_day);
-    args.push_back(day_key);
-  }
-  auto correction = std::to_string(delta);
-  args.push_back(correction);
-  redis_->send(redis_connection::command(args.data(), args.size()));
+  charges_.clear();
 }
 
 }  // namespace aigw::proxy

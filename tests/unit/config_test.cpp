@@ -298,3 +298,64 @@ TEST_CASE("translated schemas: anthropic and bedrock settings, checked and print
                  "access_key_id: A, secret_access_key: B } }]\n")
             .find("keys or a profile") != std::string::npos);
 }
+
+TEST_CASE("redis: the URL, credentials and policy; printed without the password") {
+  auto g = load(
+      "redis:\n"
+      "  url: redis://10.0.0.7:6380/3\n"
+      "  username: gateway\n"
+      "  password: '${OPENAI_API_KEY}'\n"
+      "  timeout: 40ms\n"
+      "  charge_interval: 0\n"
+      "  on_redis_error: fail_closed\n"
+      "  key_prefix: prod:aigw\n"
+      "backends: [{ name: a, url: 'http://127.0.0.1:1/v1' }]\n");
+  const auto& r = g.redis;
+  CHECK(r.enabled());
+  CHECK(r.host == "10.0.0.7");
+  CHECK(r.port == 6380);
+  CHECK(r.database == 3);
+  CHECK(r.username == "gateway");
+  CHECK(r.password == "sk-test");
+  CHECK(r.timeout == std::chrono::milliseconds(40));
+  CHECK(r.charge_interval.count() == 0);
+  CHECK_FALSE(r.fail_open);
+  CHECK(r.key_prefix == "prod:aigw");
+  auto printed = aigw::config::print_native(g);
+  CHECK(printed.find("url: redis://10.0.0.7:6380/3") != std::string::npos);
+  CHECK(printed.find("password: ${OPENAI_API_KEY}") != std::string::npos);
+  CHECK(printed.find("sk-test") == std::string::npos);
+  CHECK(printed.find("charge_interval: 0ms") != std::string::npos);
+  CHECK(load(printed).redis == r);  // what is printed loads back as it was
+
+  auto defaults = load(
+      "redis: { url: 'redis://cache' }\nbackends: [{ name: a, url: 'http://127.0.0.1:1/v1' }]\n");
+  CHECK(defaults.redis.host == "cache");
+  CHECK(defaults.redis.port == 6379);
+  CHECK(defaults.redis.fail_open);
+  CHECK(defaults.redis.charge_interval == std::chrono::milliseconds(20));
+  CHECK_FALSE(load("backends: [{ name: a, url: 'http://127.0.0.1:1/v1' }]\n").redis.enabled());
+
+  auto literal = load(
+      "redis: { url: 'redis://cache', password: hunter2-secret }\nbackends: [{ name: a, url: "
+      "'http://127.0.0.1:1/v1' }]\n");
+  CHECK(aigw::config::print_native(literal).find("hunter2") == std::string::npos);
+
+  for (auto [bad, message] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"{ url: 'rediss://cache:6379' }", "TLS"},
+           {"{ url: 'redis://u:p@cache:6379' }", "not in the URL"},
+           {"{ url: 'redis://:6379' }", "needs a host"},
+           {"{ url: 'redis://cache:99999' }", "not a valid port"},
+           {"{ url: 'redis://cache/x' }", "not a database number"},
+           {"{ url: 'redis://cache', username: u }", "needs a password"},
+           {"{ url: 'redis://cache', timeout: 20s }", "between 1ms and 10s"},
+           {"{ url: 'redis://cache', charge_interval: 5s }", "at most 1s"},
+           {"{ url: 'redis://cache', on_redis_error: ignore }", "fail_open or fail_closed"},
+           {"{ url: 'redis://cache', key_prefix: '{x}' }", "key_prefix"},
+           {"{ url: 'redis://cache', pool: 3 }", "pool"},
+       }) {
+    auto error = error_of(std::string("redis: ") + bad +
+                          "\nbackends: [{ name: a, url: 'http://127.0.0.1:1/v1' }]\n");
+    CHECK_MESSAGE(error.find(message) != std::string::npos, bad, " -> ", error);
+  }
+}

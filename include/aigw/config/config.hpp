@@ -203,6 +203,8 @@ struct redis_settings {
   std::string password;                               // secret
   std::string password_ref;                           // "${VAR}" when it came from the environment
   duration timeout = std::chrono::milliseconds(100);  // one command's answer
+  // How long a worker sums its charges before it sends them (0: each at once).
+  duration charge_interval = std::chrono::milliseconds(20);
   // When Redis cannot answer: admit on this replica's own counters (fail_open), or refuse
   // with a 503 (fail_closed).
   bool fail_open = true;
