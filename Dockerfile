@@ -1,8 +1,8 @@
 # aigw-proxy container image: a build stage with Debian's -dev packages, and a slim runtime
 # stage with only the shared libraries the binary links against.
 #
-#   docker build -t aigw-proxy .
-#   docker run --rm -p 1975:1975 aigw-proxy          # serves /etc/aigw/gateway.yaml
+#   docker build -t aigw-proxy:0.1.0 .
+#   docker run --rm -p 1975:1975 aigw-proxy:0.1.0    # serves /etc/aigw/gateway.yaml
 #
 # The default config (configs/docker.yaml) listens on 0.0.0.0:1975 and sends everything to
 # an Ollama reachable as http://ollama:11434/v1 (see docker-compose.yaml). Mount your own
@@ -48,6 +48,11 @@ RUN apt-get update \
  && groupadd --system --gid 1975 aigw \
  && useradd --system --uid 1975 --gid aigw --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin aigw
+
+# The image's name and version, as deploy/kubernetes names it (tests/integration/kubernetes
+# checks that they agree, and that the version is meson.build's).
+LABEL org.opencontainers.image.title="aigw-proxy" \
+      org.opencontainers.image.version="0.1.0"
 
 COPY --from=build /out/aigw-proxy /usr/local/bin/aigw-proxy
 COPY configs/docker.yaml /etc/aigw/gateway.yaml
