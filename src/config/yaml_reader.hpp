@@ -63,11 +63,14 @@ class reader {
   }
 
   // "${VAR}" when the scalar is exactly one environment reference, else "": how a secret was
-  // named, for --print-config (which never prints the secret itself).
+  // named, for --print-config (which never prints the secret itself, nor a default written
+  // after ":-", which may be the secret).
   std::string env_reference(std::string_view key) const {
     auto s = raw_string(key);
     bool one = s && s->starts_with("${") && s->ends_with("}") && s->find('}') == s->size() - 1;
-    return one ? *s : std::string();
+    if (!one) return std::string();
+    auto fallback = s->find(":-");
+    return fallback == std::string::npos ? *s : "${" + s->substr(2, fallback - 2) + "}";
   }
 
   std::optional<std::string> string(std::string_view key) const {

@@ -92,6 +92,7 @@ client_budgets::client_budgets(net::io_context& io, metrics::worker_stats& stats
     : io_(io), stats_(stats), charge_timer_(io) {}
 
 client_budgets::~client_budgets() {
+  charge_timer_.cancel();
   if (redis_) redis_->stop();
 }
 
@@ -151,20 +152,22 @@ awaitable<client_admission> client_budgets::admit(const client_table::entry& cli
     numbers[3 * i + 2] = std::to_string((w.reset + kKeySlack).count());
     for (std::size_t k = 0; k < 3; ++k) args.push_back(numbers[3 * i + k]);
   }
-  auto reply = co_await redis->async_command(redis_connection::command(args.data(), args.size()),
-                                             net::use_awaitable);
+  redis_connection::command command(args.data(), args.size());
+  auto reply = co_await redis->async_command(command, net::use_awaitable);
+  if (reply.kind == redis_reply::type::error && reply.text.starts_with("NOSCRIPT")) {
+    // Redis lost its scripts (SCRIPT FLUSH, a fail-over to a fresh replica): loaded again,
+    // ahead of the same command once more on the same pipeline.
+    redis->send(std::array<std::string_view, 3>{"SCRIPT", "LOAD", kAdmitScript});
+    redis->send(std::array<std::string_view, 3>{"SCRIPT", "LOAD", kAdjustScript});
+    reply = co_await redis->async_command(command, net::use_awaitable);
+  }
 
-  bool answered = reply.kind == redis_reply::type::array && reply.integers.size() == 2 &&
+  bool answered = reply.kind == redis_reply::type::array && reply.integer_count == 2 &&
                   reply.integers[0] >= 0 &&
                   static_cast<std::size_t>(reply.integers[0]) <= counted.size();
   if (!answered) {
-    if (reply.kind == redis_reply::type::error && reply.text.starts_with("NOSCRIPT")) {
-      // Redis lost its scripts (SCRIPT FLUSH, a failover): load them again for what follows.
-      redis->send(std::array<std::string_view, 3>{"SCRIPT", "LOAD", kAdmitScript});
-      redis->send(std::array<std::string_view, 3>{"SCRIPT", "LOAD", kAdjustScript});
-    }
     co_return without_redis(
-        client, input_estimate, output_estimate,
+        settings, client, input_estimate, output_estimate,
         reply.kind == redis_reply::type::failed || reply.kind == redis_reply::type::error
             ? std::string_view(reply.text)
             : std::string_view("an unexpected reply"));
@@ -182,10 +185,10 @@ awaitable<client_admission> client_budgets::admit(const client_table::entry& cli
   co_return a;
 }
 
-client_admission client_budgets::without_redis(const client_table::entry& client,
+client_admission client_budgets::without_redis(const config::redis_settings& settings,
+                                               const client_table::entry& client,
                                                std::uint64_t input, std::uint64_t output,
                                                std::string_view why) {
-  const auto& settings = redis_ ? redis_->settings() : config::redis_settings{};
   failing_.warn("redis: a budget could not be checked ({}); on_redis_error: {}", why,
                 settings.fail_open ? "fail_open" : "fail_closed");
   if (settings.fail_open) {

@@ -13,6 +13,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include "aigw/core/log.hpp"
 
@@ -42,7 +43,10 @@ void* make_string(const redisReadTask* task, char* text, size_t length) {
   return reply;
 }
 void* make_array(const redisReadTask* task, int elements) {
-  if (elements > kMaxReplyElements) return nullptr;
+  // hiredis 0.14 passes a length it read as a long as an int: one past 2^31 arrives
+  // negative or 0 while hiredis still reads elements for it. No reply the gateway asks for is
+  // an empty array (a nil one comes as make_nil).
+  if (elements < 1 || elements > kMaxReplyElements) return nullptr;
   if (auto* root = root_of(task)) return root;
   auto* reply = new redis_reply;
   reply->kind = redis_reply::type::array;
@@ -50,12 +54,12 @@ void* make_array(const redisReadTask* task, int elements) {
 }
 void* make_integer(const redisReadTask* task, long long value) {
   if (auto* root = root_of(task)) {
-    if (root->integers.size() < kMaxReplyElements) root->integers.push_back(value);
+    if (root->integer_count < root->integers.size()) root->integers[root->integer_count++] = value;
     return root;
   }
   auto* reply = new redis_reply;
   reply->kind = redis_reply::type::integer;
-  reply->integers.push_back(value);
+  reply->integers[reply->integer_count++] = value;
   return reply;
 }
 void* make_nil(const redisReadTask* task) {
@@ -106,18 +110,21 @@ redis_connection::redis_connection(net::io_context& io, const config::redis_sett
       settings_(settings),
       hello_(std::move(hello)),
       counts_(counts),
+      resolver_(io),
       deadline_(io),
       backoff_(io) {}
 
 redis_connection::~redis_connection() = default;
 
 void redis_connection::start() {
-  net::co_spawn(io_, run(), [](std::exception_ptr e) {
+  net::co_spawn(io_, run(shared_from_this()), [](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
       log::error("redis: the connection loop ended: {}", ex.what());
+    } catch (...) {
+      log::error("redis: the connection loop ended");
     }
   });
 }
@@ -128,6 +135,7 @@ void redis_connection::stop() {
   state_ = state::stopped;
   backoff_.cancel();
   deadline_.cancel();
+  resolver_.cancel();
   if (link_) {
     error_code ignored;
     link_->socket.close(ignored);
@@ -136,27 +144,18 @@ void redis_connection::stop() {
 }
 
 // Connects, says hello, reads replies until the connection fails, and again after a pause,
-// until stopped.
-awaitable<void> redis_connection::run() {
-  auto self = shared_from_this();
+// until stopped. Whatever ends a connection (even an exception) fails what waits on it.
+awaitable<void> redis_connection::run([[maybe_unused]] std::shared_ptr<redis_connection> self) {
   auto pause = std::chrono::milliseconds(kFirstPause);
   std::minstd_rand jitter(std::random_device{}());
   std::string last_said;
   auto where = fmt::format("{}:{}", settings_.host, settings_.port);
   while (state_ != state::stopped) {
-    link_ = std::make_shared<link>(io_);
-    close_reason_.clear();
-    state_ = state::connecting;
-    auto why = co_await connect(*link_);
-    if (why.empty()) {
-      for (const auto& command : hello_) {
-        std::vector<std::string_view> args(command.begin(), command.end());
-        append(args);
-        pending_.push_back({std::chrono::steady_clock::now() + settings_.timeout, {}, true});
-      }
-      arm_deadline();
-      flush();
-      why = co_await read_replies(link_);
+    std::string why;
+    try {
+      why = co_await attempt();
+    } catch (const std::exception& e) {
+      why = fmt::format("an internal error ({})", e.what());
     }
     if (state_ == state::stopped) break;
     bool was_ready = state_ == state::ready;
@@ -182,28 +181,58 @@ awaitable<void> redis_connection::run() {
   }
 }
 
-awaitable<std::string> redis_connection::connect(link& l) {
-  tcp::resolver resolver(io_);
+// One connection: commands sent while it connects wait (nothing of them is written yet);
+// once it is up, the hello goes first and they follow in the same write.
+awaitable<std::string> redis_connection::attempt() {
+  link_ = std::make_shared<link>(io_);
+  close_reason_.clear();
+  state_ = state::connecting;
+  auto why = co_await connect();
+  if (!why.empty()) co_return why;
+  std::string hello;
+  std::deque<pending> hello_pending;
+  auto hello_deadline =
+      std::chrono::steady_clock::now() +
+      std::max<std::chrono::steady_clock::duration>(settings_.timeout, std::chrono::seconds(1));
+  for (const auto& command : hello_) {
+    std::vector<std::string_view> args(command.begin(), command.end());
+    if (!encode(args, hello)) co_return "a command could not be encoded";
+    hello_pending.push_back({hello_deadline, {}, true});
+  }
+  out_.insert(0, hello);
+  pending_.insert(pending_.begin(), std::make_move_iterator(hello_pending.begin()),
+                  std::make_move_iterator(hello_pending.end()));
+  state_ = state::handshake;
+  arm_deadline();
+  flush();
+  co_return co_await read_replies(link_);
+}
+
+awaitable<std::string> redis_connection::connect() {
+  auto l = link_;
   auto [rec, endpoints] =
-      co_await resolver.async_resolve(settings_.host, std::to_string(settings_.port), use_tuple);
-  if (rec) co_return fmt::format("cannot resolve {}: {}", settings_.host, rec.message());
+      co_await resolver_.async_resolve(settings_.host, std::to_string(settings_.port), use_tuple);
   if (state_ == state::stopped) co_return "stopped";
+  if (rec) co_return fmt::format("cannot resolve {}: {}", settings_.host, rec.message());
   // The connection gets the longer of a command's deadline and a second.
+  auto done = std::make_shared<bool>(false);
   auto timed_out = std::make_shared<bool>(false);
   net::steady_timer limit(io_, std::max<std::chrono::steady_clock::duration>(
                                    settings_.timeout, std::chrono::seconds(1)));
-  limit.async_wait([timed_out, l = link_](error_code ec) {
-    if (ec) return;
+  limit.async_wait([done, timed_out, l](error_code ec) {
+    if (ec || *done) return;  // (a connect that completed in the same turn stays)
     *timed_out = true;
     error_code ignored;
     l->socket.close(ignored);
   });
-  auto [cec, endpoint] = co_await net::async_connect(l.socket, endpoints, use_tuple);
+  auto [cec, endpoint] = co_await net::async_connect(l->socket, endpoints, use_tuple);
+  *done = true;
   limit.cancel();
+  if (state_ == state::stopped) co_return "stopped";
   if (*timed_out) co_return "no connection within the timeout";
   if (cec) co_return fmt::format("cannot connect: {}", cec.message());
   error_code ignored;
-  l.socket.set_option(tcp::no_delay(true), ignored);
+  l->socket.set_option(tcp::no_delay(true), ignored);
   co_return std::string();
 }
 
@@ -221,7 +250,10 @@ awaitable<std::string> redis_connection::read_replies(std::shared_ptr<link> l) {
     for (;;) {
       void* object = nullptr;
       if (redisReaderGetReply(l->reader, &object) != REDIS_OK)
-        co_return fmt::format("a malformed reply ({})", l->reader->errstr);
+        // (the reply builder's refusal of a long array reads as hiredis' out-of-memory)
+        co_return l->reader->err == REDIS_ERR_OOM
+            ? std::string("a reply longer than any the gateway asked for")
+            : fmt::format("a malformed reply ({})", l->reader->errstr);
       if (!object) break;
       std::unique_ptr<redis_reply> reply(static_cast<redis_reply*>(object));
       unanswered_bytes = 0;
@@ -244,15 +276,16 @@ awaitable<std::string> redis_connection::read_replies(std::shared_ptr<link> l) {
 void redis_connection::send(command args, reply_handler handler) {
   ++counts_.commands;
   pending p{std::chrono::steady_clock::now() + settings_.timeout, std::move(handler)};
-  if (state_ != state::ready) return complete(p, failed("Redis is unavailable"));
+  if (state_ == state::down || state_ == state::stopped)
+    return complete(p, failed("Redis is unavailable"));
   if (pending_.size() >= kMaxPending) return complete(p, failed("too many Redis commands waiting"));
-  append(args);
+  if (!encode(args, out_)) return complete(p, failed("a command could not be encoded"));
   pending_.push_back(std::move(p));
   arm_deadline();
   flush();
 }
 
-void redis_connection::append(command args) {
+bool redis_connection::encode(command args, std::string& out) {
   boost::container::small_vector<const char*, 16> argv;
   boost::container::small_vector<size_t, 16> lengths;
   for (auto a : args) {
@@ -262,15 +295,21 @@ void redis_connection::append(command args) {
   char* encoded = nullptr;
   int size =
       redisFormatCommandArgv(&encoded, static_cast<int>(argv.size()), argv.data(), lengths.data());
-  if (size > 0) out_.append(encoded, static_cast<std::size_t>(size));
+  if (size <= 0 || !encoded) {
+    redisFreeCommand(encoded);
+    return false;
+  }
+  out.append(encoded, static_cast<std::size_t>(size));
   redisFreeCommand(encoded);
+  return true;
 }
 
 // One write at a time, each of everything queued since the last: commands that arrive while
 // a write is under way go in the next batch (a pipeline).
 void redis_connection::flush() {
   auto l = link_;
-  if (!l || l->writing || out_.empty() || state_ == state::down || state_ == state::stopped) return;
+  bool connected = state_ == state::handshake || state_ == state::ready;
+  if (!l || !connected || l->writing || out_.empty()) return;
   l->writing = true;
   std::swap(l->sending, out_);
   net::async_write(l->socket, net::buffer(l->sending),
@@ -283,20 +322,31 @@ void redis_connection::flush() {
                    });
 }
 
-// One timer for the oldest command in flight (replies come in order, so it is the first
-// whose deadline passes); it is set again for the next one when it fires.
+// One timer, for the command whose deadline comes first (replies come in order, but the
+// hello of a new connection goes before commands queued while it connected).
 void redis_connection::arm_deadline() {
   if (deadline_armed_ || pending_.empty()) return;
+  auto first =
+      std::min_element(pending_.begin(), pending_.end(), [](const pending& a, const pending& b) {
+        return a.deadline < b.deadline;
+      })->deadline;
   deadline_armed_ = true;
-  deadline_.expires_at(pending_.front().deadline);
+  deadline_.expires_at(first);
   deadline_.async_wait([this, self = shared_from_this()](error_code ec) {
     deadline_armed_ = false;
     if (ec || pending_.empty()) return;
-    if (pending_.front().deadline <= std::chrono::steady_clock::now())
-      return close_link(fmt::format(
-          "no reply within {} ms",
-          std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count()));
-    arm_deadline();
+    auto now = std::chrono::steady_clock::now();
+    bool expired = std::any_of(pending_.begin(), pending_.end(),
+                               [now](const pending& p) { return p.deadline <= now; });
+    if (!expired) return arm_deadline();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count();
+    if (state_ == state::connecting) {
+      // Nothing of them was written: they fail, and the connection goes on being made.
+      fail_all(fmt::format("no connection to Redis within {} ms", ms));
+      out_.clear();
+      return;
+    }
+    close_link(fmt::format("no reply within {} ms", ms));
   });
 }
 

@@ -250,7 +250,7 @@ class session {
     } active{go_on ? &stats_.active_requests : nullptr};
     if (go_on) ++stats_.active_requests;
     go_on = go_on && answer_locally(ctx) && inspect(ctx);
-    if (go_on) go_on = co_await admit(ctx);
+    if (go_on && ctx.client) go_on = co_await admit(ctx);  // (no coroutine frame without keys)
     go_on = go_on && plan(ctx);
     if (go_on) co_await forward(ctx);
     co_return co_await finish(ctx);
@@ -380,7 +380,6 @@ class session {
   // request ends and its real usage is charged (finish_log). With `redis:` the budgets are
   // every replica's, and checking them is one round trip (proxy/client_budgets.hpp).
   awaitable<bool> admit(request_context& ctx) {
-    if (!ctx.client) co_return true;
     const auto& client = *ctx.client;
     bool post = ctx.parser.get().method() == http::verb::post;
     if (!ctx.log.model.empty() ? !proxy::client_table::allows(client, ctx.log.model)

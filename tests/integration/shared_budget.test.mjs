@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
@@ -185,17 +186,42 @@ describe('when Redis fails', () => {
     }
   });
 
+  test('fail_closed: no request is refused right after start, after a reload that moves the keys, or after SCRIPT FLUSH', LIMIT, async () => {
+    await redis.command('FLUSHALL');
+    await awayFromMinuteEdge(10000);
+    const cfg = (prefix) => config({ requests_per_minute: 1000 }, { on_redis_error: 'fail_closed', key_prefix: prefix });
+    const gw = await startGateway(cfg('first'));
+    try {
+      // At once: the worker's connection is still being made, and the request waits for it.
+      assert.equal((await chatVia(gw)).status, 200);
+      fs.writeFileSync(gw.configFile, cfg('second'));
+      const from = gw.stderr().length;
+      process.kill(gw.pid, 'SIGHUP');
+      await gw.waitForStderr(/reload: [^\n]*\n/, { from });
+      assert.equal((await chatVia(gw)).status, 200);
+      assert.deepEqual((await redis.command('KEYS', 'second:*')).length, 1);
+      await redis.command('SCRIPT', 'FLUSH');
+      assert.equal((await chatVia(gw)).status, 200);  // the scripts are loaded again
+      assert.equal(Number(await redis.command('GET', `second:{team}:rpm:${utcMinute()}`)) >= 2, true);
+      assert.equal(await metric(gw, 'aigw_redis_fallbacks_total'), 0);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('a Redis that never answers, or answers out of turn, or too much: the policy answers within the timeout and the gateway carries on', LIMIT, async () => {
-    // One hostile peer, three behaviours by connection: silent, a flood of replies to no
-    // command, a reply larger than any the gateway asked for.
+    // One hostile peer, four behaviours by connection: silent, a flood of replies to no
+    // command, a reply larger than any the gateway asked for, an array length that wraps
+    // hiredis' int (2^32 reads as 0).
     let connections = 0;
     const sockets = new Set();
     const hostile = net.createServer((socket) => {
       sockets.add(socket);
       socket.on('error', () => {});
-      const kind = connections++ % 3;
+      const kind = connections++ % 4;
       if (kind === 1) socket.write('+OK\r\n'.repeat(50));
       if (kind === 2) socket.write(`$${1 << 20}\r\n${'x'.repeat(100000)}`);
+      if (kind === 3) socket.write('*4294967296\r\n:1\r\n:2\r\n');
     });
     hostile.listen(0, '127.0.0.1');
     await once(hostile, 'listening');
@@ -203,7 +229,7 @@ describe('when Redis fails', () => {
     const gw = await startGateway(config({ requests_per_minute: 1000 },
       { url, on_redis_error: 'fail_closed', timeout: '100ms' }, { workers: 1 }));
     try {
-      for (let i = 0; i < 6; i++) {
+      for (let i = 0; i < 8; i++) {
         const started = Date.now();
         const res = await chatVia(gw);
         assertOpenAiError(res, 503);
@@ -214,9 +240,11 @@ describe('when Redis fails', () => {
       await gw.waitForStderr(/no reply within 100 ms/);
       await gw.waitForStderr(/a reply to no command/);
       await gw.waitForStderr(/a reply over 64 KiB/);
+      // (Debian's hiredis refuses it itself; the reply builder would too)
+      await gw.waitForStderr(/a reply longer than any the gateway asked for|Multi-bulk length out of range/);
       assert.equal((await request(gw.base, '/healthz')).status, 200);
       assert.equal(await metric(gw, 'aigw_redis_connected'), 0);
-      assert.ok(connections >= 2, `reconnected ${connections} times`);
+      assert.ok(connections >= 4, `reconnected ${connections} times`);
     } finally {
       await gw.stop();
       for (const s of sockets) s.destroy();

@@ -340,6 +340,15 @@ TEST_CASE("redis: the URL, credentials and policy; printed without the password"
       "redis: { url: 'redis://cache', password: hunter2-secret }\nbackends: [{ name: a, url: "
       "'http://127.0.0.1:1/v1' }]\n");
   CHECK(aigw::config::print_native(literal).find("hunter2") == std::string::npos);
+  // A default after ":-" may be the secret itself: only the variable is named.
+  auto fallback = load(
+      "redis: { url: 'redis://cache', password: '${NOT_SET:-hunter3-secret}' }\n"
+      "backends: [{ name: a, url: 'http://127.0.0.1:1/v1', api_key: '${NOT_SET:-sk-default}' }]\n");
+  CHECK(fallback.redis.password == "hunter3-secret");
+  auto printed_fallback = aigw::config::print_native(fallback);
+  CHECK(printed_fallback.find("hunter3") == std::string::npos);
+  CHECK(printed_fallback.find("sk-default") == std::string::npos);
+  CHECK(printed_fallback.find("password: ${NOT_SET}") != std::string::npos);
 
   for (auto [bad, message] : std::initializer_list<std::pair<const char*, const char*>>{
            {"{ url: 'rediss://cache:6379' }", "TLS"},

@@ -56,7 +56,9 @@ class client_budgets {
   static const std::string& adjust_script();
 
  private:
-  client_admission without_redis(const client_table::entry& client, std::uint64_t input,
+  // The admission on_redis_error makes when the Redis of `settings` could not answer.
+  client_admission without_redis(const config::redis_settings& settings,
+                                 const client_table::entry& client, std::uint64_t input,
                                  std::uint64_t output, std::string_view why);
   void send_charges();
 

@@ -7,7 +7,9 @@
 // turn ends the connection), a reply is bounded in size and in elements, and every command
 // has a deadline. A connection that fails one of these, or that Redis closes, fails every
 // command in flight and is made again after a back-off (100 ms doubling to 5 s, jittered).
-// Until it is back, commands fail at once: a caller never waits on a dead Redis.
+// Between connections commands fail at once; while one is being made they wait for it, up
+// to their deadline: a caller never waits on Redis longer than `timeout`.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -20,7 +22,6 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/container/small_vector.hpp>
 
 #include "aigw/config/config.hpp"
 #include "aigw/core/asio.hpp"
@@ -35,7 +36,9 @@ struct redis_reply {
   enum class type { failed, error, integer, array, other };
   type kind = type::failed;
   std::string text;  // an error's text, or a status or string (its first 256 bytes)
-  boost::container::small_vector<std::int64_t, 4> integers;
+  // The integer, or an array's first integers (the gateway's replies have two).
+  std::array<std::int64_t, 4> integers{};
+  std::size_t integer_count = 0;
   bool ok() const noexcept { return kind != type::failed && kind != type::error; }
 };
 
@@ -55,7 +58,6 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void start();
   // Closes the connection for good; commands in flight fail.
   void stop();
-  bool ready() const noexcept { return state_ == state::ready; }
   const config::redis_settings& settings() const noexcept { return settings_; }
 
   // Sends `args`; the reply (or a failed one: not connected, too many in flight, no answer in
@@ -69,7 +71,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void send(command args) { send(args, reply_handler()); }
 
  private:
-  enum class state { down, connecting, ready, stopped };
+  // down: between connections (commands fail at once); connecting: commands wait, unsent;
+  // handshake: the hello is out, commands follow it; ready: the hello was answered.
+  enum class state { down, connecting, handshake, ready, stopped };
   struct pending {
     std::chrono::steady_clock::time_point deadline;
     reply_handler handler;  // empty: the reply is dropped
@@ -80,11 +84,12 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   redis_connection(net::io_context& io, const config::redis_settings& settings,
                    std::vector<std::vector<std::string>> hello,
                    metrics::worker_stats::redis_counts& counts);
-  awaitable<void> run();
-  awaitable<std::string> connect(link& l);
+  awaitable<void> run(std::shared_ptr<redis_connection> self);
+  awaitable<std::string> attempt();
+  awaitable<std::string> connect();
   awaitable<std::string> read_replies(std::shared_ptr<link> l);
   void send(command args, reply_handler handler);
-  void append(command args);
+  static bool encode(command args, std::string& out);
   void flush();
   void arm_deadline();
   void complete(pending& p, redis_reply reply);
@@ -99,6 +104,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   std::shared_ptr<link> link_;
   std::deque<pending> pending_;
   std::string out_;  // commands not yet handed to the socket
+  tcp::resolver resolver_;
   net::steady_timer deadline_;
   net::steady_timer backoff_;
   bool deadline_armed_ = false;
