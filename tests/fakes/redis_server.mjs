@@ -9,15 +9,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-
-async function freePort() {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { closedPort } from '../integration/harness.mjs';
 
 const children = new Set();
 process.on('exit', () => {
@@ -26,7 +18,7 @@ process.on('exit', () => {
 
 /** Starts redis-server; `args` are more of its options (e.g. ['--requirepass', 'x']). */
 export async function startRedis({ args = [], password } = {}) {
-  const port = await freePort();
+  const port = await closedPort();
   let child = null;
   const redis = {
     port,
