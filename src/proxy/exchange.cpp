@@ -29,6 +29,9 @@ using namespace boost::asio::experimental::awaitable_operators;
 constexpr std::size_t kRelayReadSize = 4096;
 // The largest response head accepted from a backend.
 constexpr std::uint32_t kMaxResponseHead = 64 * 1024;
+// Interim (1xx) heads read past before the answer: more is a backend flooding the gateway
+// with heads it never has to finish (each would be parsed until first_byte ran out).
+constexpr unsigned kMaxInterimHeads = 16;
 // How soon after a request left a close without an answer still means the backend had
 // closed the connection before the request reached it (see may_resend_after_close).
 constexpr auto kStaleGrace = std::chrono::milliseconds(2);
@@ -109,7 +112,11 @@ class exchange {
 
     // Interim 1xx heads (103 Early Hints, a stray 100) are not the answer: skip them.
     std::optional<http::response_parser<http::buffer_body>> parser;
-    for (;;) {
+    for (unsigned interim = 0;; ++interim) {
+      if (interim > kMaxInterimHeads) {
+        result_.error = errc::upstream_broken;
+        co_return attempt_outcome::done;
+      }
       parser.emplace();
       parser->header_limit(kMaxResponseHead);
       parser->body_limit(boost::none);  // responses are relayed, never held
