@@ -1,0 +1,127 @@
+// Abuse bounds, stated in README and held here with 2,000 connections: the memory a client
+// connection costs at rest and an open stream costs, slowloris heads and idle keep-alive
+// connections closed at client_header, and through all of it a normal client served at its
+// usual latency.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { startFakeUpstream } from '../fakes/fake_upstream.mjs';
+import { gatewayConfig, request, startGateway } from './harness.mjs';
+
+const LIMIT = { timeout: 90000 };
+const CONNECTIONS = 2000;
+// The bounds README states (KiB). A sanitizer build's allocator pads every block: its bounds
+// are looser, the test is the same.
+const SANITIZED = process.env.AIGW_SANITIZED === '1';
+const AT_REST_KIB = SANITIZED ? 64 : 16;
+const PER_STREAM_KIB = SANITIZED ? 160 : 48;
+
+let fake;
+let gw;
+
+before(async () => {
+  fake = await startFakeUpstream();
+  gw = await startGateway(gatewayConfig({
+    access_log: false,
+    timeouts: { connect: '2s', first_byte: '60s', idle: '60s', client_header: '4s' },
+    backends: [{ name: 'fake', url: fake.url }],
+  }));
+});
+
+after(async () => {
+  await gw?.stop();
+  await fake?.close();
+});
+
+const rssKib = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${gw.pid}/status`, 'utf8'))[1]);
+
+// A normal client's request: its status and how long it took.
+async function normalRequest() {
+  const started = process.hrtime.bigint();
+  const res = await request(gw.base, '/v1/chat/completions', { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] } });
+  return { status: res.status, ms: Number(process.hrtime.bigint() - started) / 1e6 };
+}
+
+async function openConnections(n, onConnect = () => {}) {
+  const sockets = [];
+  for (let i = 0; i < n; i += 100) {
+    await Promise.all(Array.from({ length: Math.min(100, n - i) }, async () => {
+      const socket = net.connect(gw.port, '127.0.0.1');
+      socket.on('error', () => {});
+      await once(socket, 'connect');
+      onConnect(socket);
+      sockets.push(socket);
+    }));
+  }
+  return sockets;
+}
+
+describe('abuse bounds', () => {
+  test(`${CONNECTIONS} connections at rest cost at most ${AT_REST_KIB} KiB each; a normal client is served meanwhile`, LIMIT, async (t) => {
+    for (let i = 0; i < 20; i++) await normalRequest();  // warm: pools, buffers, allocator
+    const before = rssKib();
+    const sockets = await openConnections(CONNECTIONS);
+    await delay(300);
+    const perConnection = (rssKib() - before) / CONNECTIONS;
+    const served = await normalRequest();
+    for (const s of sockets) s.destroy();
+    t.diagnostic(`${perConnection.toFixed(1)} KiB per connection at rest; a normal request ${served.ms.toFixed(1)} ms`);
+    assert.ok(perConnection <= AT_REST_KIB, `${perConnection.toFixed(1)} KiB per connection at rest`);
+    assert.equal(served.status, 200);
+    assert.ok(served.ms < 1000, `a normal request took ${served.ms} ms`);
+  });
+
+  test(`${CONNECTIONS} open streams cost at most ${PER_STREAM_KIB} KiB each`, LIMIT, async (t) => {
+    const before = rssKib();
+    const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+    const responses = [];
+    const opened = [];
+    for (let i = 0; i < CONNECTIONS; i++) {
+      opened.push(new Promise((resolve, reject) => {
+        const body = JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+        const req = http.request(`${gw.base}/v1/chat/completions`, {
+          method: 'POST', agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-fake-mode': 'sse', 'x-fake-chunks': '4', 'x-fake-delay-ms': '3000' },
+        }, (res) => {
+          responses.push(res);
+          res.once('data', () => resolve());  // the first event is through: the stream is open
+          res.on('error', () => {});
+        });
+        req.on('error', reject);
+        req.end(body);
+      }));
+    }
+    await Promise.all(opened);
+    const perStream = (rssKib() - before) / CONNECTIONS;
+    const served = await normalRequest();
+    for (const res of responses) res.destroy();
+    agent.destroy();
+    t.diagnostic(`${perStream.toFixed(1)} KiB per open stream; a normal request ${served.ms.toFixed(1)} ms`);
+    assert.ok(perStream <= PER_STREAM_KIB, `${perStream.toFixed(1)} KiB per open stream`);
+    assert.equal(served.status, 200);
+    assert.ok(served.ms < 1000, `a normal request took ${served.ms} ms`);
+  });
+
+  test('slowloris heads and idle keep-alive connections are closed at client_header; a normal client is served meanwhile', LIMIT, async () => {
+    // 500 connections that send a head one byte every 500 ms, and 500 that send nothing.
+    const slow = await openConnections(500, (socket) => {
+      const head = 'POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nX-Slow: ';
+      let i = 0;
+      const timer = setInterval(() => { if (!socket.destroyed) socket.write(head[i++ % head.length]); }, 500);
+      socket.on('close', () => clearInterval(timer));
+    });
+    const idle = await openConnections(500);
+    const closed = [...slow, ...idle].map((s) => new Promise((resolve) => s.on('close', resolve)));
+    const served = await normalRequest();
+    assert.equal(served.status, 200);
+    assert.ok(served.ms < 1000, `a normal request took ${served.ms} ms`);
+    const started = Date.now();
+    await Promise.all(closed);
+    assert.ok(Date.now() - started < 10000, 'closed by client_header (4 s)');
+  });
+});
