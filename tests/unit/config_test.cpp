@@ -368,3 +368,20 @@ TEST_CASE("redis: the URL, credentials and policy; printed without the password"
     CHECK_MESSAGE(error.find(message) != std::string::npos, bad, " -> ", error);
   }
 }
+
+TEST_CASE("LiteLLM: os.environ/ names a variable, so the printed ${VAR} loads again") {
+  // Found by the config fuzz target (tests/fuzz/corpus/config/crash-litellm-environ-name).
+  auto load_litellm = [](std::string_view key) {
+    return aigw::config::load_config(
+        std::string("model_list:\n  - model_name: \"*\"\n    litellm_params:\n"
+                    "      model: openai/gpt-4o\n      api_key: ") +
+            std::string(key) + "\n",
+        aigw::config::config_format::litellm, fake_env);
+  };
+  auto ok = load_litellm("os.environ/OPENAI_API_KEY");
+  auto printed = aigw::config::print_native(ok.config);
+  CHECK(printed.find("api_key: ${OPENAI_API_KEY}") != std::string::npos);
+  CHECK(load(printed).backends.size() == ok.config.backends.size());
+  CHECK_THROWS_WITH_AS(load_litellm("os.environ/OPENAI_0.1:1975"),
+                       doctest::Contains("os.environ/ must name a variable"), config_error);
+}
