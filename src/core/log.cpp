@@ -40,4 +40,15 @@ void write_line(std::string_view line) noexcept {
   }
 }
 
+void exception(std::string_view what, std::exception_ptr e) noexcept {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    error("{}: {}", what, ex.what());
+  } catch (...) {
+    error("{}: an unknown exception", what);
+  }
+}
+
 }  // namespace aigw::log

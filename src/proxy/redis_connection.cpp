@@ -39,7 +39,10 @@ void* make_string(const redisReadTask* task, char* text, size_t length) {
   auto* reply = new redis_reply;
   reply->kind =
       task->type == REDIS_REPLY_ERROR ? redis_reply::type::error : redis_reply::type::other;
+  // The text may reach the log (an error reply): printable ASCII only.
   reply->text.assign(text, std::min(length, kMaxReplyText));
+  for (auto& c : reply->text)
+    if (c < 0x20 || c > 0x7e) c = '?';
   return reply;
 }
 void* make_array(const redisReadTask* task, int elements) {
@@ -118,14 +121,7 @@ redis_connection::~redis_connection() = default;
 
 void redis_connection::start() {
   net::co_spawn(io_, run(shared_from_this()), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log::error("redis: the connection loop ended: {}", ex.what());
-    } catch (...) {
-      log::error("redis: the connection loop ended");
-    }
+    log::exception("redis: the connection loop ended", e);
   });
 }
 

@@ -22,14 +22,7 @@ namespace {
 using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 void log_exception(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    log::error("session ended by an exception: {}", ex.what());
-  } catch (...) {
-    log::error("session ended by an unknown exception");
-  }
+  log::exception("session ended by an exception", e);
 }
 }  // namespace
 

@@ -210,18 +210,20 @@ describe('when Redis fails', () => {
   });
 
   test('a Redis that never answers, or answers out of turn, or too much: the policy answers within the timeout and the gateway carries on', LIMIT, async () => {
-    // One hostile peer, four behaviours by connection: silent, a flood of replies to no
+    // One hostile peer, five behaviours by connection: silent, a flood of replies to no
     // command, a reply larger than any the gateway asked for, an array length that wraps
-    // hiredis' int (2^32 reads as 0).
+    // hiredis' int (2^32 reads as 0), an error with control bytes.
     let connections = 0;
     const sockets = new Set();
     const hostile = net.createServer((socket) => {
       sockets.add(socket);
       socket.on('error', () => {});
-      const kind = connections++ % 4;
+      const kind = connections++ % 5;
       if (kind === 1) socket.write('+OK\r\n'.repeat(50));
       if (kind === 2) socket.write(`$${1 << 20}\r\n${'x'.repeat(100000)}`);
       if (kind === 3) socket.write('*4294967296\r\n:1\r\n:2\r\n');
+      // An error reply with terminal escapes and a fake log line: logged as printable text.
+      if (kind === 4) socket.write('-ERR evil\x1b[2J\nforged line\r\n');
     });
     hostile.listen(0, '127.0.0.1');
     await once(hostile, 'listening');
@@ -229,7 +231,7 @@ describe('when Redis fails', () => {
     const gw = await startGateway(config({ requests_per_minute: 1000 },
       { url, on_redis_error: 'fail_closed', timeout: '100ms' }, { workers: 1 }));
     try {
-      for (let i = 0; i < 8; i++) {
+      for (let i = 0; i < 10; i++) {
         const started = Date.now();
         const res = await chatVia(gw);
         assertOpenAiError(res, 503);
@@ -242,9 +244,11 @@ describe('when Redis fails', () => {
       await gw.waitForStderr(/a reply over 64 KiB/);
       // (Debian's hiredis refuses it itself; the reply builder would too)
       await gw.waitForStderr(/a reply longer than any the gateway asked for|Multi-bulk length out of range/);
+      await gw.waitForStderr(/refused the connection: ERR evil\?\[2J\?forged line/);
+      assert.ok(!gw.stderr().includes('\x1b'), 'an escape from Redis reached the log');
       assert.equal((await request(gw.base, '/healthz')).status, 200);
       assert.equal(await metric(gw, 'aigw_redis_connected'), 0);
-      assert.ok(connections >= 4, `reconnected ${connections} times`);
+      assert.ok(connections >= 5, `reconnected ${connections} times`);
     } finally {
       await gw.stop();
       for (const s of sockets) s.destroy();

@@ -4,6 +4,7 @@
 // never credentials.
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -36,6 +37,10 @@ template <class... Args>
 void error(fmt::format_string<Args...> format, Args&&... args) {
   print(level::error, format, std::forward<Args>(args)...);
 }
+
+// An error line for what ended a coroutine (its completion's exception_ptr), when anything
+// did: "<what>: <its message>".
+void exception(std::string_view what, std::exception_ptr e) noexcept;
 
 // A warning about a condition that may repeat many times a second (accept failing while out
 // of file descriptors, connections refused over a limit): written at most once per
