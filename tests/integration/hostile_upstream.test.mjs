@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -47,9 +48,9 @@ const answers = {
   // An SSE stream whose one line never ends (the scanner holds at most 1 MiB of it).
   'endless-sse-line': async (socket) => {
     socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: {"choices":[{"delta":{"content":"');
-    for (let i = 0; i < 64 && !socket.destroyed; i++) {
-      socket.write('x'.repeat(64 * 1024));
-      await delay(2);
+    const piece = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 1024 && !socket.destroyed; i++) {  // 64 MiB
+      if (!socket.write(piece)) await once(socket, 'drain');
     }
     socket.end();
   },
@@ -136,16 +137,23 @@ describe('abusive upstreams are bounded and answered', () => {
   }
 
   test('endless-sse-line: the stream is relayed, the gateway holds no more than its bound, and the stream ends', LIMIT, async () => {
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${gw.pid}/status`, 'utf8'))[1]);
+    const before = rss();
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, rss()); }, 20);
     const { res } = await openResponse(gw.base, '/v1/chat/completions', { headers: { 'x-answer': 'endless-sse-line' }, body: { ...BODY, stream: true } });
     let bytes = 0;
     res.on('data', (d) => { bytes += d.length; });
     await Promise.race([once(res, 'end'), once(res, 'error'), once(res, 'aborted')]).catch(() => {});
-    assert.ok(bytes > 4 * 1024 * 1024, `relayed ${bytes} bytes`);
-    // The usage scanner skipped the line past its 1 MiB bound instead of holding it all.
-    const status = await (await fetch(`${gw.adminBase}/healthz`)).status;
-    assert.equal(status, 200);
-    const rss = Number(/VmRSS:\s+(\d+)/.exec(await import('node:fs').then((fs) => fs.readFileSync(`/proc/${gw.pid}/status`, 'utf8')))[1]);
-    assert.ok(rss < 200 * 1024, `RSS ${rss} KiB`);
+    clearInterval(sampler);
+    peak = Math.max(peak, rss());
+    assert.ok(bytes > 60 * 1024 * 1024, `relayed ${bytes} bytes`);
+    // The usage scanner skipped the 64 MiB line past its 1 MiB bound instead of holding it:
+    // the gateway grew by far less than the line (a sanitizer build's allocator keeps freed
+    // blocks a while: its bound is looser, still under the line's size).
+    const bound = (process.env.AIGW_SANITIZED === '1' ? 48 : 24) * 1024;
+    assert.ok(peak - before < bound, `grew ${peak - before} KiB relaying a 64 MiB line`);
+    assert.equal((await fetch(`${gw.adminBase}/healthz`)).status, 200);
   });
 
   test('TLS that never completes: the connect timeout answers 502', LIMIT, async () => {
