@@ -8,6 +8,19 @@
 namespace aigw::config {
 namespace {
 
+// A value as the native loader reads it back (${VAR} expanded): its "$" written "$$", so
+// that text which only looks like a reference (a name from another dialect, where "${" means
+// nothing) stays literal. References to secrets are written as references, not through this.
+std::string literal(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '$') out += '$';
+    out += c;
+  }
+  return out;
+}
+
 std::string duration_text(duration d) {
   auto ms = d.count();
   if (ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
@@ -26,11 +39,12 @@ std::string size_text(std::uint64_t n) {
 // never their values.
 void emit_bedrock(YAML::Emitter& out, const backend& b) {
   out << YAML::Key << "schema" << YAML::Value << "bedrock" << YAML::Key << "region" << YAML::Value
-      << b.region;
+      << literal(b.region);
   if (b.max_tokens) out << YAML::Key << "max_tokens" << YAML::Value << b.max_tokens;
   if (!b.deployments.empty()) {
     out << YAML::Key << "model_ids" << YAML::Value << YAML::BeginMap;
-    for (const auto& [model, id] : b.deployments) out << YAML::Key << model << YAML::Value << id;
+    for (const auto& [model, id] : b.deployments)
+      out << YAML::Key << model << YAML::Value << literal(id);
     out << YAML::EndMap;
   }
   const auto& c = b.aws;
@@ -48,7 +62,7 @@ void emit_bedrock(YAML::Emitter& out, const backend& b) {
     out << YAML::EndMap;
   } else if (!c.profile.empty()) {
     out << YAML::Key << "aws" << YAML::Value << YAML::BeginMap << YAML::Key << "profile"
-        << YAML::Value << c.profile << YAML::EndMap;
+        << YAML::Value << literal(c.profile) << YAML::EndMap;
   }
 }
 
@@ -59,7 +73,7 @@ void emit_clients(YAML::Emitter& out, const gateway& g) {
     out << YAML::Key << "clients" << YAML::Value << YAML::BeginSeq;
     for (std::size_t i = 0; i < g.inline_clients; ++i) {
       const auto& c = g.clients[i];
-      out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name << YAML::Key
+      out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << literal(c.name) << YAML::Key
           << "key_sha256" << YAML::Value << c.key_sha256;
       if (!c.models.empty()) {
         out << YAML::Key << "models" << YAML::Value << YAML::Flow << YAML::BeginSeq;
@@ -81,14 +95,15 @@ void emit_clients(YAML::Emitter& out, const gateway& g) {
           << YAML::Key << "default_output" << YAML::Value << l.default_output << YAML::EndMap;
       if (!c.labels.empty()) {
         out << YAML::Key << "labels" << YAML::Value << YAML::Flow << YAML::BeginMap;
-        for (const auto& [k, v] : c.labels) out << YAML::Key << k << YAML::Value << v;
+        for (const auto& [k, v] : c.labels) out << YAML::Key << k << YAML::Value << literal(v);
         out << YAML::EndMap;
       }
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;
   }
-  if (!g.clients_file.empty()) out << YAML::Key << "clients_file" << YAML::Value << g.clients_file;
+  if (!g.clients_file.empty())
+    out << YAML::Key << "clients_file" << YAML::Value << literal(g.clients_file);
 }
 
 void emit_breaker(YAML::Emitter& out, const circuit_breaker& b) {
@@ -141,7 +156,8 @@ std::string print_native(const gateway& g) {
               : fmt::format("{}:{}", g.admin_host, g.admin_port));
   out << YAML::Key << "workers" << YAML::Value
       << (g.workers ? std::to_string(g.workers) : std::string("auto"));
-  out << YAML::Key << "access_log" << YAML::Value << (g.access_log ? g.access_log_to : "off");
+  out << YAML::Key << "access_log" << YAML::Value
+      << (g.access_log ? literal(g.access_log_to) : "off");
   out << YAML::Key << "access_log_format" << YAML::Value << (g.access_log_json ? "json" : "text");
   out << YAML::Key << "response_headers" << YAML::Value << g.response_headers;
   if (!g.prices.empty()) {
@@ -184,7 +200,7 @@ std::string print_native(const gateway& g) {
         << fmt::format("redis://{}:{}/{}",
                        r.host.find(':') == std::string::npos ? r.host : fmt::format("[{}]", r.host),
                        r.port, r.database);
-    if (!r.username.empty()) out << YAML::Key << "username" << YAML::Value << r.username;
+    if (!r.username.empty()) out << YAML::Key << "username" << YAML::Value << literal(r.username);
     if (!r.password.empty())  // never the password itself
       out << YAML::Key << "password" << YAML::Value
           << (r.password_ref.empty() ? std::string("${REDACTED_REDIS_PASSWORD}") : r.password_ref);
@@ -193,19 +209,19 @@ std::string print_native(const gateway& g) {
         << (r.charge_interval.count() == 0 ? std::string("0ms") : duration_text(r.charge_interval))
         << YAML::Key << "on_redis_error" << YAML::Value
         << (r.fail_open ? "fail_open" : "fail_closed") << YAML::Key << "key_prefix" << YAML::Value
-        << r.key_prefix << YAML::EndMap;
+        << literal(r.key_prefix) << YAML::EndMap;
   }
   out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
   for (const auto& b : g.backends) {
-    out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << b.name << YAML::Key << "url"
-        << YAML::Value << b.url;
+    out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << literal(b.name) << YAML::Key
+        << "url" << YAML::Value << literal(b.url);
     if (b.schema == schema::azure_openai) {
       out << YAML::Key << "schema" << YAML::Value << "azure-openai" << YAML::Key << "api_version"
-          << YAML::Value << b.api_version;
+          << YAML::Value << literal(b.api_version);
       if (!b.deployments.empty()) {
         out << YAML::Key << "deployments" << YAML::Value << YAML::BeginMap;
         for (const auto& [model, deployment] : b.deployments)
-          out << YAML::Key << model << YAML::Value << deployment;
+          out << YAML::Key << model << YAML::Value << literal(deployment);
         out << YAML::EndMap;
       }
     }
@@ -216,7 +232,7 @@ std::string print_native(const gateway& g) {
     if (!b.api_key.empty())  // never the key itself
       out << YAML::Key << "api_key" << YAML::Value
           << (b.api_key_ref.empty() ? std::string("${REDACTED_API_KEY}") : b.api_key_ref);
-    if (!b.ca_file.empty()) out << YAML::Key << "ca_file" << YAML::Value << b.ca_file;
+    if (!b.ca_file.empty()) out << YAML::Key << "ca_file" << YAML::Value << literal(b.ca_file);
     if (b.tls_insecure_skip_verify)
       out << YAML::Key << "tls_insecure_skip_verify" << YAML::Value << true;
     if (b.connect_timeout != t.connect || b.first_byte_timeout != t.first_byte ||
@@ -242,9 +258,10 @@ std::string print_native(const gateway& g) {
       out << YAML::Key << "match" << YAML::Value << YAML::Flow << YAML::BeginMap;
       auto pattern = [&](const std::string& value, bool regex) {
         if (regex)
-          out << YAML::BeginMap << YAML::Key << "regex" << YAML::Value << value << YAML::EndMap;
+          out << YAML::BeginMap << YAML::Key << "regex" << YAML::Value << literal(value)
+              << YAML::EndMap;
         else
-          out << value;
+          out << literal(value);
       };
       if (r.model) {
         out << YAML::Key << "model" << YAML::Value;
@@ -261,17 +278,17 @@ std::string print_native(const gateway& g) {
       out << YAML::EndMap;
     }
     if (r.targets.size() == 1 && r.targets[0].priority == 0) {
-      out << YAML::Key << "backend" << YAML::Value << r.targets[0].backend;
+      out << YAML::Key << "backend" << YAML::Value << literal(r.targets[0].backend);
       if (!r.targets[0].model_override.empty())
-        out << YAML::Key << "model_override" << YAML::Value << r.targets[0].model_override;
+        out << YAML::Key << "model_override" << YAML::Value << literal(r.targets[0].model_override);
     } else {
       out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
       for (const auto& t : r.targets) {
-        out << YAML::Flow << YAML::BeginMap << YAML::Key << "backend" << YAML::Value << t.backend
-            << YAML::Key << "weight" << YAML::Value << t.weight;
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "backend" << YAML::Value
+            << literal(t.backend) << YAML::Key << "weight" << YAML::Value << t.weight;
         if (t.priority) out << YAML::Key << "priority" << YAML::Value << t.priority;
         if (!t.model_override.empty())
-          out << YAML::Key << "model_override" << YAML::Value << t.model_override;
+          out << YAML::Key << "model_override" << YAML::Value << literal(t.model_override);
         out << YAML::EndMap;
       }
       out << YAML::EndSeq;

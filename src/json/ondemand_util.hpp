@@ -20,14 +20,41 @@ inline std::pair<std::size_t, std::size_t> string_token(simdjson::ondemand::valu
   return {open, open + raw.size() - 1};
 }
 
+// Whether a string token (quotes included) is JSON: each escape one of \" \\ \/ \b \f \n \r \t
+// \uXXXX, no raw control character. On-Demand checks neither in a string it is not asked to
+// unescape, and a translation splices the token into what it writes as it came.
+inline bool valid_string_token(std::string_view token) noexcept {
+  auto hex = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  std::size_t end = token.size() - 1;  // the closing quote
+  for (std::size_t i = 1; i < end; ++i) {
+    auto c = static_cast<unsigned char>(token[i]);
+    if (c < 0x20) return false;
+    if (c != '\\') continue;
+    if (++i == end) return false;
+    if (token[i] == 'u') {
+      if (i + 4 >= end) return false;
+      for (std::size_t k = 1; k <= 4; ++k)
+        if (!hex(token[i + k])) return false;
+      i += 4;
+    } else if (std::string_view("\"\\/bfnrt").find(token[i]) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // A string value's raw JSON token in the document at `base`, quotes and escapes included
-// (what a translation splices as it came); empty for a value of another type.
+// (what a translation splices as it came); empty for a value of another type, or a string
+// that is not valid JSON (a hostile backend's: never passed on).
 inline std::string_view raw_string(simdjson::ondemand::value value, const char* base) {
   simdjson::ondemand::json_type type;
   if (value.type().get(type) != simdjson::SUCCESS || type != simdjson::ondemand::json_type::string)
     return {};
   auto [open, close] = string_token(value, base);
-  return {base + open, close + 1 - open};
+  std::string_view token(base + open, close + 1 - open);
+  return valid_string_token(token) ? token : std::string_view();
 }
 
 // A string value without escapes (an enum-like value: a type, a stop reason), unquoted;

@@ -17,6 +17,13 @@ std::string_view or_empty(std::string_view token) {
 
 }  // namespace
 
+void chunk_writer::reset() {
+  started_ = false;
+  id_.assign(R"("")");
+  model_.assign(R"("")");
+  created_ = static_cast<std::int64_t>(std::time(nullptr));
+}
+
 void chunk_writer::start(std::string_view id_token, std::string_view model_token) {
   started_ = true;
   id_.assign(or_empty(id_token));

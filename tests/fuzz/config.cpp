@@ -1,7 +1,7 @@
 // Config loading in every dialect (native, Envoy AI Gateway, archgw, LiteLLM; the first byte
 // picks one, or detection), with every ${VAR} set. Any refusal is an error message, never a
 // crash; a config that loads prints as native YAML that loads again to the same backends and
-// routes.
+// routes, and prints the same again.
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -28,8 +28,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto printed = aigw::config::print_native(loaded.config);
   try {
     auto again = aigw::config::load_config(printed, config_format::native, env).config;
-    AIGW_FUZZ_CHECK(again.backends.size() == loaded.config.backends.size());
-    AIGW_FUZZ_CHECK(again.routes.size() == loaded.config.routes.size());
+    const auto& first = loaded.config;
+    AIGW_FUZZ_CHECK(again.backends.size() == first.backends.size());
+    for (std::size_t i = 0; i < first.backends.size(); ++i)
+      AIGW_FUZZ_CHECK(again.backends[i].name == first.backends[i].name &&
+                      again.backends[i].url == first.backends[i].url);
+    AIGW_FUZZ_CHECK(again.routes.size() == first.routes.size());
+    for (std::size_t i = 0; i < first.routes.size(); ++i) {
+      AIGW_FUZZ_CHECK(again.routes[i].model == first.routes[i].model);
+      AIGW_FUZZ_CHECK(again.routes[i].targets.size() == first.routes[i].targets.size());
+      for (std::size_t t = 0; t < first.routes[i].targets.size(); ++t)
+        AIGW_FUZZ_CHECK(again.routes[i].targets[t].backend == first.routes[i].targets[t].backend);
+    }
+    AIGW_FUZZ_CHECK(aigw::config::print_native(again) == printed);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "printed config does not load: %s\n%s\n", e.what(), printed.c_str());
     std::abort();

@@ -2,30 +2,11 @@
 // (json::extract_request_fields), the rewrites made from what it found (a new model, usage
 // asked for), and the object ids in it (proxy::object_ids::restore). Invariants: a rewritten
 // body is again one valid JSON object with the new model, and its other fields unchanged.
-#include "aigw/config/config.hpp"
 #include "aigw/core/errc.hpp"
 #include "aigw/json/model_extractor.hpp"
 #include "aigw/proxy/object_ids.hpp"
+#include "fixtures.hpp"
 #include "fuzz_input.hpp"
-
-namespace {
-
-const aigw::proxy::object_ids& ids() {
-  static const auto config = [] {
-    aigw::config::gateway g;
-    for (const char* name : {"openai", "azure", "local"}) {
-      aigw::config::backend b;
-      b.name = name;
-      b.api_key = std::string("sk-") + name;
-      g.backends.push_back(b);
-    }
-    return g;
-  }();
-  static const aigw::proxy::object_ids instance(config);
-  return instance;
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string body(reinterpret_cast<const char*>(data), size);
@@ -33,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (aigw::json::extract_request_fields(body, fields) != aigw::errc::ok) return 0;
 
   aigw::proxy::object_ids::request_ids restored;
-  ids().restore("/responses", "", body, fields.tagged_ids, restored);
+  aigw::fuzz::three_backend_ids().restore("/responses", "", body, fields.tagged_ids, restored);
   if (!restored.body.empty()) {
     aigw::json::request_fields again;
     AIGW_FUZZ_CHECK(aigw::json::extract_request_fields(restored.body, again) == aigw::errc::ok);

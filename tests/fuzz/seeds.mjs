@@ -128,3 +128,47 @@ write('request_head', 'realtime', withChoice(0, httpRequest('GET /v1/realtime?mo
 write('request_head', 'smuggle_te_cl', withChoice(2, 'POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n\r\n'));
 write('request_head', 'http10', withChoice(1, 'POST /v1/completions HTTP/1.0\r\nContent-Length: 16\r\n\r\n{"model":"m","p"'));
 write('request_head', 'model_path_tricks', withChoice(4, httpRequest('POST /v1/chat/completions HTTP/1.1', ['Host: gw'], json({ model: 'a/../../b?x=1#f', messages: [] }))));
+
+// ---- response_stages: [chain, head, flags, split seed, previous head, previous flags,
+// previous length (2 bytes)], then the previous answer's body (relayed first by the stages
+// that are then reused), then the answer's body.
+//   chain: 0 anthropic chat, 1 anthropic messages, 2 bedrock chat, 3 object ids, 4 resume,
+//          5 usage (forced);
+//   head: status (low 3 bits: 200, 200, 200, 201, 400, 429, 500, 529) and content type
+//         (>> 3: event-stream, json, amazon eventstream, event-stream;charset, json;charset,
+//         text/plain, none);
+//   flags: 1 include_usage, 2 ends cleanly, 4 continuation, 8 usage headers, 16/32 backend,
+//          64 gzip, 128 x-amzn-errortype.
+const answer = (chain, status, type, flags, seed, body, previous = { status: 0, type: 0, flags: 2, body: '' }) => {
+  const before = Buffer.from(previous.body);
+  return Buffer.concat([Buffer.from([chain, status | (type << 3), flags, seed, previous.status | (previous.type << 3), previous.flags, before.length >> 8, before.length & 0xff]), before, Buffer.from(body)]);
+};
+const chatCompletion = { id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama3', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get', arguments: '{"a":1}' } }] }, finish_reason: 'tool_calls' }], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } };
+const anthropicMessage = { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude', content: [{ type: 'text', text: 'Hi' }], stop_reason: 'end_turn', usage: { input_tokens: 5, output_tokens: 7 } };
+write('response_stages', 'anthropic_stream', answer(0, 0, 0, 3, 7, anthropicStream));
+write('response_stages', 'anthropic_after_cut_tool_call', answer(0, 0, 0, 3, 5, anthropicStream, { status: 0, type: 0, flags: 1, body: anthropicStream.slice(0, anthropicStream.indexOf('input_json_delta') + 40) }));
+write('response_stages', 'anthropic_stream_cut', answer(0, 0, 3, 1, 3, anthropicStream.slice(0, 700)));
+write('response_stages', 'anthropic_no_message_start', answer(0, 0, 3, 3, 2, anthropicStream.slice(anthropicStream.indexOf('event: content_block_start')), { status: 0, type: 0, flags: 3, body: anthropicStream }));
+write('response_stages', 'anthropic_message', answer(0, 0, 1, 2, 5, json(anthropicMessage)));
+write('response_stages', 'anthropic_error', answer(0, 7, 1, 2, 0, json({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })));
+write('response_stages', 'anthropic_error_event', answer(0, 0, 0, 3, 9, anthropicStream.slice(0, 400) + ev('error', { error: { type: 'api_error', message: 'x' } })));
+write('response_stages', 'messages_stream', answer(1, 0, 0, 3, 11, openaiStream));
+write('response_stages', 'messages_after_error', answer(1, 0, 0, 3, 11, openaiStream, { status: 6, type: 1, flags: 2, body: json({ error: { message: 'x' } }) }));
+write('response_stages', 'messages_completion', answer(1, 0, 4, 2, 2, json(chatCompletion)));
+write('response_stages', 'messages_error', answer(1, 4, 1, 2, 0, json({ error: { message: 'bad', type: 'invalid_request_error' } })));
+write('response_stages', 'bedrock_stream', answer(2, 0, 2, 3, 13, converseStream));
+write('response_stages', 'bedrock_after_cut_frame', answer(2, 0, 2, 3, 3, converseStream, { status: 0, type: 2, flags: 1, body: converseStream.subarray(0, 170) }));
+write('response_stages', 'bedrock_stream_cut', answer(2, 0, 2, 1, 1, converseStream.subarray(0, 150)));
+write('response_stages', 'bedrock_converse', answer(2, 0, 1, 2, 6, json({ output: { message: { role: 'assistant', content: [{ text: 'Hi' }] } }, stopReason: 'end_turn', usage: { inputTokens: 5, outputTokens: 6, totalTokens: 11 } })));
+write('response_stages', 'bedrock_error', answer(2, 5, 1, 0x82, 0, json({ message: 'Too many requests' })));
+write('response_stages', 'bedrock_exception', answer(2, 0, 2, 3, 4, Buffer.concat([bedrockEvent('messageStart', { role: 'assistant' }), bedrockEvent('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Hel' } }), frame({ ':exception-type': 'throttlingException', ':content-type': 'application/json', ':message-type': 'exception' }, json({ message: 'slow down' }))])));
+write('response_stages', 'object_response', answer(3, 0, 1, 2 | 16, 4, json({ id: 'resp_1', object: 'response', model: 'o3', previous_response_id: 'resp_0', output: [{ type: 'message', id: 'msg_1', content: [{ type: 'output_text', text: 'hi' }] }], usage: { input_tokens: 3, output_tokens: 4 } })));
+write('response_stages', 'object_list', answer(3, 0, 4, 2 | 32, 8, json({ object: 'list', data: [{ id: 'file-1', object: 'file', bytes: 3 }, { id: 'file-2', object: 'file' }], first_id: 'file-1', last_id: 'file-2', has_more: false })));
+write('response_stages', 'object_stream', answer(3, 0, 0, 2 | 16, 6, `event: response.created\ndata: ${json({ type: 'response.created', response: { id: 'resp_9', object: 'response', status: 'in_progress' } })}\n\nevent: response.completed\ndata: ${json({ type: 'response.completed', response: { id: 'resp_9', object: 'response', usage: { input_tokens: 1, output_tokens: 2 } } })}\n\n`));
+write('response_stages', 'resume_stream', answer(4, 0, 0, 2, 7, openaiStream));
+write('response_stages', 'resume_cut', answer(4, 0, 0, 0, 3, openaiStream.slice(0, 500)));
+write('response_stages', 'resume_after_cut', answer(4, 0, 0, 2, 7, openaiStream, { status: 0, type: 0, flags: 0, body: openaiStream.slice(0, 300) }));
+write('response_stages', 'resume_continuation', answer(4, 0, 3, 6, 5, chunk({ role: 'assistant', content: '' }) + chunk({ content: ' and more' }) + 'data: [DONE]\n\n'));
+write('response_stages', 'resume_error_event', answer(4, 0, 0, 2, 2, chunk({ content: 'Hel' }) + `data: ${json({ error: { message: 'failed' } })}\n\n`));
+write('response_stages', 'usage_forced', answer(5, 0, 0, 2, 9, openaiStream.replaceAll('"finish_reason":null}]', '"finish_reason":null}],"usage":null')));
+write('response_stages', 'usage_headers', answer(5, 0, 1, 10, 0, json(chatCompletion)));

@@ -288,6 +288,29 @@ TEST_CASE("anthropic stream: events that are not JSON objects are skipped, never
   CHECK(sent == "data: [DONE]\n\n");
 }
 
+TEST_CASE("anthropic stream: a string that is not JSON is never spliced into a chunk") {
+  // Found by the response_stages fuzz target: On-Demand does not check a string's escapes
+  // unless it unescapes it, and the stage splices the token as it came.
+  chat_stage stage;
+  std::string body =
+      kToolStream.substr(0, kToolStream.find("event: content_block_start")) +
+      "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+      "\"text\":\"bad \\' escape\"}}\n\n"
+      "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+      "\"text\":\"raw \ttab\"}}\n\n"
+      "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+      "\"text\":\"cut \\u12\"}}\n\n"
+      "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+      "\"text\":\"fine \\u00e9\\n\\\"\"}}\n\n"
+      "data: {\"type\":\"message_stop\"}\n\n";
+  auto sent = relay(stage, body, {}, false);
+  auto r = read_chunks(sent);
+  CHECK(r.content == "fine \u00e9\n\"");
+  CHECK(sent.find("escape") == std::string::npos);
+  CHECK(sent.find("tab") == std::string::npos);
+  CHECK(sent.find("cut") == std::string::npos);
+}
+
 TEST_CASE("anthropic message and error bodies: translated whole, status mapped") {
   chat_stage stage;
   std::string message = R"({"id":"msg_9","type":"message","role":"assistant","model":"claude-x",

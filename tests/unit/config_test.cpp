@@ -385,3 +385,35 @@ TEST_CASE("LiteLLM: os.environ/ names a variable, so the printed ${VAR} loads ag
   CHECK_THROWS_WITH_AS(load_litellm("os.environ/OPENAI_0.1:1975"),
                        doctest::Contains("os.environ/ must name a variable"), config_error);
 }
+
+TEST_CASE(
+    "--print-config writes a literal \"$\" as \"$$\", so text from another dialect loads back as "
+    "it was") {
+  // Found by the config fuzz target (tests/fuzz/corpus/config/crash-archgw-dollar-brace): an
+  // archgw provider named with "${" became a route's header value and backend that the native
+  // loader then read as a ${VAR} reference.
+  auto archgw = aigw::config::load_config(
+      "llm_providers:\n"
+      "  - name: 'odd ${name} $HOME $$'\n"
+      "    provider_interface: openai\n"
+      "    endpoint: 127.0.0.1:11434\n"
+      "    model: qwen3:0.6b\n"
+      "    default: true\n",
+      aigw::config::config_format::archgw, fake_env);
+  auto printed = aigw::config::print_native(archgw.config);
+  CHECK(printed.find("{model: \"odd $${name} $$HOME $$$$\"}") != std::string::npos);
+  auto again = load(printed);
+  REQUIRE(again.routes.size() == archgw.config.routes.size());
+  CHECK(again.routes[0].headers.at(0).value == "odd ${name} $HOME $$");
+  CHECK(again.routes[1].model == "odd ${name} $HOME $$");
+  CHECK(aigw::config::print_native(again) == printed);
+}
+
+TEST_CASE("a config is UTF-8 text") {
+  CHECK_THROWS_WITH_AS(load("backends: [{ name: \"a\xff\", url: 'http://127.0.0.1:1/v1' }]\n"),
+                       doctest::Contains("not UTF-8"), config_error);
+  auto g = load(
+      "backends: [{ name: a, url: 'http://127.0.0.1:1/v1' }]\n"
+      "routes: [{ match: { model: \"\xc3\xa9t\xc3\xa9\" }, backend: a }, { backend: a }]\n");
+  CHECK(g.routes[0].model == "\xc3\xa9t\xc3\xa9");
+}

@@ -16,11 +16,9 @@ class chunk_writer {
   // A new stream: its id and model as JSON string tokens ("" for none), created now.
   void start(std::string_view id_token, std::string_view model_token);
   bool started() const noexcept { return started_; }
-  void reset() {
-    started_ = false;
-    id_.assign(R"("")");
-    model_.assign(R"("")");
-  }
+  // A new answer, not started: until start(), its events name no id or model ("") and the
+  // time of the reset (never what the previous answer left).
+  void reset();
 
   // The first delta: {"role":"assistant","content":""}.
   void role(std::string& out) const;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <simdjson.h>
 #include <boost/url/parse.hpp>
 
 namespace aigw::config {
@@ -134,6 +135,10 @@ config_format detect(const std::vector<YAML::Node>& documents) {
 }  // namespace
 
 loaded_config load_config(std::string_view yaml, config_format format, const env_lookup& env) {
+  // YAML is UTF-8 text; yaml-cpp would take other bytes through, and --print-config could not
+  // write them back as they were (an escape names a code point, not a byte).
+  if (!simdjson::validate_utf8(yaml.data(), yaml.size()))
+    throw config_error("the config is not UTF-8 text");
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(yaml));
