@@ -1,7 +1,8 @@
 // Abuse bounds, stated in README and held here with 2,000 connections: the memory a client
 // connection costs at rest and an open stream costs, slowloris heads and idle keep-alive
-// connections closed at client_header, and through all of it a normal client served at its
-// usual latency.
+// connections closed at client_header, slow bodies, a client that stops reading a stream
+// (backpressure, measured at the backend), and through all of it a normal client served at
+// its usual latency.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,6 +12,7 @@ import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { startFakeUpstream } from '../fakes/fake_upstream.mjs';
+import { jsonResponse, startRawUpstream } from '../fakes/raw_upstream.mjs';
 import { gatewayConfig, request, startGateway } from './harness.mjs';
 
 const LIMIT = { timeout: 90000 };
@@ -38,7 +40,7 @@ after(async () => {
   await fake?.close();
 });
 
-const rssKib = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${gw.pid}/status`, 'utf8'))[1]);
+const rssKib = (pid = gw.pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
 // A normal client's request: its status and how long it took.
 async function normalRequest() {
@@ -105,6 +107,81 @@ describe('abuse bounds', () => {
     assert.ok(perStream <= PER_STREAM_KIB, `${perStream.toFixed(1)} KiB per open stream`);
     assert.equal(served.status, 200);
     assert.ok(served.ms < 1000, `a normal request took ${served.ms} ms`);
+  });
+
+  test('slow bodies: 500 uploads that trickle in cost little, and a normal client is served meanwhile', LIMIT, async (t) => {
+    const before = rssKib();
+    const slow = await openConnections(500, (socket) => {
+      socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{"model":"m","messages":[');
+      const timer = setInterval(() => { if (!socket.destroyed) socket.write(' '); }, 500);
+      socket.on('close', () => clearInterval(timer));
+    });
+    await delay(1500);  // every head read, every body started
+    const perUpload = (rssKib() - before) / slow.length;
+    const served = await normalRequest();
+    const open = slow.filter((s) => !s.destroyed).length;
+    for (const socket of slow) socket.destroy();
+    t.diagnostic(`${perUpload.toFixed(1)} KiB per slow upload; a normal request ${served.ms.toFixed(1)} ms`);
+    assert.equal(open, slow.length, 'a body that keeps coming is not cut before idle');
+    assert.ok(perUpload <= PER_STREAM_KIB, `${perUpload.toFixed(1)} KiB per slow upload`);
+    assert.equal(served.status, 200);
+    assert.ok(served.ms < 1000, `a normal request took ${served.ms} ms`);
+  });
+
+  test('a client that stops reading a stream: backpressure reaches the backend, the gateway holds only its buffers, and the stream then goes on whole', LIMIT, async (t) => {
+    // The backend writes 128 MiB of 16 KiB events as fast as its socket takes them; what it
+    // could write while the client reads nothing is what everything between them holds.
+    const event = `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'x'.repeat(16 * 1024) } }] })}\n\n`;
+    const done = 'data: [DONE]\n\n';
+    const EVENTS = 8192;
+    const chunk = (text) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+    let written = 0;
+    const backend = await startRawUpstream(async (request, socket) => {
+      if (JSON.parse(request.body).model === 'normal') {
+        socket.write(jsonResponse({ id: 'x', object: 'chat.completion', choices: [] }));
+        return;
+      }
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n');
+      const closed = once(socket, 'close');
+      for (let i = 0; i < EVENTS && !socket.destroyed; i++) {
+        if (!socket.write(chunk(event))) await Promise.race([once(socket, 'drain'), closed]);
+        written += event.length;
+      }
+      socket.write(`${chunk(done)}0\r\n\r\n`);
+    });
+    const slowGw = await startGateway(gatewayConfig({ access_log: false, workers: 1, backends: [{ name: 'b', url: backend.url }] }));
+    try {
+      const before = rssKib(slowGw.pid);
+      const req = http.request(`${slowGw.base}/v1/chat/completions`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } });
+      req.end(JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
+      const [res] = await once(req, 'response');
+      res.pause();
+      // Until the backend can write no more (nothing for 2 s).
+      for (let still = 0, last = -1; still < 4; last = written) {
+        await delay(500);
+        still = written === last ? still + 1 : 0;
+      }
+      const held = written;
+      const grew = rssKib(slowGw.pid) - before;
+      const started = process.hrtime.bigint();
+      const normal = await request(slowGw.base, '/v1/chat/completions', { body: { model: 'normal', messages: [] } });
+      const normalMs = Number(process.hrtime.bigint() - started) / 1e6;
+      let received = 0;
+      res.on('data', (d) => { received += d.length; });
+      res.resume();
+      await once(res, 'end');
+      t.diagnostic(`stalled after the backend wrote ${(held / 2 ** 20).toFixed(1)} MiB of ${(EVENTS * event.length / 2 ** 20).toFixed(0)}; the gateway grew ${(grew / 1024).toFixed(1)} MiB; a normal request ${normalMs.toFixed(1)} ms`);
+      // Kernel socket buffers on two loopback connections (a few MiB each) and the gateway's
+      // own: far from the 128 MiB the backend had to send.
+      assert.ok(held < 32 * 2 ** 20, `the backend wrote ${held} bytes to a client that read nothing`);
+      assert.ok(grew < (SANITIZED ? 32 : 8) * 1024, `the gateway grew ${grew} KiB`);
+      assert.equal(normal.status, 200);
+      assert.ok(normalMs < 1000, `a normal request took ${normalMs} ms`);
+      assert.equal(received, EVENTS * event.length + done.length, 'every byte of the stream, once the client reads again');
+    } finally {
+      await slowGw.stop();
+      await backend.close();
+    }
   });
 
   test('slowloris heads and idle keep-alive connections are closed at client_header; a normal client is served meanwhile', LIMIT, async () => {

@@ -417,3 +417,15 @@ TEST_CASE("a config is UTF-8 text") {
       "routes: [{ match: { model: \"\xc3\xa9t\xc3\xa9\" }, backend: a }, { backend: a }]\n");
   CHECK(g.routes[0].model == "\xc3\xa9t\xc3\xa9");
 }
+
+TEST_CASE("a ',' at the top level is an error, not a parser that never ends") {
+  // Found by the config fuzz target (tests/fuzz/corpus/config/crash-stray-comma): yaml-cpp's
+  // LoadAll kept the same empty document forever, and the gateway grew to gigabytes.
+  for (const char* text : {",\n", "# a comment\n  , b\n", "[a, b]\n,\n"}) {
+    CHECK_THROWS_WITH_AS(load(text), doctest::Contains("cannot be read past this point"),
+                         config_error);
+  }
+  // Many documents still load (an Envoy AI Gateway file is several).
+  CHECK_THROWS_WITH_AS(load("a: 1\n---\nb: 2\n"), doctest::Contains("one YAML document"),
+                       config_error);
+}

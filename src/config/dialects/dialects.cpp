@@ -6,10 +6,12 @@
 
 #include <array>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
 #include <simdjson.h>
+#include <yaml-cpp/eventhandler.h>
 #include <boost/url/parse.hpp>
 
 namespace aigw::config {
@@ -132,6 +134,47 @@ config_format detect(const std::vector<YAML::Node>& documents) {
   return config_format::native;
 }
 
+// yaml-cpp 0.7's LoadAll never returns on some malformed text (a ',' outside brackets at the
+// top level): its parser hands out the same empty document, at the same place, forever, and
+// LoadAll keeps every one. A first pass that builds nothing stops there (and at a bound on
+// documents) before LoadAll runs.
+class document_count final : public YAML::EventHandler {
+ public:
+  static constexpr std::size_t kMaxDocuments = 1024;
+  static void check(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    document_count count;
+    std::optional<int> previous;
+    for (std::size_t n = 0; parser.HandleNextDocument(count); ++n) {
+      if (previous == count.start_.pos)
+        throw config_error(fmt::format(
+            "line {}, column {}: the YAML cannot be read past this point (a ',' outside [ ] or "
+            "{{ }}?)",
+            count.start_.line + 1, count.start_.column + 1));
+      if (n == kMaxDocuments)
+        throw config_error(fmt::format("more than {} YAML documents", kMaxDocuments));
+      previous = count.start_.pos;
+    }
+  }
+
+ private:
+  void OnDocumentStart(const YAML::Mark& mark) override { start_ = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  YAML::Mark start_;
+};
+
 }  // namespace
 
 loaded_config load_config(std::string_view yaml, config_format format, const env_lookup& env) {
@@ -141,7 +184,9 @@ loaded_config load_config(std::string_view yaml, config_format format, const env
     throw config_error("the config is not UTF-8 text");
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(std::string(yaml));
+    std::string text(yaml);
+    document_count::check(text);
+    documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     throw config_error(
         fmt::format("line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
