@@ -19,6 +19,12 @@ namespace aigw::config::detail {
 // Reads one YAML mapping, remembering its path for error messages.
 std::optional<unsigned> parse_number(std::string_view text, unsigned min, unsigned max);
 
+// A duration setting is more than 0 (every wait has a deadline) and at most a week.
+constexpr duration kMaxDuration = std::chrono::hours(24 * 7);
+inline bool duration_in_range(duration d) {
+  return d.count() > 0 && d <= kMaxDuration;
+}
+
 class reader {
  public:
   reader(const YAML::Node& node, std::string path, const env_lookup& env)
@@ -94,7 +100,7 @@ class reader {
     if (!d)
       throw config_error(fmt::format(
           "{}: \"{}\" is not a duration (write e.g. 250ms, 5s, 3m or 1h)", child_path(key), *s));
-    if (d->count() == 0 || *d > std::chrono::hours(24 * 7))
+    if (!duration_in_range(*d))
       throw config_error(
           fmt::format("{}: \"{}\" must be more than 0 and at most 168h", child_path(key), *s));
     return d;

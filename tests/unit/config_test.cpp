@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "aigw/config/loader.hpp"
@@ -428,4 +431,27 @@ TEST_CASE("a ',' at the top level is an error, not a parser that never ends") {
   // Many documents still load (an Envoy AI Gateway file is several).
   CHECK_THROWS_WITH_AS(load("a: 1\n---\nb: 2\n"), doctest::Contains("one YAML document"),
                        config_error);
+}
+
+TEST_CASE(
+    "Envoy AI Gateway: a request timeout of 0 (Envoy's none) keeps the default, with a warning") {
+  // Found by the config fuzz target (tests/fuzz/corpus/config/crash-envoy-zero-timeout): the
+  // 0 was taken, and --print-config wrote a first_byte of 0h that does not load again.
+  std::ifstream in(std::string(AIGW_CONFIGS_DIR) + "/envoy-aigw-run.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto at = text.find("request: 3m");
+  REQUIRE(at != std::string::npos);
+  for (const char* value : {"0s", "0m", "200h"}) {
+    auto edited = text;
+    edited.replace(at, 11, std::string("request: ") + value);
+    auto loaded =
+        aigw::config::load_config(edited, aigw::config::config_format::envoy_ai_gateway, fake_env);
+    REQUIRE(loaded.config.backends.size() == 1);
+    CHECK(loaded.config.backends[0].first_byte_timeout == loaded.config.timeouts.first_byte);
+    bool warned = std::any_of(loaded.warnings.begin(), loaded.warnings.end(), [](auto& w) {
+      return w.find("timeouts.request") != std::string::npos;
+    });
+    CHECK_MESSAGE(warned, value);
+    CHECK(load(aigw::config::print_native(loaded.config)).backends.size() == 1);
+  }
 }

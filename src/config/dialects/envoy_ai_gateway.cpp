@@ -218,10 +218,14 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
     b.use_timeouts(g.timeouts);
     b.breaker = g.circuit_breaker;
     if (auto t = scalar(spec["timeouts"], "request"); !t.empty()) {
-      if (auto parsed = parse_duration(t))
+      // Envoy reads 0 as no timeout at all; here every wait has a deadline.
+      if (auto parsed = parse_duration(t); parsed && detail::duration_in_range(*parsed))
         b.first_byte_timeout = *parsed;
       else
-        notes.push_back(fmt::format("{}.spec.timeouts.request: \"{}\" not understood", d.path, t));
+        notes.push_back(fmt::format(
+            "{}.spec.timeouts.request: \"{}\" not understood (more than 0 and at most 168h); the "
+            "default first_byte timeout is used",
+            d.path, t));
     }
     const credentials* given = nullptr;
     if (auto k = of_backend.find(name); k != of_backend.end()) given = &k->second;
