@@ -146,14 +146,14 @@ std::string print_native(const gateway& g) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "listen" << YAML::Value
-      << (g.listen_host.find(':') != std::string::npos
-              ? fmt::format("[{}]:{}", g.listen_host, g.listen_port)
-              : fmt::format("{}:{}", g.listen_host, g.listen_port));
+      << literal(g.listen_host.find(':') != std::string::npos
+                     ? fmt::format("[{}]:{}", g.listen_host, g.listen_port)
+                     : fmt::format("{}:{}", g.listen_host, g.listen_port));
   out << YAML::Key << "admin" << YAML::Value
-      << (!g.admin ? std::string("off")
-          : g.admin_host.find(':') != std::string::npos
-              ? fmt::format("[{}]:{}", g.admin_host, g.admin_port)
-              : fmt::format("{}:{}", g.admin_host, g.admin_port));
+      << literal(!g.admin ? std::string("off")
+                 : g.admin_host.find(':') != std::string::npos
+                     ? fmt::format("[{}]:{}", g.admin_host, g.admin_port)
+                     : fmt::format("{}:{}", g.admin_host, g.admin_port));
   out << YAML::Key << "workers" << YAML::Value
       << (g.workers ? std::to_string(g.workers) : std::string("auto"));
   out << YAML::Key << "access_log" << YAML::Value
@@ -197,9 +197,10 @@ std::string print_native(const gateway& g) {
     const auto& r = g.redis;
     out << YAML::Key << "redis" << YAML::Value << YAML::BeginMap << YAML::Key << "url"
         << YAML::Value
-        << fmt::format("redis://{}:{}/{}",
-                       r.host.find(':') == std::string::npos ? r.host : fmt::format("[{}]", r.host),
-                       r.port, r.database);
+        << literal(fmt::format(
+               "redis://{}:{}/{}",
+               r.host.find(':') == std::string::npos ? r.host : fmt::format("[{}]", r.host), r.port,
+               r.database));
     if (!r.username.empty()) out << YAML::Key << "username" << YAML::Value << literal(r.username);
     if (!r.password.empty())  // never the password itself
       out << YAML::Key << "password" << YAML::Value

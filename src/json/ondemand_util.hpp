@@ -21,12 +21,13 @@ inline std::pair<std::size_t, std::size_t> string_token(simdjson::ondemand::valu
 }
 
 // Whether a string token (quotes included) is JSON: each escape one of \" \\ \/ \b \f \n \r \t
-// \uXXXX, no raw control character. On-Demand checks neither in a string it is not asked to
-// unescape, and a translation splices the token into what it writes as it came.
+// \uXXXX, no raw control character. On-Demand does not check the escapes of a string it is
+// not asked to unescape, and a translation splices the token into what it writes as it came.
 inline bool valid_string_token(std::string_view token) noexcept {
   auto hex = [](char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
   };
+  if (token.size() < 2 || token.front() != '"' || token.back() != '"') return false;
   std::size_t end = token.size() - 1;  // the closing quote
   for (std::size_t i = 1; i < end; ++i) {
     auto c = static_cast<unsigned char>(token[i]);
@@ -47,7 +48,8 @@ inline bool valid_string_token(std::string_view token) noexcept {
 
 // A string value's raw JSON token in the document at `base`, quotes and escapes included
 // (what a translation splices as it came); empty for a value of another type, or a string
-// that is not valid JSON (a hostile backend's: never passed on).
+// that is not valid JSON (a hostile backend's: never passed on, the field is read as absent,
+// as a malformed event is skipped).
 inline std::string_view raw_string(simdjson::ondemand::value value, const char* base) {
   simdjson::ondemand::json_type type;
   if (value.type().get(type) != simdjson::SUCCESS || type != simdjson::ondemand::json_type::string)

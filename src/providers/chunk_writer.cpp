@@ -28,7 +28,6 @@ void chunk_writer::start(std::string_view id_token, std::string_view model_token
   started_ = true;
   id_.assign(or_empty(id_token));
   model_.assign(or_empty(model_token));
-  created_ = static_cast<std::int64_t>(std::time(nullptr));
 }
 
 void chunk_writer::begin(std::string& out) const {

@@ -99,8 +99,9 @@ struct session_stages {
   aigw::proxy::resume_stage resume;
   aigw::proxy::usage_stage usage;
 
-  // Prepares the chain as a session does before an attempt; the stages in order.
-  std::vector<response_stage*> prepare(const choices& c) {
+  // Prepares the chain as a session does before an attempt; the stages in order. A
+  // continuation goes on from the answer these stages relayed last, in the same request.
+  std::vector<response_stage*> prepare(const choices& c, bool continuation = false) {
     response_stage* first = nullptr;
     switch (c.which) {
       case chain::anthropic_chat:
@@ -119,8 +120,10 @@ struct session_stages {
         first = &object_ids;
         break;
       case chain::resume:
-        resume.start();
-        if (c.continuation) resume.continue_stream();
+        if (continuation)
+          resume.continue_stream();
+        else
+          resume.start();
         first = &resume;
         break;
       case chain::usage:
@@ -245,21 +248,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto previous_body = rest.substr(0, previous_size);
   auto body = rest.substr(previous_body.size());
 
-  auto run = [](session_stages& s, const choices& answer, std::string_view bytes,
-                std::uint8_t cut) {
-    auto stages = s.prepare(answer);
+  // A resumed stream's continuation (the resume chain with its flag) is the second attempt of
+  // one request: its stages always relayed the previous answer, the broken first stream, before.
+  bool continuation = which == chain::resume && c.continuation;
+  auto run = [&](session_stages& s, const choices& answer, std::string_view bytes, std::uint8_t cut,
+                 bool continues) {
+    auto stages = s.prepare(answer, continues);
     auto o = relay(stages, answer, bytes, cut);
     o.usage = s.usage.usage();
     o.usage_complete = s.usage.complete();
     return o;
   };
+  auto answer = [&](session_stages& s, std::uint8_t cut) {
+    if (continuation) run(s, previous, previous_body, cut, false);
+    return run(s, c, body, cut, continuation);
+  };
   // The translations stamp "created" with the clock: compare within one second only.
   auto before = std::time(nullptr);
   session_stages fresh, fresh_cut, reused;
-  auto whole = run(fresh, c, body, 0);
-  auto cut = run(fresh_cut, c, body, seed);
-  run(reused, previous, previous_body, seed);
-  auto after_another = run(reused, c, body, seed);
+  auto whole = answer(fresh, 0);
+  auto cut = answer(fresh_cut, seed);
+  run(reused, previous, previous_body, seed, false);
+  auto after_another = answer(reused, seed);
   if (std::time(nullptr) == before) {
     check_same(whole, cut, "cut into other reads");
     check_same(whole, after_another, "from stages reused after another answer");

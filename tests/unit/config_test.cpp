@@ -428,9 +428,12 @@ TEST_CASE("a ',' at the top level is an error, not a parser that never ends") {
     CHECK_THROWS_WITH_AS(load(text), doctest::Contains("cannot be read past this point"),
                          config_error);
   }
-  // Many documents still load (an Envoy AI Gateway file is several).
+  // Documents that begin where the last one ended are read as before (an Envoy AI Gateway
+  // file is several; empty ones are dropped).
   CHECK_THROWS_WITH_AS(load("a: 1\n---\nb: 2\n"), doctest::Contains("one YAML document"),
                        config_error);
+  CHECK(load("---\n---\n...\n---\nbackends: [{ name: a, url: 'http://127.0.0.1:1/v1' }]\n")
+            .backends.size() == 1);
 }
 
 TEST_CASE(

@@ -13,7 +13,8 @@ namespace aigw::providers {
 
 class chunk_writer {
  public:
-  // A new stream: its id and model as JSON string tokens ("" for none), created now.
+  // The stream's id and model as JSON string tokens ("" for none), once the provider names
+  // them; every event keeps the created time of the reset.
   void start(std::string_view id_token, std::string_view model_token);
   bool started() const noexcept { return started_; }
   // A new answer, not started: until start(), its events name no id or model ("") and the

@@ -223,8 +223,8 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
         b.first_byte_timeout = *parsed;
       else
         notes.push_back(fmt::format(
-            "{}.spec.timeouts.request: \"{}\" not understood (more than 0 and at most 168h); the "
-            "default first_byte timeout is used",
+            "{}.spec.timeouts.request: \"{}\" is not a timeout here (more than 0 and at most "
+            "168h; Envoy's 0 means none), the default first_byte is used",
             d.path, t));
     }
     const credentials* given = nullptr;
