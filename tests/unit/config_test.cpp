@@ -412,9 +412,25 @@ TEST_CASE(
   CHECK(aigw::config::print_native(again) == printed);
 }
 
-TEST_CASE("a config is UTF-8 text") {
+TEST_CASE("a config is printable UTF-8 text") {
   CHECK_THROWS_WITH_AS(load("backends: [{ name: \"a\xff\", url: 'http://127.0.0.1:1/v1' }]\n"),
                        doctest::Contains("not UTF-8"), config_error);
+  // Found by the config fuzz target (tests/fuzz/corpus/config/crash-raw-nul): a raw NUL in a
+  // plain scalar was printed as bytes that are not UTF-8.
+  CHECK_THROWS_WITH_AS(
+      load(std::string("backends: [{ name: a, url: 'http://127.0.0.1:1/v1' }]\nroutes:\n"
+                       "  - { backend: a, model_override: a\0b }\n",
+                       102)),
+      doctest::Contains("line 3: a control character (0x00)"), config_error);
+  auto escaped = load(
+      "backends: [{ name: a, url: 'http://127.0.0.1:1/v1' }]\n"
+      "routes: [{ backend: a, model_override: \"a\\x01b\\tc\" }]\n");
+  CHECK(escaped.routes[0].targets[0].model_override ==
+        "a\x01"
+        "b\tc");
+  CHECK(load(aigw::config::print_native(escaped)).routes[0].targets[0].model_override ==
+        "a\x01"
+        "b\tc");
   auto g = load(
       "backends: [{ name: a, url: 'http://127.0.0.1:1/v1' }]\n"
       "routes: [{ match: { model: \"\xc3\xa9t\xc3\xa9\" }, backend: a }, { backend: a }]\n");
@@ -457,4 +473,19 @@ TEST_CASE(
     CHECK_MESSAGE(warned, value);
     CHECK(load(aigw::config::print_native(loaded.config)).backends.size() == 1);
   }
+}
+
+TEST_CASE("Envoy AI Gateway: two AIServiceBackends of one name are an error") {
+  // Found by the config fuzz target (tests/fuzz/corpus/config/crash-envoy-duplicate-backend):
+  // both were kept, and --print-config wrote two backends of one name, which does not load.
+  std::ifstream in(std::string(AIGW_CONFIGS_DIR) + "/envoy-aigw-run.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto from = text.find("apiVersion: aigateway.envoyproxy.io/v1alpha1\nkind: AIServiceBackend");
+  REQUIRE(from != std::string::npos);
+  auto to = text.find("---", from);
+  REQUIRE(to != std::string::npos);
+  text += "\n---\n" + text.substr(from, to - from);
+  CHECK_THROWS_WITH_AS(
+      aigw::config::load_config(text, aigw::config::config_format::envoy_ai_gateway, fake_env),
+      doctest::Contains("a backend named \"ollama\" exists already"), config_error);
 }

@@ -4,6 +4,7 @@
 
 #include <netdb.h>
 
+#include <algorithm>
 #include <array>
 #include <fstream>
 #include <optional>
@@ -178,10 +179,20 @@ class document_count final : public YAML::EventHandler {
 }  // namespace
 
 loaded_config load_config(std::string_view yaml, config_format format, const env_lookup& env) {
-  // YAML is UTF-8 text; yaml-cpp would take other bytes through, and --print-config could not
-  // write them back as they were (an escape names a code point, not a byte).
+  // YAML is printable UTF-8 text (a control character only as an escape in a quoted
+  // scalar); yaml-cpp would take other bytes through, and --print-config could not write them
+  // back as they were.
   if (!simdjson::validate_utf8(yaml.data(), yaml.size()))
     throw config_error("the config is not UTF-8 text");
+  auto control = std::find_if(yaml.begin(), yaml.end(), [](char c) {
+    auto b = static_cast<unsigned char>(c);
+    return (b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f;
+  });
+  if (control != yaml.end())
+    throw config_error(fmt::format(
+        "line {}: a control character (0x{:02x}) in the config; write it as an escape in a "
+        "double-quoted string",
+        std::count(yaml.begin(), control, '\n') + 1, static_cast<unsigned char>(*control)));
   std::vector<YAML::Node> documents;
   try {
     std::string text(yaml);

@@ -253,6 +253,11 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
       else if (b.api_key.empty())  // a Bedrock API key needs no AWS keys
         b.aws = default_aws_credentials(env, "", d.path);
     }
+    // Kubernetes would keep one object of a name; which one is a guess, so say so.
+    if (g.find_backend(b.name))
+      throw config_error(fmt::format(
+          "{}: a backend named \"{}\" exists already (AIServiceBackend names must differ)", d.path,
+          b.name));
     g.backends.push_back(std::move(b));
   }
   if (g.backends.empty()) throw config_error("no AIServiceBackend: there is nothing to route to");
