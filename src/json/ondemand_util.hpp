@@ -20,25 +20,44 @@ inline std::pair<std::size_t, std::size_t> string_token(simdjson::ondemand::valu
   return {open, open + raw.size() - 1};
 }
 
-// Whether a string token (quotes included) is JSON: each escape one of \" \\ \/ \b \f \n \r \t
-// \uXXXX, no raw control character. On-Demand does not check the escapes of a string it is
-// not asked to unescape, and a translation splices the token into what it writes as it came.
+// Whether a string token (quotes included) is JSON that strict parsers take: each escape one
+// of \" \\ \/ \b \f \n \r \t \uXXXX, a UTF-16 surrogate only as a pair, no raw control
+// character. On-Demand does not check the escapes of a string it is not asked to unescape,
+// and a translation splices the token into what it writes as it came.
 inline bool valid_string_token(std::string_view token) noexcept {
-  auto hex = [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  };
   if (token.size() < 2 || token.front() != '"' || token.back() != '"') return false;
   std::size_t end = token.size() - 1;  // the closing quote
+  // The code unit of the four hex digits after the 'u' at `u`, if they are inside the token.
+  auto code_unit = [&](std::size_t u, unsigned& unit) {
+    if (u + 4 >= end) return false;
+    unit = 0;
+    for (std::size_t k = u + 1; k <= u + 4; ++k) {
+      char c = token[k];
+      unsigned digit = c >= '0' && c <= '9'   ? unsigned(c - '0')
+                       : c >= 'a' && c <= 'f' ? unsigned(c - 'a' + 10)
+                       : c >= 'A' && c <= 'F' ? unsigned(c - 'A' + 10)
+                                              : 16u;
+      if (digit == 16) return false;
+      unit = unit * 16 + digit;
+    }
+    return true;
+  };
   for (std::size_t i = 1; i < end; ++i) {
     auto c = static_cast<unsigned char>(token[i]);
     if (c < 0x20) return false;
     if (c != '\\') continue;
     if (++i == end) return false;
     if (token[i] == 'u') {
-      if (i + 4 >= end) return false;
-      for (std::size_t k = 1; k <= 4; ++k)
-        if (!hex(token[i + k])) return false;
+      unsigned unit = 0;
+      if (!code_unit(i, unit) || (unit >= 0xdc00 && unit <= 0xdfff)) return false;
       i += 4;
+      if (unit >= 0xd800 && unit <= 0xdbff) {  // a high surrogate: its low half must follow
+        unsigned low = 0;
+        if (i + 2 >= end || token[i + 1] != '\\' || token[i + 2] != 'u' || !code_unit(i + 2, low) ||
+            low < 0xdc00 || low > 0xdfff)
+          return false;
+        i += 6;
+      }
     } else if (std::string_view("\"\\/bfnrt").find(token[i]) == std::string_view::npos) {
       return false;
     }

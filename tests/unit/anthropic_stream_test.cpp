@@ -301,11 +301,19 @@ TEST_CASE("anthropic stream: a string that is not JSON is never spliced into a c
       "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
       "\"text\":\"cut \\u12\"}}\n\n"
       "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+      "\"text\":\"lone \\udddd\"}}\n\n"
+      "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+      "\"text\":\"half \\ud83d!\"}}\n\n"
+      "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+      "\"text\":\"pair \\ud83d\\ude00 \"}}\n\n"
+      "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
       "\"text\":\"fine \\u00e9\\n\\\"\"}}\n\n"
       "data: {\"type\":\"message_stop\"}\n\n";
   auto sent = relay(stage, body, {}, false);
   auto r = read_chunks(sent);
-  CHECK(r.content == "fine \u00e9\n\"");
+  CHECK(r.content == "pair \xf0\x9f\x98\x80 fine \u00e9\n\"");
+  CHECK(sent.find("lone") == std::string::npos);
+  CHECK(sent.find("half") == std::string::npos);
   CHECK(sent.find("escape") == std::string::npos);
   CHECK(sent.find("tab") == std::string::npos);
   CHECK(sent.find("cut") == std::string::npos);
