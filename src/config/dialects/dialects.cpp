@@ -184,10 +184,13 @@ loaded_config load_config(std::string_view yaml, config_format format, const env
   // back as they were.
   if (!simdjson::validate_utf8(yaml.data(), yaml.size()))
     throw config_error("the config is not UTF-8 text");
-  auto control = std::find_if(yaml.begin(), yaml.end(), [](char c) {
-    auto b = static_cast<unsigned char>(c);
-    return (b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f;
-  });
+  // A CR only as part of a CRLF line end: yaml-cpp keeps a lone one inside a scalar.
+  auto control = yaml.begin();
+  for (; control != yaml.end(); ++control) {
+    auto b = static_cast<unsigned char>(*control);
+    bool crlf = b == '\r' && control + 1 != yaml.end() && control[1] == '\n';
+    if ((b < 0x20 && b != '\t' && b != '\n' && !crlf) || b == 0x7f) break;
+  }
   if (control != yaml.end())
     throw config_error(fmt::format(
         "line {}: a control character (0x{:02x}) in the config; write it as an escape in a "
