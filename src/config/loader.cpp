@@ -52,11 +52,8 @@ std::string expand_env(std::string_view text, const env_lookup& env, std::string
       fallback = inner.substr(sep + 2);
       inner = inner.substr(0, sep);
     }
-    bool valid_name = !inner.empty() && std::all_of(inner.begin(), inner.end(), [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-    });
     // The text inside the braces is not echoed: it may be a secret pasted in by mistake.
-    if (!valid_name)
+    if (!detail::is_variable_name(inner))
       throw config_error(fmt::format(
           "{}: a \"${{...}}\" reference must name a variable (letters, digits, _)", path));
     auto value = env(inner);

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -18,6 +19,15 @@ namespace aigw::config::detail {
 
 // Reads one YAML mapping, remembering its path for error messages.
 std::optional<unsigned> parse_number(std::string_view text, unsigned min, unsigned max);
+
+// Whether `name` can name an environment variable (letters, digits, _), as a ${VAR}
+// reference, LiteLLM's os.environ/VAR and archgw's $VAR do: --print-config writes each as
+// ${VAR}, which must load again.
+inline bool is_variable_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
 
 // A duration setting is more than 0 (every wait has a deadline) and at most a week.
 constexpr duration kMaxDuration = std::chrono::hours(24 * 7);

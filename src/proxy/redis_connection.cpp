@@ -42,7 +42,7 @@ void* make_string(const redisReadTask* task, char* text, size_t length) {
   // The text may reach the log (an error reply): printable ASCII only.
   reply->text.assign(text, std::min(length, kMaxReplyText));
   for (auto& c : reply->text)
-    if (c < 0x20 || c > 0x7e) c = '?';
+    if (auto byte = static_cast<unsigned char>(c); byte < 0x20 || byte > 0x7e) c = '?';
   return reply;
 }
 void* make_array(const redisReadTask* task, int elements) {

@@ -21,9 +21,6 @@ namespace aigw::server {
 namespace {
 using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-void log_exception(std::exception_ptr e) {
-  log::exception("session ended by an exception", e);
-}
 }  // namespace
 
 worker::worker(std::shared_ptr<const proxy::snapshot> config, const tcp::endpoint& listen_on,
@@ -49,7 +46,8 @@ worker::~worker() {
 void worker::start() {
   sweeper_.start();
   client_budgets_.configure(config_->config.redis);
-  net::co_spawn(io_, accept_loop(), log_exception);
+  net::co_spawn(io_, accept_loop(),
+                [](std::exception_ptr e) { log::exception("the accept loop ended", e); });
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -149,7 +147,7 @@ awaitable<void> worker::accept_loop() {
                               {pool_, sweeper_, budget_, stats_, sessions_, client_budgets_}),
                   [this](std::exception_ptr e) {
                     budget_.close_connection();
-                    log_exception(e);
+                    log::exception("session ended by an exception", e);
                     session_ended();
                   });
   }

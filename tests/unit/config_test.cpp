@@ -495,3 +495,23 @@ TEST_CASE("Envoy AI Gateway: two AIServiceBackends of one name are an error") {
       aigw::config::load_config(text, aigw::config::config_format::envoy_ai_gateway, fake_env),
       doctest::Contains("a backend named \"ollama\" exists already"), config_error);
 }
+
+TEST_CASE("archgw: $VAR names a variable; any other text after $ is a literal key") {
+  auto load_archgw = [](std::string_view key) {
+    return aigw::config::load_config(
+        std::string("llm_providers:\n  - name: openai\n    provider_interface: openai\n"
+                    "    model: gpt-4o\n    default: true\n    access_key: ") +
+            std::string(key) + "\n",
+        aigw::config::config_format::archgw, fake_env);
+  };
+  auto referenced = load_archgw("$OPENAI_API_KEY");
+  CHECK(referenced.config.backends[0].api_key == "sk-test");
+  CHECK(referenced.config.backends[0].api_key_ref == "${OPENAI_API_KEY}");
+  // Not a variable's name: the key as written, printed redacted (never as ${not.a.name}).
+  auto literal = load_archgw("\"$not.a.name\"");
+  CHECK(literal.config.backends[0].api_key == "$not.a.name");
+  CHECK(literal.config.backends[0].api_key_ref.empty());
+  auto printed = aigw::config::print_native(literal.config);
+  CHECK(printed.find("not.a.name") == std::string::npos);
+  CHECK(printed.find("${REDACTED_API_KEY}") != std::string::npos);
+}

@@ -13,12 +13,13 @@ namespace {
 
 constexpr std::string_view kHintHeader = "x-arch-llm-provider-hint";
 
-// "$VAR" or "${VAR}" is the environment's VAR; anything else is literal.
+// "$VAR" or "${VAR}" is the environment's VAR; anything else is literal ("$x.y" too).
 std::string arch_value(const std::string& raw, const env_lookup& env, const std::string& path,
                        std::string* env_ref) {
   if (raw.size() < 2 || raw[0] != '$') return raw;
   std::string name =
       raw[1] == '{' && raw.back() == '}' ? raw.substr(2, raw.size() - 3) : raw.substr(1);
+  if (!detail::is_variable_name(name)) return raw;
   auto value = env(name);
   if (!value) throw config_error(fmt::format("{}: environment variable {} is not set", path, name));
   if (env_ref) *env_ref = fmt::format("${{{}}}", name);

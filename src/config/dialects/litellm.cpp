@@ -27,13 +27,8 @@ std::optional<std::string> litellm_value(const detail::reader& r, std::string_vi
   constexpr std::string_view prefix = "os.environ/";
   if (!raw->starts_with(prefix)) return raw;
   auto name = raw->substr(prefix.size());
-  // Only a variable's name (as a ${VAR} reference has): anything else could never be set, and
-  // --print-config writes the reference as ${VAR}, which must load again. The text is not
-  // echoed: it may be a secret pasted in by mistake.
-  bool valid_name = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-  });
-  if (!valid_name)
+  // The text is not echoed: it may be a secret pasted in by mistake.
+  if (!detail::is_variable_name(name))
     throw config_error(fmt::format("{}: os.environ/ must name a variable (letters, digits, _)",
                                    r.child_path(key)));
   auto value = env(name);
