@@ -546,6 +546,10 @@ route read_route(const reader& r, const gateway& g) {
     h.require_map();
     for (const auto& entry : h.node()) {
       auto name = entry.first.as<std::string>();
+      // Header names are case-insensitive: X-Team and x-team are one header, matched once.
+      bool twice = std::any_of(out.headers.begin(), out.headers.end(),
+                               [&](const auto& seen) { return seen.name == lower(name); });
+      if (twice) throw config_error(fmt::format("{}: is matched twice", h.child_path(name)));
       if (auto value = read_pattern(h, name))
         out.headers.push_back({lower(name), value->first, value->second});
     }

@@ -40,7 +40,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (std::size_t t = 0; t < first.routes[i].targets.size(); ++t)
         AIGW_FUZZ_CHECK(again.routes[i].targets[t].backend == first.routes[i].targets[t].backend);
     }
-    AIGW_FUZZ_CHECK(aigw::config::print_native(again) == printed);
+    auto reprinted = aigw::config::print_native(again);
+    if (reprinted != printed) {
+      std::fprintf(stderr, "printed:\n%s\nprinted again:\n%s\n", printed.c_str(),
+                   reprinted.c_str());
+      aigw::fuzz::broken("a printed config prints the same again");
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "printed config does not load: %s\n%s\n", e.what(), printed.c_str());
     std::abort();

@@ -496,6 +496,44 @@ TEST_CASE("Envoy AI Gateway: two AIServiceBackends of one name are an error") {
       doctest::Contains("a backend named \"ollama\" exists already"), config_error);
 }
 
+TEST_CASE("a key written twice is an error, and so is a header matched twice") {
+  // YAML forbids repeated keys, but yaml-cpp keeps both and reads the first: the second would
+  // be ignored without a word.
+  CHECK(error_of("backends: [{ name: a, url: 'http://x', url: 'http://y' }]\n")
+            .find("backends[0].url: is written twice") == 0);
+  // Found by the config fuzz target (tests/fuzz/corpus/config/crash-envoy-header-twice): a
+  // header matched twice was printed twice and read back as two matches of the first value.
+  CHECK(error_of(std::string(kOne) +
+                 "routes:\n  - match: { headers: { X-Team: a, x-team: b } }\n    backend: ollama\n"
+                 "  - backend: ollama\n")
+            .find("routes[0].match.headers.x-team: is matched twice") == 0);
+}
+
+TEST_CASE("Envoy AI Gateway: of header matches on one name, the first counts (Gateway API)") {
+  std::ifstream in(std::string(AIGW_CONFIGS_DIR) + "/envoy-aigw-run.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string match =
+      "            - type: Exact\n              name: aigw-backend-selector\n"
+      "              value: ollama\n";
+  auto at = text.find(match);
+  REQUIRE(at != std::string::npos);
+  text.insert(at + match.size(),
+              "            - type: Exact\n              name: AIGW-Backend-Selector\n"
+              "              value: other\n");
+  auto loaded =
+      aigw::config::load_config(text, aigw::config::config_format::envoy_ai_gateway, fake_env);
+  REQUIRE(loaded.config.routes.size() == 2);
+  REQUIRE(loaded.config.routes[0].headers.size() == 1);
+  CHECK(loaded.config.routes[0].headers[0].value == "ollama");
+  bool warned = std::any_of(loaded.warnings.begin(), loaded.warnings.end(), [](auto& w) {
+    return w.find("headers[1]: \"aigw-backend-selector\" is matched already") != std::string::npos;
+  });
+  CHECK(warned);
+  auto again = load(aigw::config::print_native(loaded.config));
+  REQUIRE(again.routes[0].headers.size() == 1);
+  CHECK(again.routes[0].headers[0].value == "ollama");
+}
+
 TEST_CASE("archgw: $VAR names a variable; any other text after $ is a literal key") {
   auto load_archgw = [](std::string_view key) {
     return aigw::config::load_config(

@@ -6,7 +6,10 @@
 // BackendSecurityPolicy (APIKey) with its Secret. A rule without matches, or matching `.*`,
 // is the default; with no default and exactly one backend, that backend is the default (what
 // envoyproxy/ai-gateway issue 612 asked for).
+#include <algorithm>
 #include <map>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <boost/beast/core/detail/base64.hpp>
@@ -314,12 +317,23 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
       for (std::size_t mi = 0; mi < matches.size(); ++mi) {
         route r = target;
         bool anything = true, usable = true;
+        std::vector<std::string> names;
         auto headers = matches[mi]["headers"];
         for (std::size_t hi = 0; headers && hi < headers.size(); ++hi) {
           auto h = headers[hi];
           auto name = scalar(h, "name");
           std::transform(name.begin(), name.end(), name.begin(),
                          [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+          // Gateway API (HTTPHeaderMatch): of entries with an equivalent name, only the
+          // first counts; the others are ignored.
+          if (std::find(names.begin(), names.end(), name) != names.end()) {
+            notes.push_back(
+                fmt::format("{}.matches[{}].headers[{}]: \"{}\" is matched already; only the first "
+                            "match on a header counts, this one is ignored",
+                            path, mi, hi, name));
+            continue;
+          }
+          names.push_back(name);
           auto type = scalar(h, "type", "Exact");
           auto value = scalar(h, "value");
           bool regex = type == "RegularExpression";
