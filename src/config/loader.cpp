@@ -226,9 +226,7 @@ void read_bedrock(const reader& r, backend& b) {
     b.max_tokens = *n;
   if (r.has("model_ids")) {
     auto ids = r.child("model_ids");
-    ids.require_map();
-    for (const auto& entry : ids.node()) {
-      auto model = entry.first.as<std::string>();
+    for (const auto& model : ids.keys()) {
       b.deployments.emplace_back(model, ids.required_string(model));
     }
   }
@@ -328,9 +326,7 @@ void read_clients(const reader& list, std::vector<client>& out) {
     }
     if (r.has("labels")) {
       auto l = r.child("labels");
-      l.require_map();
-      for (const auto& entry : l.node()) {
-        auto key = entry.first.as<std::string>();
+      for (const auto& key : l.keys()) {
         c.labels.emplace_back(key, l.required_string(key));
       }
     }
@@ -386,9 +382,7 @@ backend read_backend(const reader& r, const gateway& g) {
     b.api_version = r.required_string("api_version");
     if (r.has("deployments")) {
       auto d = r.child("deployments");
-      d.require_map();
-      for (const auto& entry : d.node()) {
-        auto model = entry.first.as<std::string>();
+      for (const auto& model : d.keys()) {
         b.deployments.emplace_back(model, d.required_string(model));
       }
     }
@@ -543,15 +537,14 @@ route read_route(const reader& r, const gateway& g) {
     throw config_error(fmt::format("{}: must not be empty", m.child_path("model")));
   if (m.has("headers")) {
     auto h = m.child("headers");
-    h.require_map();
-    for (const auto& entry : h.node()) {
-      auto name = entry.first.as<std::string>();
+    for (const auto& name : h.keys()) {
       // Header names are case-insensitive: X-Team and x-team are one header, matched once.
+      auto lowered = lower(name);
       bool twice = std::any_of(out.headers.begin(), out.headers.end(),
-                               [&](const auto& seen) { return seen.name == lower(name); });
+                               [&](const auto& seen) { return seen.name == lowered; });
       if (twice) throw config_error(fmt::format("{}: is matched twice", h.child_path(name)));
       if (auto value = read_pattern(h, name))
-        out.headers.push_back({lower(name), value->first, value->second});
+        out.headers.push_back({std::move(lowered), value->first, value->second});
     }
   }
   if (out.is_default())
@@ -698,9 +691,7 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
     throw config_error("object_affinity_key: use at least 16 characters (a random secret)");
   if (top.has("prices")) {
     auto p = top.child("prices");
-    p.require_map();
-    for (const auto& entry : p.node()) {
-      auto model = entry.first.as<std::string>();
+    for (const auto& model : p.keys()) {
       auto r = p.child(model);
       r.allow_only({"input", "cached_input", "output"});
       auto usd = [&](std::string_view key) -> std::optional<double> {

@@ -50,16 +50,22 @@ class reader {
       throw config_error(fmt::format("{}: expected a mapping (key: value)", display(path_)));
   }
 
-  // Also refuses a key written twice: YAML forbids it, yaml-cpp keeps both and reads the
-  // first, so the second would be silently ignored.
-  void allow_only(std::initializer_list<std::string_view> keys) const {
+  // The keys of this mapping, in order. A key written twice is refused: YAML forbids it, and
+  // yaml-cpp keeps both but reads the first, so the second would be silently ignored.
+  std::vector<std::string> keys() const {
     require_map();
-    std::vector<std::string> seen;
+    std::vector<std::string> out;
     for (const auto& entry : node_) {
       auto key = entry.first.as<std::string>();
-      if (std::find(seen.begin(), seen.end(), key) != seen.end())
+      if (std::find(out.begin(), out.end(), key) != out.end())
         throw config_error(fmt::format("{}: is written twice", child_path(key)));
-      seen.push_back(key);
+      out.push_back(std::move(key));
+    }
+    return out;
+  }
+
+  void allow_only(std::initializer_list<std::string_view> keys) const {
+    for (const auto& key : this->keys()) {
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
         std::string known;
         for (auto k : keys) known += fmt::format("{}{}", known.empty() ? "" : ", ", k);

@@ -501,6 +501,9 @@ TEST_CASE("a key written twice is an error, and so is a header matched twice") {
   // be ignored without a word.
   CHECK(error_of("backends: [{ name: a, url: 'http://x', url: 'http://y' }]\n")
             .find("backends[0].url: is written twice") == 0);
+  // Maps whose keys are the user's own (models, labels, headers) too.
+  CHECK(error_of(std::string(kOne) + "prices: { gpt-4o: { input: 1 }, gpt-4o: { input: 2 } }\n")
+            .find("prices.gpt-4o: is written twice") == 0);
   // Found by the config fuzz target (tests/fuzz/corpus/config/crash-envoy-header-twice): a
   // header matched twice was printed twice and read back as two matches of the first value.
   CHECK(error_of(std::string(kOne) +
