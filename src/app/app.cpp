@@ -96,12 +96,19 @@ std::shared_ptr<const proxy::snapshot> compile(config::gateway config,
                                                const proxy::snapshot* previous) {
   auto snapshot = proxy::snapshot::compile(std::move(config), previous);
   if (snapshot->affinity.mints() && snapshot->config.object_affinity_key.empty())
-    for (const auto& b : snapshot->config.backends)
-      if (b.api_key.empty())
+    for (const auto& b : snapshot->config.backends) {
+      if (b.api_key.empty() && snapshot->affinity.scoped())
+        log::warn(
+            "object_affinity: backend \"{}\" has no api_key, so the ids it tags are keyed by "
+            "a secret of this process: they do not survive a restart, nor reach another "
+            "replica; set object_affinity_key",
+            b.name);
+      else if (b.api_key.empty())
         log::warn(
             "object_affinity: backend \"{}\" has no api_key, so the ids it tags are keyed by "
             "its name alone and a client could forge one to reach it; set object_affinity_key",
             b.name);
+    }
   return snapshot;
 }
 
@@ -223,7 +230,7 @@ std::unique_ptr<server::admin_server> start_admin(
             return total ? metrics::render_prometheus(*total, *snapshot)
                          : std::string("# a worker did not answer within 2 s\n");
           },
-      .config_yaml = [&current] { return config::print_native(current.get()->config); },
+      .config_yaml = [&current] { return config::print_native(current.get()->config, true); },
       .ready = [&draining] { return !draining.load(); }};
   try {
     auto admin = std::make_unique<server::admin_server>(tcp::endpoint(address, cfg.admin_port),

@@ -684,7 +684,11 @@ gateway load_native(const YAML::Node& root, const env_lookup& env) {
     g.access_log_json = *format == "json";
   }
   g.response_headers = top.get_bool("response_headers").value_or(true);
-  g.object_affinity = top.get_bool("object_affinity").value_or(true);
+  // true (the default), false, or shared: with client keys, objects are then every client's.
+  if (top.string("object_affinity") == "shared")
+    g.object_affinity_shared = true;
+  else
+    g.object_affinity = top.get_bool("object_affinity").value_or(true);
   g.object_affinity_key = top.string("object_affinity_key").value_or("");
   g.object_affinity_key_ref = top.env_reference("object_affinity_key");
   if (!g.object_affinity_key.empty() && g.object_affinity_key.size() < 16)

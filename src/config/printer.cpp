@@ -68,13 +68,14 @@ void emit_bedrock(YAML::Emitter& out, const backend& b) {
 
 // The config's own clients (their keys as the SHA-256 the config holds), and the keys file
 // by its name (its clients stay in it).
-void emit_clients(YAML::Emitter& out, const gateway& g) {
+void emit_clients(YAML::Emitter& out, const gateway& g, bool hide_key_hashes) {
   if (g.inline_clients > 0) {
     out << YAML::Key << "clients" << YAML::Value << YAML::BeginSeq;
     for (std::size_t i = 0; i < g.inline_clients; ++i) {
       const auto& c = g.clients[i];
       out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << literal(c.name) << YAML::Key
-          << "key_sha256" << YAML::Value << c.key_sha256;
+          << "key_sha256" << YAML::Value
+          << (hide_key_hashes ? std::string("${REDACTED_KEY_SHA256}") : c.key_sha256);
       if (!c.models.empty()) {
         out << YAML::Key << "models" << YAML::Value << YAML::Flow << YAML::BeginSeq;
         for (const auto& m : c.models) out << m;
@@ -142,7 +143,7 @@ void emit_retry(YAML::Emitter& out, const retry_policy& r) {
 
 }  // namespace
 
-std::string print_native(const gateway& g) {
+std::string print_native(const gateway& g, bool hide_key_hashes) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "listen" << YAML::Value
@@ -168,7 +169,11 @@ std::string print_native(const gateway& g) {
           << p.cached_input << YAML::Key << "output" << YAML::Value << p.output << YAML::EndMap;
     out << YAML::EndMap;
   }
-  out << YAML::Key << "object_affinity" << YAML::Value << g.object_affinity;
+  out << YAML::Key << "object_affinity" << YAML::Value;
+  if (g.object_affinity_shared)
+    out << "shared";
+  else
+    out << g.object_affinity;
   out << YAML::Key << "metrics" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
       << "usage" << YAML::Value << g.metrics.usage << YAML::Key << "max_models" << YAML::Value
       << g.metrics.max_models << YAML::Key << "force_stream_usage" << YAML::Value
@@ -192,7 +197,7 @@ std::string print_native(const gateway& g) {
   emit_breaker(out, g.circuit_breaker);
   out << YAML::Key << "drain_timeout" << YAML::Value << duration_text(g.drain_timeout);
 
-  emit_clients(out, g);
+  emit_clients(out, g, hide_key_hashes);
   if (g.redis.enabled()) {
     const auto& r = g.redis;
     out << YAML::Key << "redis" << YAML::Value << YAML::BeginMap << YAML::Key << "url"

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "document_util.hpp"
+
 #include "aigw/providers/anthropic.hpp"
 #include "aigw/proxy/header_policy.hpp"
 #include "anthropic_adapter.hpp"
@@ -39,7 +41,7 @@ errc adapter::openai_operation(const upstream_call& call, const upstream::target
   if (auto why = anthropic::messages_to_chat(call.original_body, call.model(), translated);
       !why.empty()) {
     detail = std::move(why);
-    return errc::bad_request;
+    return document::translation_error(detail);
   }
   scratch = std::move(translated);
   rest = "/chat/completions";

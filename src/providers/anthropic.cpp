@@ -84,10 +84,9 @@ std::string_view stop_reason(std::string_view finish_reason) noexcept {
 
 std::string chat_to_messages(std::string_view openai_body, const request_options& options,
                              std::string& out) {
-  boost::system::error_code ec;
-  auto doc = json::parse(openai_body, ec);
-  if (ec || !doc.is_object()) return "the body is not a JSON object";
-  const auto& in = doc.as_object();
+  document::request_document doc(openai_body);
+  if (!doc.problem().empty()) return doc.problem();
+  const auto& in = doc.object();
   json::object result;
   if (const auto* model = in.if_contains("model")) result["model"] = *model;
 
@@ -211,7 +210,7 @@ std::string chat_to_messages(std::string_view openai_body, const request_options
   }
   if (!choice.empty()) result["tool_choice"] = std::move(choice);
 
-  out = json::serialize(result);
+  document::serialize_request(result, openai_body.size(), out);
   return {};
 }
 
@@ -385,10 +384,9 @@ std::string_view effort_for(std::uint64_t budget) {
 
 std::string messages_to_chat(std::string_view anthropic_body, std::string_view model,
                              std::string& out) {
-  boost::system::error_code ec;
-  auto doc = json::parse(anthropic_body, ec);
-  if (ec || !doc.is_object()) return "the body is not a JSON object";
-  const auto& in = doc.as_object();
+  document::request_document doc(anthropic_body);
+  if (!doc.problem().empty()) return doc.problem();
+  const auto& in = doc.object();
   json::object result{{"model", model}};
   json::array messages;
   if (const auto* system = in.if_contains("system")) {
@@ -501,7 +499,7 @@ std::string messages_to_chat(std::string_view anthropic_body, std::string_view m
         d && d->is_bool() && d->as_bool() && result.contains("tools"))
       result["parallel_tool_calls"] = false;
   }
-  out = json::serialize(result);
+  document::serialize_request(result, anthropic_body.size(), out);
   return {};
 }
 

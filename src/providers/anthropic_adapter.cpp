@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "document_util.hpp"
+
 #include "aigw/providers/anthropic.hpp"
 
 namespace aigw::providers {
@@ -31,7 +33,7 @@ errc anthropic_adapter::write_request(const upstream_call& call, const upstream:
                                                messages);
         !why.empty()) {
       detail = std::move(why);
-      return errc::bad_request;
+      return document::translation_error(detail);
     }
     scratch = std::move(messages);
     body = scratch;

@@ -72,10 +72,9 @@ std::string_view finish_reason(std::string_view stop_reason) noexcept {
 
 std::string chat_to_converse(std::string_view openai_body, std::uint32_t default_max_tokens,
                              std::string& out) {
-  boost::system::error_code ec;
-  auto doc = json::parse(openai_body, ec);
-  if (ec || !doc.is_object()) return "the body is not a JSON object";
-  const auto& in = doc.as_object();
+  document::request_document doc(openai_body);
+  if (!doc.problem().empty()) return doc.problem();
+  const auto& in = doc.object();
   if (const auto* n = in.if_contains("n"); n && n->is_int64() && n->as_int64() != 1)
     return "n other than 1 cannot be sent to a Bedrock backend";
   json::array system, messages;
@@ -168,7 +167,7 @@ std::string chat_to_converse(std::string_view openai_body, std::uint32_t default
     }
     result["toolConfig"] = std::move(config);
   }
-  out = json::serialize(result);
+  document::serialize_request(result, openai_body.size(), out);
   return {};
 }
 

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "document_util.hpp"
+
 #include "aigw/core/percent_encoding.hpp"
 #include "aigw/providers/bedrock.hpp"
 #include "aigw/upstream/sigv4.hpp"
@@ -23,7 +25,7 @@ errc bedrock_adapter::write_request(const upstream_call& call, const upstream::t
   if (auto why = bedrock::chat_to_converse(call.original_body, target.max_tokens, converse);
       !why.empty()) {
     detail = std::move(why);
-    return errc::bad_request;
+    return document::translation_error(detail);
   }
   scratch = std::move(converse);
   body = scratch;
@@ -33,8 +35,15 @@ errc bedrock_adapter::write_request(const upstream_call& call, const upstream::t
   auto target_start = head.size();
   head.append(target.base_path).append("/model/");
   // The model id as one path segment: "anthropic.claude-3-5-sonnet-20240620-v1:0" has a ':',
-  // and a client's model may have anything.
-  percent_encode(target.deployment_for(call.model()), head);
+  // and a client's model may have anything. Percent-encoding leaves '.' as it is, so a
+  // model of dots alone would be a dot segment, which a server resolves (/model/../x).
+  auto model_id = target.deployment_for(call.model());
+  if (model_id.empty() || model_id.find_first_not_of('.') == std::string_view::npos) {
+    detail = fmt::format("\"{}\" is not a model id of backend \"{}\"",
+                         call.model().substr(0, 128), target.name);
+    return errc::unsafe_model_name;
+  }
+  percent_encode(model_id, head);
   head.append(call.fields.stream ? "/converse-stream" : "/converse");
 
   if (!target.credential_name.empty())  // a Bedrock API key: no signature

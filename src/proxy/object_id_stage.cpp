@@ -145,7 +145,7 @@ void object_id_stage::rewrite(std::string_view json) {
   std::size_t done = 0;
   for (auto [open, close] : found_) {
     out_.append(json.substr(done, open + 1 - done));
-    ids_->mint(json.substr(open + 1, close - open - 1), backend_, out_);
+    ids_->mint(json.substr(open + 1, close - open - 1), backend_, out_, owner_);
     done = close;
   }
   out_.append(json.substr(done));

@@ -59,10 +59,20 @@ std::shared_ptr<const snapshot> snapshot::compile(config::gateway config,
       std::move(models_json), std::move(ids), std::move(known_models), std::move(clients)});
 }
 
-std::optional<std::string> snapshot::model_json(std::string_view id) const {
+std::optional<std::string> snapshot::model_json(std::string_view id,
+                                               const client_table::entry* client) const {
+  if (client && !client_table::allows(*client, id)) return std::nullopt;
   for (const auto& m : routes.exact_models())
     if (m.id == id) return boost::json::serialize(model_object(m, config));
   return std::nullopt;
+}
+
+std::string snapshot::models_json_for(const client_table::entry* client) const {
+  if (!client || client->config.models.empty()) return models_json;
+  boost::json::array data;
+  for (const auto& m : routes.exact_models())
+    if (client_table::allows(*client, m.id)) data.push_back(model_object(m, config));
+  return boost::json::serialize(boost::json::object{{"object", "list"}, {"data", std::move(data)}});
 }
 
 }  // namespace aigw::proxy

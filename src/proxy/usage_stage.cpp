@@ -37,6 +37,7 @@ void usage_stage::on_head(const http::response_header<>& head) {
   complete_ = false;
   over_ = false;
   first_byte_ = {};
+  data_events_ = 0;
   usage_.reset();
   events_.reset();
   held_.clear();
@@ -65,14 +66,15 @@ void usage_stage::on_data(std::string_view bytes) {
       held_.append(bytes);
       return;
     case mode::sse:
-      if (source_) return;  // the translating stage counts
       if (forced_) {
         held_.append(bytes);
         take_events();
         return;
       }
+      // (After a translating stage, it counts the tokens; only the events are counted here.)
       events_.feed(bytes, [&](std::string_view, std::string_view data) {
-        if (carries_usage(data)) read(data);
+        if (!data.empty() && data != "[DONE]") ++data_events_;
+        if (!source_ && carries_usage(data)) read(data);
       });
       return;
   }
@@ -92,6 +94,7 @@ void usage_stage::take_events() {
     auto data_at = event.find("data:");
     std::string_view data =
         data_at == std::string_view::npos ? std::string_view() : event.substr(data_at);
+    if (!data.empty() && data.find("[DONE]") == std::string_view::npos) ++data_events_;
     if (carries_usage(data)) {
       auto json_at = data.find('{');
       auto json_end = data.rfind('}');

@@ -66,6 +66,13 @@ std::string query_parameter(std::string_view query, std::string_view name) {
   return value.value_or("");
 }
 
+// How many `name` parameters `query` has (however their keys are encoded).
+std::size_t count_query_parameter(std::string_view query, std::string_view name) {
+  std::size_t n = 0;
+  for_each_query_parameter(query, [&](const std::string& key, std::string_view) { n += key == name; });
+  return n;
+}
+
 // `query` ("" or "?...") with every `name` parameter (however its key is encoded) replaced
 // by one `name=value` at its end, the value percent-encoded.
 std::string with_query_parameter(std::string_view query, std::string_view name,
@@ -165,6 +172,7 @@ struct request_context {
   // The calling client (with `clients:`), and what its admission reserved.
   const proxy::client_table::entry* client = nullptr;
   proxy::client_admission admission;
+  std::uint64_t input_estimate = 0, output_estimate = 0;  // what admission reserved
   errc refusal = errc::ok;
   std::string refusal_detail;
   // Resuming a broken stream (the route's `resume`): whether this one may be, and once it
@@ -179,6 +187,7 @@ struct request_context {
   };
   std::unique_ptr<resume_state> resume;  // allocated then: rare, and not in every frame
   unsigned resumes = 0;
+  std::uint64_t resumed_events = 0;  // data events the broken pieces of a resumed stream relayed
   std::string upstream_body;  // an attempt's rewritten body (adapter scratch); else empty
   // What reads or rewrites the response body (proxy/response_stage.hpp), in order; the
   // features that need one (usage accounting, object ids, resume) add it before forward.
@@ -249,9 +258,9 @@ class session {
       }
     } active{go_on ? &stats_.active_requests : nullptr};
     if (go_on) ++stats_.active_requests;
-    go_on = go_on && answer_locally(ctx) && inspect(ctx);
-    if (go_on && ctx.client) go_on = co_await admit(ctx);  // (no coroutine frame without keys)
-    go_on = go_on && plan(ctx);
+    go_on = go_on && answer_locally(ctx) && inspect(ctx) && plan(ctx);
+    // (no coroutine frame without keys)
+    if (go_on && ctx.client) go_on = admit_models(ctx) && admit_objects(ctx) && co_await admit(ctx);
     if (go_on) co_await forward(ctx);
     co_return co_await finish(ctx);
   }
@@ -375,34 +384,60 @@ class session {
     return true;
   }
 
-  // What the client may do: the model it names must be one of its models, and its budgets
-  // must hold the request's estimate, which is reserved (all windows or none) until the
-  // request ends and its real usage is charged (finish_log). With `redis:` the budgets are
-  // every replica's, and checking them is one round trip (proxy/client_budgets.hpp).
+  // A client held to some models is held to the models its backends are sent: each planned
+  // target's model, after the route's override, must be one of them, and the targets whose
+  // model is not are dropped from the plan (whatever chose the route: a header may pick one
+  // that serves another model than the one named). A POST whose model the gateway cannot
+  // read (a body that is not JSON, one that names none: a multipart upload, a batch file, a
+  // continued response) is refused, whatever x-ai-eg-model says: the backend reads the body.
+  bool admit_models(request_context& ctx) {
+    const auto& client = *ctx.client;
+    if (client.config.models.empty()) return true;
+    auto& request = ctx.parser.get();
+    bool model_sent = ctx.endpoint.rest == "/realtime" ||  // in the query
+                      (ctx.fields.has_model && is_json_body(request));
+    if (!model_sent) {
+      if (request.method() != http::verb::post) return true;  // reads and deletes cost nothing
+      record_rejection(ctx, "model");
+      return end_with_error(
+          ctx, errc::model_not_allowed,
+          fmt::format("a request to {} names no model the gateway can read",
+                      ctx.log.path.substr(0, 128)));
+    }
+    std::string refused;
+    auto kept = std::remove_if(ctx.plan.begin(), ctx.plan.end(), [&](const planned_attempt& a) {
+      const auto& model = a.upstream_model.empty() ? ctx.log.model : a.upstream_model;
+      if (proxy::client_table::allows(client, model)) return false;
+      if (refused.empty()) refused = model;
+      return true;
+    });
+    ctx.plan.erase(kept, ctx.plan.end());
+    if (!ctx.plan.empty()) return true;
+    record_rejection(ctx, "model");
+    auto detail = fmt::format("\"{}\"", std::string_view(refused).substr(0, 128));
+    if (refused != ctx.log.model)
+      detail += fmt::format(" (the model this route sends \"{}\" to)",
+                            std::string_view(ctx.log.model).substr(0, 128));
+    return end_with_error(ctx, errc::model_not_allowed, std::move(detail));
+  }
+
+  // What the client may spend: its budgets must hold the request's estimate, which is
+  // reserved (all windows or none) until the request ends and its real usage is charged
+  // (charge_client). With `redis:` the budgets are every replica's, and checking them is
+  // one round trip (proxy/client_budgets.hpp).
   awaitable<bool> admit(request_context& ctx) {
     const auto& client = *ctx.client;
     bool post = ctx.parser.get().method() == http::verb::post;
-    if (!ctx.log.model.empty() ? !proxy::client_table::allows(client, ctx.log.model)
-                               : post && !client.config.models.empty()) {
-      // A client held to some models makes no request whose model the gateway cannot see
-      // (a multipart upload, a batch file, a continued response).
-      record_rejection(ctx, "model");
-      co_return end_with_error(
-          ctx, errc::model_not_allowed,
-          ctx.log.model.empty()
-              ? fmt::format("a request to {} names no model", ctx.log.path.substr(0, 128))
-              : fmt::format("\"{}\"", std::string_view(ctx.log.model).substr(0, 128)));
-    }
     // Tokens are estimated for the APIs that spend them: the body's bytes / 4 for the input,
     // the request's max_tokens (else the client's default) for the output (embeddings
     // have none).
     bool spends_tokens =
         post && (proxy::reports_usage(ctx.endpoint.rest) || ctx.endpoint.rest == "/messages");
-    std::uint64_t input = spends_tokens ? ctx.parser.get().body().size() / 4 : 0;
-    std::uint64_t output = !spends_tokens || ctx.endpoint.rest == "/embeddings" ? 0
-                           : ctx.fields.max_tokens ? ctx.fields.max_tokens
-                                                   : client.config.limits.default_output;
-    ctx.admission = co_await client_budgets_.admit(client, input, output);
+    ctx.input_estimate = spends_tokens ? ctx.parser.get().body().size() / 4 : 0;
+    ctx.output_estimate = !spends_tokens || ctx.endpoint.rest == "/embeddings" ? 0
+                          : ctx.fields.max_tokens ? ctx.fields.max_tokens
+                                                  : client.config.limits.default_output;
+    ctx.admission = co_await client_budgets_.admit(client, ctx.input_estimate, ctx.output_estimate);
     if (ctx.admission.unavailable) {
       record_rejection(ctx, "unavailable");
       co_return end_with_error(ctx, errc::budget_unavailable);
@@ -434,22 +469,33 @@ class session {
   // request no backend received, costs nothing; a request a backend received and whose usage
   // went unreported (cut, timed out, the client left) keeps its reservation: it may have
   // been billed.
+  //
+  // An answer relayed without its whole usage (the client left, the backend cut it, it was
+  // resumed elsewhere) is charged its reservation at least: the usage it did report, else
+  // one output token per data event relayed, when that is more.
   void charge_client(const request_context& ctx) {
     if (!ctx.client || !ctx.admission.admitted) return;
     auto& counts = stats_.client(ctx.client->config.name);
     ++counts.requests;
     const auto& usage = usage_stage_.usage();
     bool relayed = ctx.end == ending::relayed;
-    if (relayed && ctx.counts_usage && usage.found) {
-      client_budgets_.charge(*ctx.client, ctx.admission, usage.input, usage.output);
-      counts.input_tokens += usage.input;
-      counts.output_tokens += usage.output;
-      return;
-    }
     bool error_answer = (relayed && ctx.result.status >= 400) || ctx.end == ending::held_answer;
     bool received =
         ctx.attempts > 0 && !(ctx.end == ending::error && ctx.error == errc::upstream_unreachable);
-    if (error_answer || !received) client_budgets_.charge(*ctx.client, ctx.admission, 0, 0);
+    if (error_answer || !received) {
+      client_budgets_.charge(*ctx.client, ctx.admission, 0, 0);
+      return;
+    }
+    if (!relayed || !ctx.counts_usage) return;  // the reservation stands
+    std::uint64_t input = usage.input, output = usage.output + ctx.resumed_events;
+    if (!ctx.result.complete || !usage.found || ctx.resumes > 0) {
+      input = std::max(input, ctx.input_estimate);
+      output = std::max({output, usage_stage_.data_events() + ctx.resumed_events,
+                         ctx.output_estimate});
+    }
+    client_budgets_.charge(*ctx.client, ctx.admission, input, output);
+    counts.input_tokens += input;
+    counts.output_tokens += output;
   }
 
   // The paths the gateway answers itself, and those it does not serve at all.
@@ -461,11 +507,12 @@ class session {
                               fmt::format("{} {}", ctx.log.method, ctx.log.path));
       case proxy::endpoint_kind::health:
         return end_with_reply(ctx, R"({"status":"ok"})");
-      case proxy::endpoint_kind::list_models:
-        return end_with_reply(ctx, config_->models_json);
+      case proxy::endpoint_kind::list_models:  // what the caller may use
+        return end_with_reply(ctx, config_->models_json_for(ctx.client));
       case proxy::endpoint_kind::retrieve_model: {
         auto id = ctx.endpoint.rest.substr(std::string_view("/models/").size());
-        if (auto body = config_->model_json(id)) return end_with_reply(ctx, std::move(*body));
+        if (auto body = config_->model_json(id, ctx.client))
+          return end_with_reply(ctx, std::move(*body));
         return end_with_error(ctx, errc::model_not_found, fmt::format("\"{}\"", id));
       }
       case proxy::endpoint_kind::routed:
@@ -481,12 +528,14 @@ class session {
     bool needs_model = ctx.endpoint.needs_model && request.method() == http::verb::post;
     if (!request.body().empty() && is_json_body(request)) {
       if (auto e = json::extract_request_fields(request.body(), ctx.fields); e != errc::ok)
-        return end_with_error(ctx, e);
+        return end_with_error(ctx, e, std::move(ctx.fields.problem));
     } else if (needs_model && is_json_body(request)) {
       return end_with_error(ctx, errc::invalid_json, "the body is empty");
     }
     config_->affinity.restore(ctx.endpoint.rest, {ctx.query.data(), ctx.query.size()},
-                              request.body(), ctx.fields.tagged_ids, ctx.objects);
+                              request.body(), ctx.fields.tagged_ids, ctx.objects,
+                              ctx.client ? std::string_view(ctx.client->config.name) : "",
+                              ctx.fields.untagged_references);
     // The body sent is the one without tags: the model override's offsets must be its own
     // (the fields are the same: only ids changed).
     if (!ctx.objects.body.empty()) {
@@ -498,14 +547,34 @@ class session {
     // The Realtime API names its model in the query (a WebSocket handshake has no body), and
     // only there: the backend reads it there too.
     if (ctx.endpoint.rest == "/realtime") {
+      std::string_view query(ctx.query.data(), ctx.query.size());
+      // Exactly what the backend will read: one `model`, and no ';' (which some servers
+      // split parameters at too).
+      if (query.find(';') != query.npos || count_query_parameter(query, "model") > 1)
+        return end_with_error(ctx, errc::invalid_parameter,
+                              "the query must name one \"model\", and have no ';'");
       ctx.websocket = proxy::is_websocket_upgrade(request);
-      ctx.log.model = query_parameter({ctx.query.data(), ctx.query.size()}, "model");
+      ctx.log.model = query_parameter(query, "model");
     }
     // A request that continues a stored response (or names another stored object) has the
     // model of what it continues.
     if (needs_model && ctx.log.model.empty() && !ctx.fields.has_previous_response &&
         !ctx.objects.backend)
       return end_with_error(ctx, errc::missing_model);
+    return true;
+  }
+
+  // With stored objects scoped to their owners (proxy/object_ids.hpp), a request naming one
+  // that is not the caller's (by another's tag, a forged one, or a raw id) is a 404, as if
+  // there were no such object, and a listing (whose items would be every client's) a 403.
+  bool admit_objects(request_context& ctx) {
+    auto& request = ctx.parser.get();
+    if (!config_->affinity.scoped()) return true;
+    if (ctx.objects.foreign)
+      return end_with_error(ctx, errc::object_not_found, std::string(ctx.log.path.substr(0, 128)));
+    bool reads = request.method() == http::verb::get || request.method() == http::verb::head;
+    if (reads && !proxy::is_websocket_upgrade(request) && names_no_object(ctx.endpoint.rest))
+      return end_with_error(ctx, errc::listing_not_allowed);
     return true;
   }
 
@@ -776,7 +845,9 @@ class session {
       ctx.translated_stages.push_back(translator);
       if (ctx.counts_usage) ctx.translated_stages.push_back(&usage_stage_);
     }
-    if (tags_ids) object_stage_.prepare(config_->affinity, attempt.backend_index);
+    if (tags_ids)
+      object_stage_.prepare(config_->affinity, attempt.backend_index,
+                            ctx.client ? std::string_view(ctx.client->config.name) : "");
     if (ctx.counts_usage)
       usage_stage_.prepare(force_usage, config_->config.response_headers, translator);
     // A rewritten body is held too.
@@ -846,6 +917,7 @@ class session {
       ctx.resume->stream.body_bytes += result.body_bytes;
       ctx.resume->stream.cut = result.cut;
     }
+    if (ctx.counts_usage) ctx.resumed_events += usage_stage_.data_events();
     bool go_on = may_try_again && resume_stage_.resumable() && continuation_request(ctx);
     ctx.result = {};
     if (!go_on) return false;

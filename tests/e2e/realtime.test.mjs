@@ -78,13 +78,20 @@ describe('Realtime WebSocket sessions', () => {
     await once(ws, 'close');
   });
 
-  test('the backend gets exactly the model the session was routed by', LIMIT, async () => {
+  test('the backend gets exactly the model the session was routed by; a second model is a 400', LIMIT, async () => {
     const from = rt.handshakes.length;
-    const ws = new WebSocket(`${gw.base.replace('http', 'ws')}/v1/realtime?model=gpt-realtime&voice=x&model=other&mod%65l=third`);
+    const ws = new WebSocket(`${gw.base.replace('http', 'ws')}/v1/realtime?model=gpt-realtime&voice=x`);
     await once(ws, 'message');
     assert.equal(rt.handshakes[from].path, '/v1/realtime?voice=x&model=gpt-realtime');
     ws.close();
     await once(ws, 'close');
+    for (const query of ['model=gpt-realtime&voice=x&model=other', 'model=gpt-realtime&mod%65l=third', 'model=gpt-realtime;x=1']) {
+      const refused = new WebSocket(`${gw.base.replace('http', 'ws')}/v1/realtime?${query}`);
+      const [, res] = await once(refused, 'unexpected-response');
+      assert.equal(res.statusCode, 400, query);
+      res.resume();
+    }
+    assert.equal(rt.handshakes.length, from + 1);
   });
 
   test('a client that drops its connection closes the backend session', LIMIT, async () => {

@@ -84,10 +84,13 @@ describe('client keys', () => {
     assertOpenAiError(batch, 403);
     assert.match(batch.json.error.message, /names no model/);
     // A client without a model list may (carol: a token budget, which a batch request does
-    // not spend).
+    // not spend), but only over files of its own: an id without its tag is nobody's.
     const open = await request(gw.base, '/v1/batches', {
-      headers: { authorization: `Bearer ${KEYS.carol}` }, body: { input_file_id: 'file-1', endpoint: '/v1/chat/completions' } });
+      headers: { authorization: `Bearer ${KEYS.carol}` }, body: { endpoint: '/v1/chat/completions' } });
     assert.equal(open.status, 200);
+    const raw = await request(gw.base, '/v1/batches', {
+      headers: { authorization: `Bearer ${KEYS.carol}` }, body: { input_file_id: 'file-1', endpoint: '/v1/chat/completions' } });
+    assertOpenAiError(raw, 404);
   });
 
   test("requests per minute: the fourth is a 429 with OpenAI's headers", LIMIT, async () => {
@@ -136,6 +139,15 @@ describe('client keys', () => {
       assert.ok(!gw.stderr().includes(key), 'a key in the log');
       assert.ok(!metrics.includes(key), 'a key in the metrics');
     }
+  });
+});
+
+describe('the admin /config', () => {
+  test("shows no client's key hash (an unsalted hash of a short key is a guess away from it)", LIMIT, async () => {
+    const config = await (await fetch(`${gw.adminBase}/config`)).text();
+    assert.match(config, /name: alice/);
+    for (const key of Object.values(KEYS)) assert.ok(!config.includes(sha256(key)), 'a key hash in /config');
+    assert.match(config, /key_sha256: \$\{REDACTED_KEY_SHA256\}/);
   });
 });
 

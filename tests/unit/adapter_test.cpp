@@ -77,3 +77,37 @@ backends:
         errc::unsafe_model_name);
   CHECK(detail.find("is not a deployment name of backend \"az\"") != std::string::npos);
 }
+
+TEST_CASE("the bedrock adapter refuses a model id of dots, which would walk the signed path") {
+  auto s = compile(R"(
+backends:
+  - { name: br, schema: bedrock, region: us-east-1,
+      aws: { access_key_id: AKIDEXAMPLE, secret_access_key: secret } }
+)");
+  const auto& target = s->targets[0];
+  std::string original = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+  aigw::json::request_fields fields;
+  REQUIRE(aigw::json::extract_request_fields(original, fields) == errc::ok);
+  http::fields client;
+  aigw::providers::upstream_call call{.method = "POST",
+                                      .rest = "/chat/completions",
+                                      .query = "",
+                                      .client_headers = client,
+                                      .original_body = original,
+                                      .fields = fields,
+                                      .client_model = "meta.llama3",
+                                      .upstream_model = {}};
+  std::string head, scratch, detail;
+  std::string_view body;
+  REQUIRE(target.adapter->write_request(call, target, head, scratch, body, detail) == errc::ok);
+  CHECK(head.find("POST /model/meta.llama3/converse HTTP/1.1\r\n") == 0);
+  for (auto model : {"..", ".", "...", ""}) {
+    call.client_model = model;
+    CHECK_MESSAGE(target.adapter->write_request(call, target, head, scratch, body, detail) ==
+                      errc::unsafe_model_name,
+                  model);
+  }
+  call.client_model = "../x";  // one segment, its '/' encoded
+  REQUIRE(target.adapter->write_request(call, target, head, scratch, body, detail) == errc::ok);
+  CHECK(head.find("POST /model/..%2Fx/converse HTTP/1.1\r\n") == 0);
+}

@@ -83,10 +83,67 @@ TEST_CASE("a model that is not a string is refused") {
   CHECK(scan(R"({"model":["a"],"x":})").error == errc::invalid_json);
 }
 
-TEST_CASE("a stream field that is not a boolean is left for the backend") {
-  auto o = scan(R"({"model":"a","stream":"yes"})");
-  CHECK(o.error == errc::ok);
-  CHECK_FALSE(o.fields.stream);
+TEST_CASE("a boolean field that is not a boolean is refused (a backend may coerce it)") {
+  for (auto body : {R"({"model":"a","stream":"true"})", R"({"model":"a","stream":1})",
+                    R"({"model":"a","store":"yes"})",
+                    R"({"model":"a","stream_options":{"include_usage":0}})",
+                    R"({"model":"a","stream_options":"x"})"}) {
+    auto o = scan(body);
+    CHECK_MESSAGE(o.error == errc::invalid_parameter, body);
+    CHECK(!o.fields.problem.empty());
+  }
+  auto null = scan(R"({"model":"a","stream":null,"store":null,"stream_options":null})");
+  CHECK(null.error == errc::ok);
+  CHECK_FALSE(null.fields.stream);
+}
+
+TEST_CASE("output limits: the largest one counts; anything but a whole number in range is refused") {
+  auto both = scan(R"({"model":"a","max_completion_tokens":20000,"max_tokens":1})");
+  CHECK(both.error == errc::ok);
+  CHECK(both.fields.max_tokens == 20000);
+  CHECK(scan(R"({"model":"a","max_output_tokens":77})").fields.max_tokens == 77);
+  CHECK(scan(R"({"model":"a","max_tokens":null})").fields.max_tokens == 0);
+  for (auto value : {"-1", "0", "1e30", "20000.0", R"("20000")", "[1]", "{}", "true",
+                     "18446744073709551616", "16777217"}) {
+    auto body = std::string(R"({"model":"a","max_tokens":)") + value + "}";
+    auto o = scan(body);
+    CHECK_MESSAGE(o.error == errc::invalid_parameter, body);
+    CHECK(o.fields.problem.find("max_tokens") != std::string::npos);
+  }
+  CHECK(scan(R"({"model":"a","max_tokens":16777216})").error == errc::ok);
+}
+
+TEST_CASE("a field the gateway reads, given twice or in another case, is refused") {
+  // Go's encoding/json (Ollama) takes "Model" for "model", the last one winning.
+  CHECK(scan(R"({"model":"llama3","Model":"big-70b"})").error == errc::invalid_parameter);
+  CHECK(scan(R"({"MODEL":"big-70b"})").error == errc::invalid_parameter);
+  CHECK(scan(R"({"model":"a","Stream":true})").error == errc::invalid_parameter);
+  CHECK(scan(R"({"model":"a","max_tokens":1,"Max_Tokens":20000})").error ==
+        errc::invalid_parameter);
+  CHECK(scan(R"({"model":"a","max_tokens":1,"max_tokens":20000})").error ==
+        errc::invalid_parameter);
+  CHECK(scan(R"({"model":"a","stream":false,"stream":true})").error == errc::invalid_parameter);
+  CHECK(scan(R"({"model":"a","stream_options":{"include_usage":false,"Include_Usage":true}})")
+            .error == errc::invalid_parameter);
+  auto o = scan(R"({"model":"a","Model":"b"})");
+  CHECK(o.fields.problem == R"("Model" is not a parameter; the name is "model")");
+  // Other keys are the client's business, nested ones too.
+  CHECK(scan(R"({"model":"a","Temperature":1,"metadata":{"Model":"x","model":"y"}})").error ==
+        errc::ok);
+}
+
+TEST_CASE("forced usage replaces the client's value, never adds a second key") {
+  auto forced = [](std::string body) {
+    request_fields fields;
+    REQUIRE(extract_request_fields(body, fields) == errc::ok);
+    return aigw::json::with_usage_forced(body, fields, "");
+  };
+  CHECK(forced(R"({"model":"a","stream":true,"stream_options":null})") ==
+        R"({"model":"a","stream":true,"stream_options":{"include_usage":true}})");
+  CHECK(forced(R"({"model":"a","stream_options":{"include_usage":null}})") ==
+        R"({"model":"a","stream_options":{"include_usage":true}})");
+  CHECK(forced(R"({"model":"a","stream_options":{"include_usage":false} })") ==
+        R"({"model":"a","stream_options":{"include_usage":true} })");
 }
 
 TEST_CASE("huge bodies: a 2 MiB body with the model last") {

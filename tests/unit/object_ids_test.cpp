@@ -122,6 +122,73 @@ TEST_CASE("a request's tagged ids are restored in the path and the body, and pic
       R"({"model":"m","previous_response_id":"resp_1","input":[{"type":"input_file","file_id":"file-9"},{"file_id":"foreign~0123456789abcdef01234567"}],"conversation":{"id":"resp_1"}})");
 }
 
+TEST_CASE("with client keys, a tag reads as genuine for its owner alone; shared is everyone's") {
+  auto keys = std::string(
+      "clients:\n  - name: alice\n    key_sha256: " + std::string(64, 'a') +
+      "\n  - name: bob\n    key_sha256: " + std::string(64, 'b') + "\n");
+  auto one = aigw::config::load_from_string(
+      keys + "backends:\n  - name: east\n    url: http://127.0.0.1:1/v1\n    api_key: k\n",
+      no_env);
+  object_ids ids(one);
+  CHECK(ids.scoped());
+  CHECK(ids.mints());  // one backend too: the tag names the owner
+  std::string alices;
+  ids.mint("file-1", 0, alices, "alice");
+  REQUIRE(ids.decode(alices, "alice"));
+  CHECK_FALSE(ids.decode(alices, "bob"));
+  CHECK_FALSE(ids.decode(alices));
+
+  // A request names objects by its owner's tags only: another's tag, a raw id in the path
+  // or in a body reference field, and a forged tag are foreign; API words are not.
+  auto foreign = [&](std::string_view rest, std::string body, std::string_view owner) {
+    aigw::json::request_fields fields;
+    REQUIRE(aigw::json::extract_request_fields(body, fields) == aigw::errc::ok);
+    object_ids::request_ids found;
+    ids.restore(rest, "", body, fields.tagged_ids, found, owner, fields.untagged_references);
+    return found.foreign;
+  };
+  CHECK_FALSE(foreign("/files/" + alices + "/content", "{}", "alice"));
+  CHECK(foreign("/files/" + alices + "/content", "{}", "bob"));
+  CHECK(foreign("/files/file-1/content", "{}", "alice"));
+  CHECK(foreign("/files/file-1~0123456789abcdef01234567", "{}", "alice"));
+  CHECK_FALSE(foreign("/chat/completions", R"({"model":"m"})", "bob"));
+  CHECK(foreign("/responses", R"({"previous_response_id":"resp_raw"})", "bob"));
+  CHECK(foreign("/batches", R"({"input_file_id":")" + alices + R"("})", "bob"));
+  CHECK_FALSE(foreign("/batches", R"({"input_file_id":")" + alices + R"("})", "alice"));
+  // What metadata holds is the client's own text, never a reference.
+  CHECK_FALSE(foreign("/chat/completions", R"({"metadata":{"file_id":"file-1"}})", "bob"));
+
+  object_ids shared(aigw::config::load_from_string(
+      keys + "object_affinity: shared\nbackends:\n  - name: east\n    url: http://x:1/v1\n",
+      no_env));
+  CHECK_FALSE(shared.scoped());
+  CHECK_FALSE(shared.mints());
+}
+
+TEST_CASE("with client keys, a keyless backend's tags are not keyed by its name alone") {
+  auto keys = "clients:\n  - name: alice\n    key_sha256: " + std::string(64, 'a') + "\n";
+  // Unscoped, the tag of a keyless backend is computable from the config (its name).
+  object_ids open(two_backends());
+  object_ids scoped(two_backends(keys));
+  std::string forged;
+  open.mint("file-1", 1, forged);
+  CHECK(open.decode(forged));
+  CHECK_FALSE(scoped.decode(forged, "alice"));
+  CHECK_FALSE(scoped.decode(forged));
+  std::string genuine;
+  scoped.mint("file-1", 1, genuine, "alice");
+  CHECK(scoped.decode(genuine, "alice")->backend == 1);
+}
+
+TEST_CASE("a file_id in metadata is the client's text: it steers nothing") {
+  std::string body = R"({"model":"m","metadata":{"file_id":"file-9~0123456789abcdef01234567",)"
+                     R"("nested":{"previous_response_id":"x~0123456789abcdef01234567"}}})";
+  aigw::json::request_fields fields;
+  REQUIRE(aigw::json::extract_request_fields(body, fields) == aigw::errc::ok);
+  CHECK(fields.tagged_ids.empty());
+  CHECK_FALSE(fields.untagged_references);
+}
+
 TEST_CASE("an id quoted anywhere but a field that names a stored object chooses nothing") {
   object_ids ids(two_backends());
   auto resp = minted(ids, "resp_1", 1);

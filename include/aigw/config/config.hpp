@@ -227,6 +227,9 @@ struct gateway {
   bool response_headers = true;          // x-aigw-backend and x-aigw-route on relayed responses
   // Ids of stored objects name the backend that made them (proxy/object_ids.hpp).
   bool object_affinity = true;
+  // `object_affinity: shared`: with client keys, a stored object is every client's (the
+  // default scopes it to the client that made it: proxy/object_ids.hpp).
+  bool object_affinity_shared = false;
   std::string object_affinity_key;      // secret: empty for a key derived from each backend
   std::string object_affinity_key_ref;  // "${VAR}" when it came from the environment
   // metrics: usage accounting on the responses that report tokens, and how many distinct

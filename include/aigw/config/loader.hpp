@@ -58,7 +58,9 @@ loaded_config load_config_file(const std::string& file, config_format format,
                                const env_lookup& env = process_env);
 
 // The native YAML of a config (for --print-config): every secret redacted, keys taken from
-// the environment shown as their ${VAR}.
-std::string print_native(const gateway& g);
+// the environment shown as their ${VAR}. For whoever can reach the admin listener (`/config`),
+// `hide_key_hashes` redacts the clients' key_sha256 too: an unsalted hash of a short key is
+// a guess away from the key.
+std::string print_native(const gateway& g, bool hide_key_hashes = false);
 
 }  // namespace aigw::config

@@ -20,12 +20,15 @@ enum class errc {
   missing_model,         // 400 endpoint needs a model
   invalid_model,         // 400 "model" is not a string
   unsafe_model_name,     // 400 the model would go into an upstream path and cannot
+  invalid_parameter,     // 400 a field the gateway reads (max_tokens, stream, ...) is malformed
   bad_framing,           // 400 smuggling shapes; connection closed
   bad_request,           // 400 other malformed HTTP
   not_found,             // 404 unknown path
   model_not_found,       // 404 /v1/models/{id} not served here
+  object_not_found,      // 404 a stored object the caller does not own (or no such object)
   invalid_api_key,       // 401 no key, or not a client's (with `clients:` configured)
   model_not_allowed,     // 403 the client may not use this model
+  listing_not_allowed,   // 403 listing stored objects, which belong to many clients
   rate_limited,          // 429 the client's budget (requests or tokens) is spent for now
   request_timeout,       // 408 client too slow to send its request
   body_too_large,        // 413

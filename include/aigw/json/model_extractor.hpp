@@ -24,28 +24,39 @@ struct request_fields {
   // model may be left out (the stored response has one).
   bool has_previous_response = false;
   bool store = false;  // "store": true, a chat completion the backend keeps
-  // max_tokens, max_completion_tokens or max_output_tokens (the Responses API's): the most
-  // output the request may cost; 0 when absent.
+  // The largest of max_tokens, max_completion_tokens and max_output_tokens (the Responses
+  // API's): the most output the request may cost; 0 when absent (or null).
   std::uint64_t max_tokens = 0;
   // stream_options.include_usage, for forcing it on a stream (kNone: absent): where the
   // stream_options object opens, and the include_usage value's token.
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   bool include_usage = false;
   std::size_t stream_options_open = kNone;
+  std::size_t stream_options_null = kNone;  // "stream_options": null, its token
   std::size_t include_usage_offset = kNone;
   std::size_t include_usage_length = 0;
   // Strings shaped like tagged object ids in the fields that name stored objects
   // (core/object_tag.hpp), at any depth: the offsets of their opening and closing quotes.
   // Empty for nearly every request.
   std::vector<std::pair<std::size_t, std::size_t>> tagged_ids;
+  // Whether such a field names an object by an id without a tag (which objects scoped to
+  // their owners refuse).
+  bool untagged_references = false;
   // The model's JSON string token in the body (quotes included), when has_model.
   std::size_t model_offset = 0;
   std::size_t model_length = 0;
+  // With errc::invalid_parameter: what is wrong, naming the field.
+  std::string problem;
 };
 
-// Validates `body` as one JSON object and extracts "model" and "stream". Errors:
-// invalid_utf8, invalid_json (malformed, trailing data, not an object), duplicate_model,
-// invalid_model ("model" not a string). Reserves the padding itself when the caller did not
+// The largest output limit accepted (max_tokens and its kin): far past any model's, and
+// small enough that a reservation of it cannot overflow a budget's counter.
+inline constexpr std::uint64_t kMaxOutputTokens = std::uint64_t(1) << 24;
+
+// Validates `body` as one JSON object and extracts the fields above. Errors: invalid_utf8,
+// invalid_json (malformed, trailing data, not an object), duplicate_model, invalid_model
+// ("model" not a string), invalid_parameter (a field read here given twice, spelled in
+// another case, or of a type or range its API does not allow: `problem` says which). Reserves the padding itself when the caller did not
 // (costing a copy of the body).
 errc extract_request_fields(std::string& body, request_fields& out);
 

@@ -25,10 +25,12 @@ bool returns_stored_objects(std::string_view rest, std::string_view method,
 
 class object_id_stage final : public response_stage {
  public:
-  // Before each attempt: the ids to mint with, and the backend the attempt goes to.
-  void prepare(const object_ids& ids, std::size_t backend) noexcept {
+  // Before each attempt: the ids to mint with, the backend the attempt goes to, and the
+  // client the objects belong to (when object_ids::scoped).
+  void prepare(const object_ids& ids, std::size_t backend, std::string_view owner = {}) noexcept {
     ids_ = &ids;
     backend_ = backend;
+    owner_ = owner;
   }
 
   void on_head(const boost::beast::http::response_header<>& head) override;
@@ -50,6 +52,7 @@ class object_id_stage final : public response_stage {
 
   const object_ids* ids_ = nullptr;
   std::size_t backend_ = 0;
+  std::string_view owner_;  // the client's name, in the config snapshot of the request
   mode mode_ = mode::off;
   std::string held_;         // a JSON body, or the incomplete last line of a stream
   std::size_t scanned_ = 0;  // held_ bytes already searched for a line end

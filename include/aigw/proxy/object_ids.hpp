@@ -10,6 +10,14 @@
 // The key is `object_affinity_key` from the config, or else derived from the backends' names
 // and keys (so replicas that share a config share it, and it is secret when a backend has a
 // key). '~' is an unreserved URL character: a tagged id goes into a path unencoded.
+//
+// Owners: with client keys (`clients:`), an object belongs to the client that created it,
+// unless `object_affinity: shared`. Its tag is then minted for every stored object (one
+// backend too), and the MAC covers the owner's name as well as the id: a tag only reads as
+// genuine for its owner. A request of a client must name every object by a tag of its own
+// (request_ids::foreign otherwise), so a raw id, another client's tag or a forged one is
+// never routed or sent. A keyless backend's ids are then keyed by a secret of the process
+// (random at start, unless object_affinity_key is set): its name alone would be forgeable.
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -34,30 +42,38 @@ class object_ids {
   // Whether responses get tagged ids: with several backends. With one, every object is on
   // it anyway and new ids pass unchanged; tagged ids that clients kept from a larger config
   // are still read (and their tags removed).
-  bool mints() const noexcept { return on_ && secrets_.size() > 1; }
+  bool mints() const noexcept { return on_ && (secrets_.size() > 1 || scoped_); }
+  // Whether objects belong to the client that made them (client keys, not `shared`).
+  bool scoped() const noexcept { return on_ && scoped_; }
 
-  // Appends `id` with the tag naming backend `backend`.
-  void mint(std::string_view id, std::size_t backend, std::string& out) const;
+  // Appends `id` with the tag naming backend `backend` (and, when scoped, `owner`).
+  void mint(std::string_view id, std::size_t backend, std::string& out,
+            std::string_view owner = {}) const;
 
   struct decoded {
     std::string_view id;  // the backend's own id
     std::size_t backend;
   };
-  // The backend an id names, when its tag is genuine.
-  std::optional<decoded> decode(std::string_view tagged) const;
+  // The backend an id names, when its tag is genuine (for `owner`, when scoped).
+  std::optional<decoded> decode(std::string_view tagged, std::string_view owner = {}) const;
 
   // A request's ids, and what it sends upstream without their tags.
   struct request_ids {
     std::optional<std::size_t> backend;  // the backend the first genuine id names
     // Each only when it had a genuine tag (else left empty): the backend gets its own ids.
     std::string rest, query, body;
+    // Scoped: a path segment that is no API word (core/object_tag.hpp), or an id in a body
+    // reference field, is not a genuine tag of the owner. Such a request is refused.
+    bool foreign = false;
   };
   // Looks in the path after /v1 (`rest`, segment by segment), the query's values ("" or
   // "?...": a list's `after` cursor), and the body's reference fields (the quote offsets that
   // json::request_fields::tagged_ids holds). Forged and foreign ids stay as they are.
+  // Scoped, `owner` is the caller, and `untagged_references` says the body names an object by
+  // an id without a tag.
   void restore(std::string_view rest, std::string_view query, std::string_view body,
-               std::span<const std::pair<std::size_t, std::size_t>> body_ids,
-               request_ids& out) const;
+               std::span<const std::pair<std::size_t, std::size_t>> body_ids, request_ids& out,
+               std::string_view owner = {}, bool untagged_references = false) const;
 
  private:
   struct backend_key {
@@ -68,8 +84,10 @@ class object_ids {
   // provider machinery (megabytes of resident pages) into a gateway that may never see a
   // stored object.
   const std::vector<backend_key>& keys() const;
-  std::array<char, 16> mac(const backend_key& b, std::string_view id) const;
+  std::array<char, 16> mac(const backend_key& b, std::string_view id,
+                           std::string_view owner) const;
   bool on_ = false;
+  bool scoped_ = false;
   // What each backend's key is derived from (its name, then its api_key or the configured key).
   std::vector<std::pair<std::string, std::string>> secrets_;
   std::string configured_key_;

@@ -42,8 +42,13 @@ struct snapshot {
   static std::shared_ptr<const snapshot> compile(config::gateway config,
                                                  const snapshot* previous = nullptr);
 
-  // The GET /v1/models/{id} body, or nullopt when no route names that model.
-  std::optional<std::string> model_json(std::string_view id) const;
+  // The GET /v1/models/{id} body, or nullopt when no route names that model (or `client`,
+  // when given, may not use it).
+  std::optional<std::string> model_json(std::string_view id,
+                                        const client_table::entry* client = nullptr) const;
+  // The GET /v1/models body for `client`: the models it may use (all, without a client or
+  // a model list).
+  std::string models_json_for(const client_table::entry* client) const;
 };
 
 }  // namespace aigw::proxy

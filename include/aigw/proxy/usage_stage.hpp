@@ -47,6 +47,9 @@ class usage_stage final : public response_stage {
   bool complete() const noexcept { return complete_; }
   bool streamed() const noexcept { return mode_ == mode::sse; }
   clock::time_point first_byte() const noexcept { return first_byte_; }
+  // The data events a stream relayed ([DONE] aside): about one output token each, what an
+  // answer cut before its usage is charged at least.
+  std::uint64_t data_events() const noexcept { return data_events_; }
 
   // The largest JSON body held to read its usage; past it, usage is missing.
   static constexpr std::size_t kMaxHeld = 8u << 20;
@@ -60,6 +63,7 @@ class usage_stage final : public response_stage {
   bool complete_ = false;
   bool over_ = false;
   clock::time_point first_byte_{};
+  std::uint64_t data_events_ = 0;
   json::usage_reading usage_;
   sse_scanner events_;
   bool forced_ = false;
