@@ -1,5 +1,7 @@
 #include "aigw/core/deadline.hpp"
 
+#include <algorithm>
+
 namespace aigw {
 
 deadline::deadline(deadline_sweeper& sweeper, tcp::socket& socket) : socket_(socket) {
@@ -23,6 +25,12 @@ void deadline_sweeper::schedule() {
     sweep();
     schedule();
   });
+}
+
+void deadline_sweeper::expire_all() {
+  auto now = deadline::clock::now();
+  for (auto& d : deadlines_) d.at_ = std::min(d.at_, now);
+  sweep();
 }
 
 void deadline_sweeper::sweep() {

@@ -67,6 +67,8 @@ constexpr error_info kErrors[] = {
      "Every backend that serves this request is failing or rate limited; retry shortly"},
     {status::service_unavailable, "overloaded", "proxy_internal_error",
      "The gateway is holding too many request bodies; retry shortly"},
+    {status::service_unavailable, "shutting_down", "destination_unavailable",
+     "The gateway is shutting down and could not finish this request in time; retry"},
     {status::service_unavailable, "overloaded", "connection_limit_reached",
      "The gateway has too many open connections; retry shortly"},
     {status::service_unavailable, "budget_unavailable", "proxy_internal_error",

@@ -56,11 +56,13 @@ void chat_stage::end_stream() {
 }
 
 void chat_stage::end_message(std::string_view body, bool over) {
-  if (over || !message_to_chat(body, created_, out_, &usage_))
+  if (over || !message_to_chat(body, created_, out_, &usage_)) {
+    untranslatable_ = true;
     error_to_openai(
         502,
         R"({"error":{"type":"api_error","message":"the Anthropic backend's message could not be translated"}})",
         out_);
+  }
 }
 
 void chat_stage::end_error(std::string_view body) {
@@ -175,9 +177,11 @@ void messages_stage::end_stream() {
 }
 
 void messages_stage::end_message(std::string_view body, bool over) {
-  if (over || !chat_to_message(body, out_, &usage_))
+  if (over || !chat_to_message(body, out_, &usage_)) {
+    untranslatable_ = true;
     error_to_anthropic(
         502, R"({"error":{"message":"the backend's completion could not be translated"}})", out_);
+  }
 }
 
 void messages_stage::end_error(std::string_view body) {

@@ -80,9 +80,11 @@ void chat_stage::end_stream() {
 void chat_stage::end_message(std::string_view body, bool over) {
   auto id = std::string_view(id_).substr(1, id_.size() - 2);
   if (over || !converse_to_chat(body, id, model_name_,
-                                static_cast<std::int64_t>(std::time(nullptr)), out_, &usage_))
+                                static_cast<std::int64_t>(std::time(nullptr)), out_, &usage_)) {
+    untranslatable_ = true;
     error_to_openai("BedrockError", R"({"message":"the Bedrock answer could not be translated"})",
                     out_);
+  }
 }
 
 void chat_stage::end_error(std::string_view body) {

@@ -9,7 +9,7 @@ namespace http = boost::beast::http;
 void translating_stage::on_head(const http::response_header<>& head) {
   kind_ = kind::off;
   status_ = head.result_int();
-  failed_ = over_ = false;
+  failed_ = over_ = untranslatable_ = false;
   // Buffers a large message grew are given back at the next answer; others stay warm.
   if (held_.capacity() > (256u << 10)) std::string().swap(held_);
   if (out_.capacity() > (256u << 10)) std::string().swap(out_);

@@ -280,9 +280,15 @@ class exchange {
     return true;
   }
 
+  // What a deadline that fired means: `e`, unless the worker is draining and ran out of
+  // drain_timeout (deadline_sweeper::expire_all).
+  errc timeout_error(errc e) const noexcept {
+    return request_.draining && *request_.draining ? errc::shutting_down : e;
+  }
+
   attempt_outcome fail_before_head(const deadline& upstream_deadline, bool may_retry) {
     if (upstream_deadline.fired()) {
-      result_.error = errc::upstream_timeout;
+      result_.error = timeout_error(errc::upstream_timeout);
       return attempt_outcome::done;
     }
     result_.error = errc::upstream_broken;
@@ -417,8 +423,9 @@ class exchange {
         auto [rec, n] = co_await upstream.async_read_some(buffer.prepare(want), use_tuple);
         buffer.commit(n);
         if (rec)
-          co_return fail_relay(connection.deadline().fired() ? errc::upstream_timeout
-                                                             : errc::upstream_broken);
+          co_return fail_relay(connection.deadline().fired()
+                                   ? timeout_error(errc::upstream_timeout)
+                                   : errc::upstream_broken);
       }
       stages.read(
           {static_cast<const char*>(buffer.data().data()), static_cast<std::size_t>(declared)});
@@ -452,6 +459,10 @@ class exchange {
       ~active_stream() { --gauge; }
     } active(request_.stats.active_streams);
     bool upstream_done = !has_body;
+    // A translated message comes whole at the body's end; its head waits for it, so that an
+    // answer that could not be translated is a 502 and not a 200 with an error body.
+    bool head_at_end = transformer && has_body && !request_.continuation &&
+                       transformer->answers_at_end();
     char chunk_size[20];
     for (;;) {
       // What is buffered now: sent at once, together with the head the first time (one write
@@ -515,9 +526,19 @@ class exchange {
         payload = body = stages.output();
         payload_size = body.size();
       }
+      if (head_at_end && upstream_done && !result_.head_sent)
+        if (auto status = transformer->final_status()) {
+          upstream_head.result(status);
+          upstream_head.reason({});
+          result_.status = status;
+          write_client_response_head(status, upstream_head.reason(), upstream_head.base(), framing,
+                                     declared, keep_alive, request_.client_version,
+                                     request_.response_head, request_.gateway_fields);
+        }
       // One gather write: [head] [chunk size] [bytes] [chunk end] [last chunk].
       boost::container::static_vector<net::const_buffer, 5> out;
-      if (!result_.head_sent) out.push_back(net::buffer(request_.response_head));
+      if (!result_.head_sent && !(head_at_end && !upstream_done))
+        out.push_back(net::buffer(request_.response_head));
       if (!body.empty()) {
         if (add_chunks) {
           auto end = fmt::format_to(chunk_size, "{:x}\r\n", body.size());
@@ -567,7 +588,8 @@ class exchange {
         upstream_done = true;  // a close-delimited body ends with the connection
       } else if (rec) {
         co_return co_await cut_stream(
-            connection.deadline().fired() ? errc::upstream_stalled : errc::upstream_broken,
+            connection.deadline().fired() ? timeout_error(errc::upstream_stalled)
+                                          : errc::upstream_broken,
             event_stream, framing, pass_framing ? &scanner : nullptr);
       }
     }

@@ -627,6 +627,10 @@ class session {
                       return providers::translators::translated(
                           config_->targets[a.backend_index].schema, ctx.endpoint.api);
                     });
+    // What it may hold (the text so far, an incomplete event) counts against the process's
+    // body budget for the stream's life; past the budget, a stream is relayed without resume.
+    if (ctx.resumable && !ctx.reserved.grow_to(ctx.parser.get().body().capacity() + kResumeHeld))
+      ctx.resumable = false;
     if (ctx.resumable) {
       resume_stage_.start();
       ctx.stages.push_back(&resume_stage_);
@@ -696,12 +700,14 @@ class session {
       // try, or (not resumable, no try left) it ends with its error event after the loop.
       if (result.head_sent && ctx.resumable && resume_stage_.watching() && !result.complete &&
           !result.client_gone && result.cut != errc::ok) {
-        health.failed(admission, now);
-        if (try_resume(ctx, target, ctx.attempts < max_tries)) continue;
+        bool shutting_down = result.cut == errc::shutting_down;  // not the backend's fault
+        if (!shutting_down) health.failed(admission, now);
+        if (try_resume(ctx, target, !shutting_down && ctx.attempts < max_tries)) continue;
         break;
       }
       if (result.head_sent || result.held) {
-        bool failed = result.status >= 500 || (result.cut != errc::ok && !result.client_gone);
+        bool failed = result.status >= 500 || (result.cut != errc::ok && !result.client_gone &&
+                                                result.cut != errc::shutting_down);
         if (result.status == 429) {
           // It answers, so a probe closes its breaker; then the back-off it asked for.
           if (admission == admission_t::probe) health.succeeded(admission, now);
@@ -853,7 +859,8 @@ class session {
     // A rewritten body is held too.
     if (!ctx.reserved.grow_to(request.body().capacity() + objects.body.capacity() +
                               ctx.upstream_body.capacity() +
-                              (ctx.resume ? ctx.resume->body.capacity() : 0))) {
+                              (ctx.resume ? ctx.resume->body.capacity() : 0) +
+                              (ctx.resumable ? kResumeHeld : 0))) {
       end_with_error(ctx, errc::overloaded);
       co_return true;
     }
@@ -1291,6 +1298,9 @@ class session {
   static constexpr std::size_t kReadAhead = 64 * 1024;
   // The first block of a request body, and the least it grows by.
   static constexpr std::size_t kBodyStep = 64 * 1024;
+  // The most a resumable stream's stage holds (proxy::resume_stage).
+  static constexpr std::size_t kResumeHeld =
+      proxy::resume_stage::kMaxRelayed + proxy::resume_stage::kMaxEvent;
   // Bodies that are not JSON and declare more than this stream to the backend (never held).
   static constexpr std::uint64_t kStreamBodyOver = 1u << 20;
 

@@ -69,10 +69,18 @@ void worker::drain(std::chrono::milliseconds timeout) {
     drain_timer_ = std::make_unique<net::steady_timer>(io_, timeout);
     drain_timer_->async_wait([this](error_code ec) {
       if (ec) return;
-      if (sessions_.count > 0)
-        log::warn("drain: {} connection{} still busy after drain_timeout; closing them",
-                  sessions_.count, sessions_.count == 1 ? "" : "s");
-      io_.stop();
+      if (sessions_.count == 0) return io_.stop();
+      log::warn("drain: {} connection{} still busy after drain_timeout; ending them",
+                sessions_.count, sessions_.count == 1 ? "" : "s");
+      // Each pending operation ends as a timeout while draining: a request not answered yet
+      // gets a 503 shutting_down, a stream its error event and a reset (never a FIN that
+      // reads as a clean end). The worker stops when the last session ends, or after a
+      // moment for their last writes.
+      sweeper_.expire_all();
+      drain_timer_->expires_after(std::chrono::seconds(1));
+      drain_timer_->async_wait([this](error_code ec) {
+        if (!ec) io_.stop();
+      });
     });
   });
 }

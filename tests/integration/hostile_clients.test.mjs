@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startFakeUpstream } from '../fakes/fake_upstream.mjs';
-import { assertOpenAiError, gatewayConfig, rawExchange, request, startGateway } from './harness.mjs';
+import { jsonResponse, startRawUpstream } from '../fakes/raw_upstream.mjs';
+import { assertOpenAiError, gatewayConfig, openResponse, rawExchange, request, startGateway } from './harness.mjs';
 
 const LIMIT = { timeout: 30000 };
 const sha256 = (key) => crypto.createHash('sha256').update(key).digest('hex');
@@ -259,6 +260,48 @@ describe('6. what the backend reads is what the gateway checked', () => {
 });
 
 describe('7. the smaller ones', () => {
+  test('a resumable stream counts what its stage may hold (2 MiB) against the process budget', LIMIT, async () => {
+    const resuming = await startGateway(gatewayConfig({
+      limits: { max_request_body: '4MiB', max_request_headers: '8KiB', max_buffered_request_bytes: '3MiB' },
+      backends: [{ name: 'fake', url: fake.url }], routes: [{ backend: 'fake', resume: true }] }));
+    try {
+      const upload = () => request(resuming.base, '/v1/embeddings', {
+        body: { model: 'm', input: 'x'.repeat(1536 * 1024) } });
+      assert.equal((await upload()).status, 200);
+      // A stream that stays open (the backend stalls after its first event).
+      const { req, res } = await openResponse(resuming.base, '/v1/chat/completions', {
+        headers: { 'x-fake-mode': 'sse', 'x-fake-stall-after': '1' },
+        body: { model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] } });
+      assert.equal(res.statusCode, 200);
+      const busy = await upload();
+      assertOpenAiError(busy, 503);
+      assert.equal(busy.json.error.code, 'overloaded');
+      req.destroy();
+      await resuming.waitForAccess((e) => e.path === '/v1/chat/completions');
+      assert.equal((await upload()).status, 200);  // given back when the stream ended
+    } finally {
+      await resuming.stop();
+    }
+  });
+
+  test('an answer that cannot be translated is a 502 in the client\'s shape, not a 200 with an error body', LIMIT, async () => {
+    const backend = await startRawUpstream((request, socket) => {
+      socket.write(jsonResponse({ not: 'a chat completion' }));
+    });
+    const translated = await startGateway(gatewayConfig({
+      backends: [{ name: 'odd', url: `http://127.0.0.1:${backend.port}/v1` }], routes: [{ backend: 'odd' }] }));
+    try {
+      const res = await request(translated.base, '/v1/messages', {
+        body: { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] } });
+      assert.equal(res.status, 502);
+      assert.equal(res.json.type, 'error');
+      assert.match(res.json.error.message, /could not be translated/);
+    } finally {
+      await translated.stop();
+      await backend.close();
+    }
+  });
+
   test("/v1/models lists the models the caller may use, and /v1/models/{id} hides the others", LIMIT, async () => {
     const listing = await startGateway(gatewayConfig({
       clients: [{ name: 'limited', key_sha256: sha256(KEYS.limited), models: ['llama3'] },

@@ -449,7 +449,14 @@ describe('graceful drain', () => {
     const answered = await slow;
     assert.equal(answered.status, 200);
     assert.equal(answered.headers.connection, 'close');
-    await assert.rejects(sseReader(res).rest()); // cut when drain_timeout ran out
+    // Cut when drain_timeout ran out: with an error event first, then a reset (a FIN would
+    // read as a clean end to a client reading to EOF).
+    const events = [];
+    const reader = sseReader(res);
+    await assert.rejects(async () => {
+      for (let data; (data = await reader.next()) !== null;) events.push(data);
+    });
+    assert.equal(JSON.parse(events.at(-1)).error.code, 'shutting_down', events.at(-1));
     assert.equal(await gw.exited(), 0, gw.stderr());
   });
 });

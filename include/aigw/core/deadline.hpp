@@ -54,6 +54,9 @@ class deadline_sweeper {
   ~deadline_sweeper() { deadlines_.clear(); }
   void start();
   void stop();
+  // Expires every deadline now (a drain that ran out of time): each pending operation ends
+  // as a timeout, and whoever awaited it says so to its client.
+  void expire_all();
 
  private:
   friend class deadline;

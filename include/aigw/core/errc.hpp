@@ -39,6 +39,7 @@ enum class errc {
   upstream_stalled,      // 504 a response body stopped arriving for longer than idle
   no_backend,            // 503 every target of the route is out of rotation (breaker, 429)
   overloaded,            // 503 the process's request body budget is spent
+  shutting_down,         // 503 drain_timeout ran out while the request was in flight
   too_many_connections,  // 503 limits.max_connections reached
   budget_unavailable,    // 503 Redis could not check a client's budget (fail_closed)
 };

@@ -21,6 +21,8 @@ class translating_stage : public proxy::response_stage {
   std::string* output() final { return kind_ == kind::off ? nullptr : &out_; }
   bool failed() const final { return failed_; }
   bool wrote_error_event() const final { return failed_; }  // every failure writes its event
+  bool answers_at_end() const final { return kind_ == kind::message; }
+  unsigned final_status() const final { return untranslatable_ ? 502 : 0; }
   const json::usage_reading* reported_usage() const final {
     return usage_.found ? &usage_ : nullptr;
   }
@@ -49,6 +51,7 @@ class translating_stage : public proxy::response_stage {
   kind kind_ = kind::off;
   unsigned status_ = 0;
   bool failed_ = false;  // set with the error event written into out_
+  bool untranslatable_ = false;  // a message that could not be translated: out_ is an error
   std::string out_;      // what the client gets
   json::usage_reading usage_;
 

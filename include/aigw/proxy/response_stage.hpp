@@ -56,6 +56,11 @@ class response_stage {
   // A transforming stage that translates may change the head the client gets (its status
   // and Content-Type); asked after on_head, before the stages that read see the head.
   virtual void client_head(boost::beast::http::response_header<>& /*head*/) {}
+  // A transforming stage whose output comes whole at the body's end (a translated JSON
+  // message) has the client's head held until then, when final_status() may still change its
+  // status (the answer could not be translated: a 502, not a 200 with an error body).
+  virtual bool answers_at_end() const { return false; }
+  virtual unsigned final_status() const { return 0; }  // 0: as client_head() set it
   // The token counts a translating stage read in the provider's own response, which the
   // client may not get (a stream without stream_options.include_usage); nullptr for none.
   virtual const json::usage_reading* reported_usage() const { return nullptr; }
