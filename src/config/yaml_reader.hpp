@@ -95,10 +95,7 @@ class reader {
   // after ":-", which may be the secret).
   std::string env_reference(std::string_view key) const {
     auto s = raw_string(key);
-    bool one = s && s->starts_with("${") && s->ends_with("}") && s->find('}') == s->size() - 1;
-    if (!one) return std::string();
-    auto fallback = s->find(":-");
-    return fallback == std::string::npos ? *s : "${" + s->substr(2, fallback - 2) + "}";
+    return s ? config::env_reference(*s) : std::string();
   }
 
   std::optional<std::string> string(std::string_view key) const {

@@ -219,6 +219,16 @@ stringData: { apiKey: "\${UPSTREAM_KEY}" }
     assert.equal(fakes.ollama.requests.length, before + 1);
   });
 
+  test("a Secret's ${VAR:-default} is printed as ${VAR}, never the default", LIMIT, async () => {
+    const withDefault = fs.readFileSync(file, 'utf8')
+      .replace('"\${UPSTREAM_KEY}"', '"\${UNSET_ENVOY_KEY:-sk-default-secret}"');
+    assert.match(withDefault, /UNSET_ENVOY_KEY:-sk-default-secret/);
+    const printed = await runCli(['--print-config', '--config', writeTempFile('default.yaml', withDefault)]);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.doesNotMatch(printed.stdout, /sk-default-secret/);
+    assert.match(printed.stdout, /api_key: "?\$\{UNSET_ENVOY_KEY\}"?/);
+  });
+
   test('printed back: the key as its variable, never its value', LIMIT, async () => {
     const { stdout } = await printedBack(file, env);
     assert.doesNotMatch(stdout, /sk-envoy-secret/);

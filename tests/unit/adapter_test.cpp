@@ -14,24 +14,36 @@ std::shared_ptr<const aigw::proxy::snapshot> compile(const char* yaml) {
       aigw::config::load_from_string(yaml, [](std::string_view) { return std::nullopt; }));
 }
 
+// A request as the session hands it to an adapter: the body, the fields found in it, the
+// client's headers, and the call over them.
+struct client_request {
+  client_request(std::string body, std::string_view rest, std::string_view model)
+      : original(std::move(body)),
+        call{.method = "POST",
+             .rest = rest,
+             .query = "",
+             .client_headers = client,
+             .original_body = original,
+             .fields = fields,
+             .client_model = model,
+             .upstream_model = {}} {
+    REQUIRE(aigw::json::extract_request_fields(original, fields) == errc::ok);
+  }
+  std::string original;
+  aigw::json::request_fields fields;
+  http::fields client;
+  aigw::providers::upstream_call call;
+};
+
 }  // namespace
 
 TEST_CASE("the openai adapter sends the original body itself, and a copy only to override") {
   auto s = compile("backends: [{ name: o, url: 'http://127.0.0.1:9/v1', api_key: k }]\n");
   const auto& target = s->targets[0];
-  std::string original = R"({"model":"alias","messages":[]})";
-  aigw::json::request_fields fields;
-  REQUIRE(aigw::json::extract_request_fields(original, fields) == errc::ok);
+  client_request request(R"({"model":"alias","messages":[]})", "/chat/completions", "alias");
+  const auto& original = request.original;
+  auto& call = request.call;
   const std::string before = original;
-  http::fields client;
-  aigw::providers::upstream_call call{.method = "POST",
-                                      .rest = "/chat/completions",
-                                      .query = "",
-                                      .client_headers = client,
-                                      .original_body = original,
-                                      .fields = fields,
-                                      .client_model = "alias",
-                                      .upstream_model = {}};
   std::string head, scratch, detail;
   std::string_view body;
   REQUIRE(target.adapter->write_request(call, target, head, scratch, body, detail) == errc::ok);
@@ -54,18 +66,8 @@ backends:
       api_key: k, deployments: { alias: prod } }
 )");
   const auto& target = s->targets[0];
-  std::string original = R"({"model":"alias"})";
-  aigw::json::request_fields fields;
-  REQUIRE(aigw::json::extract_request_fields(original, fields) == errc::ok);
-  http::fields client;
-  aigw::providers::upstream_call call{.method = "POST",
-                                      .rest = "/embeddings",
-                                      .query = "",
-                                      .client_headers = client,
-                                      .original_body = original,
-                                      .fields = fields,
-                                      .client_model = "alias",
-                                      .upstream_model = {}};
+  client_request request(R"({"model":"alias"})", "/embeddings", "alias");
+  auto& call = request.call;
   std::string head, scratch, detail;
   std::string_view body;
   REQUIRE(target.adapter->write_request(call, target, head, scratch, body, detail) == errc::ok);
@@ -85,18 +87,9 @@ backends:
       aws: { access_key_id: AKIDEXAMPLE, secret_access_key: secret } }
 )");
   const auto& target = s->targets[0];
-  std::string original = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
-  aigw::json::request_fields fields;
-  REQUIRE(aigw::json::extract_request_fields(original, fields) == errc::ok);
-  http::fields client;
-  aigw::providers::upstream_call call{.method = "POST",
-                                      .rest = "/chat/completions",
-                                      .query = "",
-                                      .client_headers = client,
-                                      .original_body = original,
-                                      .fields = fields,
-                                      .client_model = "meta.llama3",
-                                      .upstream_model = {}};
+  client_request request(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
+                         "/chat/completions", "meta.llama3");
+  auto& call = request.call;
   std::string head, scratch, detail;
   std::string_view body;
   REQUIRE(target.adapter->write_request(call, target, head, scratch, body, detail) == errc::ok);

@@ -556,3 +556,56 @@ TEST_CASE("archgw: $VAR names a variable; any other text after $ is a literal ke
   CHECK(printed.find("not.a.name") == std::string::npos);
   CHECK(printed.find("${REDACTED_API_KEY}") != std::string::npos);
 }
+
+TEST_CASE("Envoy AI Gateway: a Secret's ${VAR:-default} is printed as ${VAR}, never the default") {
+  // The Envoy reader had a rule of its own and printed the whole reference, default and all
+  // (the default may be the key itself), through --print-config and the admin /config.
+  const std::string text = R"(
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIGatewayRoute
+metadata: { name: route }
+spec:
+  rules:
+    - backendRefs:
+        - { name: openai }
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata: { name: openai }
+spec:
+  schema: { name: OpenAI }
+  backendRef: { name: openai-endpoint, kind: Backend, group: gateway.envoyproxy.io }
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: { name: openai-endpoint }
+spec:
+  endpoints: [{ ip: { address: 127.0.0.1, port: 9 } }]
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: BackendSecurityPolicy
+metadata: { name: openai-key }
+spec:
+  type: APIKey
+  targetRefs: [{ name: openai, kind: AIServiceBackend, group: aigateway.envoyproxy.io }]
+  apiKey: { secretRef: { name: openai-secret } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: openai-secret }
+stringData: { apiKey: "${UNSET_ENVOY_KEY:-sk-default-secret}" }
+)";
+  auto loaded =
+      aigw::config::load_config(text, aigw::config::config_format::envoy_ai_gateway, fake_env);
+  REQUIRE(loaded.config.backends.size() == 1);
+  CHECK(loaded.config.backends[0].api_key == "sk-default-secret");
+  for (bool admin : {false, true}) {  // --print-config, /config
+    auto printed = aigw::config::print_native(loaded.config, admin);
+    CHECK(printed.find("sk-default-secret") == std::string::npos);
+    CHECK(printed.find("api_key: ${UNSET_ENVOY_KEY}") != std::string::npos);
+  }
+  CHECK(aigw::config::env_reference("${A:-x}") == "${A}");
+  CHECK(aigw::config::env_reference("${A}") == "${A}");
+  CHECK(aigw::config::env_reference("${A}${B}").empty());
+  CHECK(aigw::config::env_reference("sk-${A}").empty());
+}

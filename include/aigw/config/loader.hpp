@@ -25,6 +25,11 @@ std::optional<std::string> process_env(std::string_view name);
 // Expands ${VAR} and ${VAR:-default}; "$$" is a literal "$". An unset ${VAR} without a
 // default is an error (an empty API key would only show up later as a confusing 401).
 std::string expand_env(std::string_view text, const env_lookup& env, std::string_view path);
+// How a secret written as exactly one reference is named back (--print-config, /config):
+// "${VAR}" for "${VAR}" and for "${VAR:-default}" (never the default, which may be the
+// secret itself); "" when `raw` is anything else. Every dialect that takes ${VAR} names its
+// secrets by this one rule.
+std::string env_reference(std::string_view raw);
 
 gateway load_from_string(std::string_view yaml, const env_lookup& env = process_env);
 

@@ -103,8 +103,7 @@ gateway from_envoy_ai_gateway(const std::vector<YAML::Node>& documents, const en
       credential_files[name] = decode_base64(scalar(b, "credentials"));
     if (auto s = d.node["stringData"]; s && s["apiKey"]) {
       auto raw = scalar(s, "apiKey");
-      bool one_ref = raw.starts_with("${") && raw.find('}') == raw.size() - 1;
-      secrets[name] = {expand_env(raw, env, d.path + ".stringData.apiKey"), one_ref ? raw : ""};
+      secrets[name] = {expand_env(raw, env, d.path + ".stringData.apiKey"), env_reference(raw)};
     } else if (auto b = d.node["data"]; b && b["apiKey"]) {
       secrets[name] = {decode_base64(scalar(b, "apiKey")), ""};
     }
