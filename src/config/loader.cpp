@@ -30,9 +30,8 @@ std::string env_reference(std::string_view raw) {
   bool one = raw.starts_with("${") && raw.ends_with("}") && raw.find('}') == raw.size() - 1;
   if (!one) return std::string();
   auto fallback = raw.find(":-");
-  return fallback == std::string_view::npos
-             ? std::string(raw)
-             : "${" + std::string(raw.substr(2, fallback - 2)) + "}";
+  return fallback == std::string_view::npos ? std::string(raw)
+                                            : "${" + std::string(raw.substr(2, fallback - 2)) + "}";
 }
 
 std::string expand_env(std::string_view text, const env_lookup& env, std::string_view path) {

@@ -95,14 +95,9 @@ simdjson::error_code validate(od::value value, int depth, const char* base, requ
 // (Ollama and others) matches keys that way, the last one winning, so the backend would act
 // on a field the gateway never checked. Duplicates are refused for the same reason (parsers
 // differ on which one counts).
-constexpr std::string_view kReadFields[] = {"model",
-                                            "stream",
-                                            "max_tokens",
-                                            "max_completion_tokens",
-                                            "max_output_tokens",
-                                            "store",
-                                            "stream_options",
-                                            "previous_response_id"};
+constexpr std::string_view kReadFields[] = {
+    "model", "stream",         "max_tokens",          "max_completion_tokens", "max_output_tokens",
+    "store", "stream_options", "previous_response_id"};
 
 bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -199,8 +194,8 @@ bool read_output_limit(od::value& value, std::string_view name, request_fields& 
     return true;
   }
   if (!whole && is_null(value)) return true;
-  out.problem = fmt::format("\"{}\" must be a whole number from 1 to {}, or null", name,
-                            kMaxOutputTokens);
+  out.problem =
+      fmt::format("\"{}\" must be a whole number from 1 to {}, or null", name, kMaxOutputTokens);
   return whole;
 }
 

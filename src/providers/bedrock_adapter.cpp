@@ -39,8 +39,8 @@ errc bedrock_adapter::write_request(const upstream_call& call, const upstream::t
   // model of dots alone would be a dot segment, which a server resolves (/model/../x).
   auto model_id = target.deployment_for(call.model());
   if (model_id.empty() || model_id.find_first_not_of('.') == std::string_view::npos) {
-    detail = fmt::format("\"{}\" is not a model id of backend \"{}\"",
-                         call.model().substr(0, 128), target.name);
+    detail = fmt::format("\"{}\" is not a model id of backend \"{}\"", call.model().substr(0, 128),
+                         target.name);
     return errc::unsafe_model_name;
   }
   percent_encode(model_id, head);

@@ -56,8 +56,8 @@ inline constexpr std::uint64_t kMaxOutputTokens = std::uint64_t(1) << 24;
 // Validates `body` as one JSON object and extracts the fields above. Errors: invalid_utf8,
 // invalid_json (malformed, trailing data, not an object), duplicate_model, invalid_model
 // ("model" not a string), invalid_parameter (a field read here given twice, spelled in
-// another case, or of a type or range its API does not allow: `problem` says which). Reserves the padding itself when the caller did not
-// (costing a copy of the body).
+// another case, or of a type or range its API does not allow: `problem` says which). Reserves the
+// padding itself when the caller did not (costing a copy of the body).
 errc extract_request_fields(std::string& body, request_fields& out);
 
 // Replaces the model string found by extract_request_fields with `model` (JSON-escaped); the

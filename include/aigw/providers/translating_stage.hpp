@@ -50,9 +50,9 @@ class translating_stage : public proxy::response_stage {
 
   kind kind_ = kind::off;
   unsigned status_ = 0;
-  bool failed_ = false;  // set with the error event written into out_
+  bool failed_ = false;          // set with the error event written into out_
   bool untranslatable_ = false;  // a message that could not be translated: out_ is an error
-  std::string out_;      // what the client gets
+  std::string out_;              // what the client gets
   json::usage_reading usage_;
 
  private:

@@ -84,8 +84,7 @@ class object_ids {
   // provider machinery (megabytes of resident pages) into a gateway that may never see a
   // stored object.
   const std::vector<backend_key>& keys() const;
-  std::array<char, 16> mac(const backend_key& b, std::string_view id,
-                           std::string_view owner) const;
+  std::array<char, 16> mac(const backend_key& b, std::string_view id, std::string_view owner) const;
   bool on_ = false;
   bool scoped_ = false;
   // What each backend's key is derived from (its name, then its api_key or the configured key).
