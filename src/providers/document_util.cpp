@@ -22,7 +22,8 @@ void* request_document::arena::do_allocate(std::size_t n, std::size_t align) {
     left_ -= pad + n;
     return p;
   }
-  std::size_t grown = blocks_.empty() ? (64u << 10) : std::min<std::size_t>(2 * blocks_.back().size, 4u << 20);
+  std::size_t grown =
+      blocks_.empty() ? (64u << 10) : std::min<std::size_t>(2 * blocks_.back().size, 4u << 20);
   std::size_t size = std::max(grown, n + align);
   if (size > limit_ - std::min(limit_, mapped_)) throw std::bad_alloc();
   void* start = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -46,9 +47,9 @@ request_document::request_document(std::string_view body)
   try {
     value_ = boost::json::parse(body, ec, boost::json::storage_ptr(&arena_));  // not owned
   } catch (const std::bad_alloc&) {
-    problem_ = fmt::format("{} ({} MiB for a body of {} KiB)", kTooLargeToTranslate,
-                           std::max(kMemoryFloor, kMemoryFactor * body.size()) >> 20,
-                           body.size() >> 10);
+    problem_ =
+        fmt::format("{} ({} MiB for a body of {} KiB)", kTooLargeToTranslate,
+                    std::max(kMemoryFloor, kMemoryFactor * body.size()) >> 20, body.size() >> 10);
     return;
   }
   if (ec || !value_.is_object()) problem_ = "the body is not a JSON object";

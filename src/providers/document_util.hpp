@@ -69,8 +69,7 @@ class request_document {
 
 // A translated request, written into `out` (reserved for about the original's size, so that
 // a large one is not copied as it grows).
-void serialize_request(const boost::json::object& request, std::size_t size_hint,
-                       std::string& out);
+void serialize_request(const boost::json::object& request, std::size_t size_hint, std::string& out);
 
 // The detail a translation gives for a body over request_document's bound; the adapters
 // answer it with errc::body_too_large, every other reason with errc::bad_request.

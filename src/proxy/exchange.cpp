@@ -423,9 +423,8 @@ class exchange {
         auto [rec, n] = co_await upstream.async_read_some(buffer.prepare(want), use_tuple);
         buffer.commit(n);
         if (rec)
-          co_return fail_relay(connection.deadline().fired()
-                                   ? timeout_error(errc::upstream_timeout)
-                                   : errc::upstream_broken);
+          co_return fail_relay(connection.deadline().fired() ? timeout_error(errc::upstream_timeout)
+                                                             : errc::upstream_broken);
       }
       stages.read(
           {static_cast<const char*>(buffer.data().data()), static_cast<std::size_t>(declared)});
@@ -461,8 +460,8 @@ class exchange {
     bool upstream_done = !has_body;
     // A translated message comes whole at the body's end; its head waits for it, so that an
     // answer that could not be translated is a 502 and not a 200 with an error body.
-    bool head_at_end = transformer && has_body && !request_.continuation &&
-                       transformer->answers_at_end();
+    bool head_at_end =
+        transformer && has_body && !request_.continuation && transformer->answers_at_end();
     char chunk_size[20];
     for (;;) {
       // What is buffered now: sent at once, together with the head the first time (one write
@@ -587,10 +586,10 @@ class exchange {
       if (rec == net::error::eof && from == source::close) {
         upstream_done = true;  // a close-delimited body ends with the connection
       } else if (rec) {
-        co_return co_await cut_stream(
-            connection.deadline().fired() ? timeout_error(errc::upstream_stalled)
+        co_return co_await cut_stream(connection.deadline().fired()
+                                          ? timeout_error(errc::upstream_stalled)
                                           : errc::upstream_broken,
-            event_stream, framing, pass_framing ? &scanner : nullptr);
+                                      event_stream, framing, pass_framing ? &scanner : nullptr);
       }
     }
     stages.end();

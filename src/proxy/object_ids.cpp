@@ -81,7 +81,8 @@ std::array<char, 16> object_ids::mac(const backend_key& b, std::string_view id,
                                      std::string_view owner) const {
   // Scoped, the owner's name and a NUL (no name has one) before the id; else the id alone,
   // so that ids minted before client keys were configured still read.
-  auto full = owner.empty() ? hmac(b.key, id) : hmac(b.key, std::string(owner) + '\0' + std::string(id));
+  auto full =
+      owner.empty() ? hmac(b.key, id) : hmac(b.key, std::string(owner) + '\0' + std::string(id));
   std::array<char, 16> out;
   for (std::size_t i = 0; i < 8; ++i) {
     out[2 * i] = kHex[full[i] >> 4];
@@ -119,8 +120,7 @@ std::optional<object_ids::decoded> object_ids::decode(std::string_view tagged,
 
 void object_ids::restore(std::string_view rest, std::string_view query, std::string_view body,
                          std::span<const std::pair<std::size_t, std::size_t>> body_ids,
-                         request_ids& out, std::string_view owner,
-                         bool untagged_references) const {
+                         request_ids& out, std::string_view owner, bool untagged_references) const {
   if (!on_) return;
   if (scoped_ && untagged_references) out.foreign = true;
   using spans = std::vector<std::pair<std::size_t, std::size_t>>;  // [begin, end) of each id

@@ -60,7 +60,7 @@ std::shared_ptr<const snapshot> snapshot::compile(config::gateway config,
 }
 
 std::optional<std::string> snapshot::model_json(std::string_view id,
-                                               const client_table::entry* client) const {
+                                                const client_table::entry* client) const {
   if (client && !client_table::allows(*client, id)) return std::nullopt;
   for (const auto& m : routes.exact_models())
     if (m.id == id) return boost::json::serialize(model_object(m, config));

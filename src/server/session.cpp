@@ -69,7 +69,8 @@ std::string query_parameter(std::string_view query, std::string_view name) {
 // How many `name` parameters `query` has (however their keys are encoded).
 std::size_t count_query_parameter(std::string_view query, std::string_view name) {
   std::size_t n = 0;
-  for_each_query_parameter(query, [&](const std::string& key, std::string_view) { n += key == name; });
+  for_each_query_parameter(query,
+                           [&](const std::string& key, std::string_view) { n += key == name; });
   return n;
 }
 
@@ -188,7 +189,7 @@ struct request_context {
   std::unique_ptr<resume_state> resume;  // allocated then: rare, and not in every frame
   unsigned resumes = 0;
   std::uint64_t resumed_events = 0;  // data events the broken pieces of a resumed stream relayed
-  std::string upstream_body;  // an attempt's rewritten body (adapter scratch); else empty
+  std::string upstream_body;         // an attempt's rewritten body (adapter scratch); else empty
   // What reads or rewrites the response body (proxy/response_stage.hpp), in order; the
   // features that need one (usage accounting, object ids, resume) add it before forward.
   boost::container::small_vector<proxy::response_stage*, 4> stages;
@@ -399,10 +400,9 @@ class session {
     if (!model_sent) {
       if (request.method() != http::verb::post) return true;  // reads and deletes cost nothing
       record_rejection(ctx, "model");
-      return end_with_error(
-          ctx, errc::model_not_allowed,
-          fmt::format("a request to {} names no model the gateway can read",
-                      ctx.log.path.substr(0, 128)));
+      return end_with_error(ctx, errc::model_not_allowed,
+                            fmt::format("a request to {} names no model the gateway can read",
+                                        ctx.log.path.substr(0, 128)));
     }
     std::string refused;
     auto kept = std::remove_if(ctx.plan.begin(), ctx.plan.end(), [&](const planned_attempt& a) {
@@ -490,8 +490,8 @@ class session {
     std::uint64_t input = usage.input, output = usage.output + ctx.resumed_events;
     if (!ctx.result.complete || !usage.found || ctx.resumes > 0) {
       input = std::max(input, ctx.input_estimate);
-      output = std::max({output, usage_stage_.data_events() + ctx.resumed_events,
-                         ctx.output_estimate});
+      output =
+          std::max({output, usage_stage_.data_events() + ctx.resumed_events, ctx.output_estimate});
     }
     client_budgets_.charge(*ctx.client, ctx.admission, input, output);
     counts.input_tokens += input;
@@ -707,7 +707,7 @@ class session {
       }
       if (result.head_sent || result.held) {
         bool failed = result.status >= 500 || (result.cut != errc::ok && !result.client_gone &&
-                                                result.cut != errc::shutting_down);
+                                               result.cut != errc::shutting_down);
         if (result.status == 429) {
           // It answers, so a probe closes its breaker; then the back-off it asked for.
           if (admission == admission_t::probe) health.succeeded(admission, now);
@@ -857,10 +857,9 @@ class session {
     if (ctx.counts_usage)
       usage_stage_.prepare(force_usage, config_->config.response_headers, translator);
     // A rewritten body is held too.
-    if (!ctx.reserved.grow_to(request.body().capacity() + objects.body.capacity() +
-                              ctx.upstream_body.capacity() +
-                              (ctx.resume ? ctx.resume->body.capacity() : 0) +
-                              (ctx.resumable ? kResumeHeld : 0))) {
+    if (!ctx.reserved.grow_to(
+            request.body().capacity() + objects.body.capacity() + ctx.upstream_body.capacity() +
+            (ctx.resume ? ctx.resume->body.capacity() : 0) + (ctx.resumable ? kResumeHeld : 0))) {
       end_with_error(ctx, errc::overloaded);
       co_return true;
     }

@@ -84,10 +84,10 @@ TEST_CASE("a model that is not a string is refused") {
 }
 
 TEST_CASE("a boolean field that is not a boolean is refused (a backend may coerce it)") {
-  for (auto body : {R"({"model":"a","stream":"true"})", R"({"model":"a","stream":1})",
-                    R"({"model":"a","store":"yes"})",
-                    R"({"model":"a","stream_options":{"include_usage":0}})",
-                    R"({"model":"a","stream_options":"x"})"}) {
+  for (auto body :
+       {R"({"model":"a","stream":"true"})", R"({"model":"a","stream":1})",
+        R"({"model":"a","store":"yes"})", R"({"model":"a","stream_options":{"include_usage":0}})",
+        R"({"model":"a","stream_options":"x"})"}) {
     auto o = scan(body);
     CHECK_MESSAGE(o.error == errc::invalid_parameter, body);
     CHECK(!o.fields.problem.empty());
@@ -97,7 +97,8 @@ TEST_CASE("a boolean field that is not a boolean is refused (a backend may coerc
   CHECK_FALSE(null.fields.stream);
 }
 
-TEST_CASE("output limits: the largest one counts; anything but a whole number in range is refused") {
+TEST_CASE(
+    "output limits: the largest one counts; anything but a whole number in range is refused") {
   auto both = scan(R"({"model":"a","max_completion_tokens":20000,"max_tokens":1})");
   CHECK(both.error == errc::ok);
   CHECK(both.fields.max_tokens == 20000);

@@ -123,12 +123,10 @@ TEST_CASE("a request's tagged ids are restored in the path and the body, and pic
 }
 
 TEST_CASE("with client keys, a tag reads as genuine for its owner alone; shared is everyone's") {
-  auto keys = std::string(
-      "clients:\n  - name: alice\n    key_sha256: " + std::string(64, 'a') +
-      "\n  - name: bob\n    key_sha256: " + std::string(64, 'b') + "\n");
+  auto keys = std::string("clients:\n  - name: alice\n    key_sha256: " + std::string(64, 'a') +
+                          "\n  - name: bob\n    key_sha256: " + std::string(64, 'b') + "\n");
   auto one = aigw::config::load_from_string(
-      keys + "backends:\n  - name: east\n    url: http://127.0.0.1:1/v1\n    api_key: k\n",
-      no_env);
+      keys + "backends:\n  - name: east\n    url: http://127.0.0.1:1/v1\n    api_key: k\n", no_env);
   object_ids ids(one);
   CHECK(ids.scoped());
   CHECK(ids.mints());  // one backend too: the tag names the owner
